@@ -1,0 +1,189 @@
+#include "actors/journal.hpp"
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "persistence/store.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+
+namespace troupe {
+
+namespace {
+
+struct journal_state {
+  static inline const char* name = "troupe.journal";
+
+  journal_config cfg;
+  std::shared_ptr<persistence::store> db;
+  std::vector<persistence::sealed_event> batch;
+  /// Durable appends in `batch`, answered after its COMMIT.
+  std::vector<std::pair<caf::response_promise, uint32_t>> durable_waiters;
+  std::vector<caf::response_promise> flush_waiters;
+  /// Next seq per run, including accepted but uncommitted events.
+  std::unordered_map<std::string, uint32_t> last_seq;
+  bool commit_scheduled = false;
+  caf::error failure; ///< sticky: set by a failed commit, cleared by reopen
+  journal_stats stats;
+};
+
+using journal_actor = caf::stateful_actor<journal_state>;
+
+caf::error writer_failed(const journal_state& st) {
+  return caf::make_error(journal_errc::writer_failed,
+                         st.cfg.path + ": journal writer stopped after a "
+                                       "failed commit ("
+                           + render(st.failure) + "); reopen it");
+}
+
+void commit(journal_actor* self) {
+  auto& st = self->state;
+  st.commit_scheduled = false;
+  if (st.batch.empty() && st.flush_waiters.empty())
+    return;
+  auto err = st.db->append(st.batch);
+  if (err) {
+    spdlog::error("journal commit of {} events failed: {}", st.batch.size(),
+                  render(err));
+    st.failure = err;
+    st.last_seq.clear();
+    auto reply = writer_failed(st);
+    for (auto& [rp, seq] : st.durable_waiters)
+      rp.deliver(reply);
+    for (auto& rp : st.flush_waiters)
+      rp.deliver(reply);
+  } else {
+    st.stats.committed += st.batch.size();
+    st.stats.commits += 1;
+    st.stats.largest_batch =
+      std::max<uint64_t>(st.stats.largest_batch, st.batch.size());
+    for (auto& [rp, seq] : st.durable_waiters)
+      rp.deliver(seq);
+    for (auto& rp : st.flush_waiters)
+      rp.deliver(caf::unit);
+  }
+  st.batch.clear();
+  st.durable_waiters.clear();
+  st.flush_waiters.clear();
+}
+
+// Queues a commit behind every append already in the inbox: all of them join
+// one transaction. A full batch commits at once.
+void schedule_commit(journal_actor* self) {
+  auto& st = self->state;
+  if (st.batch.size() >= st.cfg.max_batch) {
+    commit(self);
+    return;
+  }
+  if (!st.commit_scheduled) {
+    st.commit_scheduled = true;
+    self->send(self, commit_atom::value);
+  }
+}
+
+caf::expected<uint32_t> accept(journal_actor* self, const event_bytes& draft) {
+  auto& st = self->state;
+  if (st.failure)
+    return writer_failed(st);
+  if (self->mailbox().size() > st.cfg.inbox_capacity) {
+    ++st.stats.rejected_busy;
+    return caf::make_error(journal_errc::busy,
+                           st.cfg.path + ": journal inbox over capacity ("
+                             + std::to_string(st.cfg.inbox_capacity)
+                             + " appends waiting); retry later");
+  }
+  auto header = peek_header(draft);
+  if (!header)
+    return caf::make_error(journal_errc::bad_event,
+                           "journal append rejected: "
+                             + render(header.error()));
+  auto it = st.last_seq.find(header->run_id);
+  if (it == st.last_seq.end()) {
+    auto committed = st.db->last_seq(header->run_id);
+    if (!committed)
+      return std::move(committed.error());
+    it = st.last_seq.emplace(header->run_id, *committed).first;
+  }
+  auto seq = it->second + 1;
+  auto stamped = restamp(draft, seq);
+  if (!stamped)
+    return caf::make_error(journal_errc::bad_event,
+                           "journal append rejected: "
+                             + render(stamped.error()));
+  it->second = seq;
+  header->seq = seq;
+  st.batch.push_back({std::move(*header), std::move(*stamped)});
+  ++st.stats.accepted;
+  return seq;
+}
+
+caf::behavior journal(journal_actor* self, journal_config cfg,
+                      std::shared_ptr<persistence::store> db) {
+  self->state.cfg = std::move(cfg);
+  self->state.db = std::move(db);
+  return {
+    [=](append_atom, const event_bytes& draft) -> caf::result<uint32_t> {
+      auto seq = accept(self, draft);
+      if (!seq)
+        return std::move(seq.error());
+      schedule_commit(self);
+      return *seq;
+    },
+    [=](append_atom, durable_atom,
+        const event_bytes& draft) -> caf::result<uint32_t> {
+      auto seq = accept(self, draft);
+      if (!seq)
+        return std::move(seq.error());
+      auto rp = self->make_response_promise<uint32_t>();
+      self->state.durable_waiters.emplace_back(rp, *seq);
+      schedule_commit(self);
+      return rp;
+    },
+    [=](flush_atom) -> caf::result<void> {
+      auto& st = self->state;
+      if (st.failure)
+        return writer_failed(st);
+      if (st.batch.empty())
+        return caf::unit;
+      auto rp = self->make_response_promise<void>();
+      st.flush_waiters.push_back(rp);
+      schedule_commit(self);
+      return rp;
+    },
+    [=](commit_atom) { commit(self); },
+    [=](reopen_atom) -> caf::result<void> {
+      auto& st = self->state;
+      auto fresh = persistence::store::open(st.cfg.path,
+                                            persistence::open_mode::read_write);
+      if (!fresh)
+        return std::move(fresh.error());
+      st.db = std::make_shared<persistence::store>(std::move(*fresh));
+      st.failure = caf::error{};
+      st.last_seq.clear();
+      spdlog::info("journal {} reopened", st.cfg.path);
+      return caf::unit;
+    },
+    [=](stats_atom) { return self->state.stats; },
+  };
+}
+
+} // namespace
+
+caf::expected<caf::actor> spawn_journal(caf::actor_system& sys,
+                                        const journal_config& cfg) {
+  auto db = persistence::store::open(cfg.path,
+                                     persistence::open_mode::read_write);
+  if (!db)
+    return std::move(db.error());
+  auto owned = std::make_shared<persistence::store>(std::move(*db));
+  if (cfg.detached)
+    return sys.spawn<caf::detached>(journal, cfg, std::move(owned));
+  return sys.spawn(journal, cfg, std::move(owned));
+}
+
+} // namespace troupe

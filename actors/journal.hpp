@@ -1,0 +1,73 @@
+#pragma once
+// The journal actor: the single writer of one SQLite journal.
+//
+// Protocol (every reply is a uint32_t seq or an error):
+//   (append_atom, event_bytes)               accepted: replies with the seq it
+//                                            stamped, before the commit
+//   (append_atom, durable_atom, event_bytes) durable: replies after the COMMIT
+//                                            (synchronous=FULL) holding it
+//   (flush_atom)                             replies once everything accepted
+//                                            so far is committed
+//   (reopen_atom)                            reopens the store after a failure
+//   (stats_atom)                             replies with journal_stats
+// Appends that arrive while a commit runs join the next transaction (group
+// commit). Events carry seq 0; the journal assigns each run contiguous seqs
+// from 1 in arrival order.
+//
+// Failure model: after a failed commit the journal refuses every append with
+// journal_errc::writer_failed until reopened. Durable appends are acknowledged
+// only after their COMMIT, so nothing acknowledged as durable is ever lost;
+// accepted-only appends in the failed batch are lost and their senders learn
+// it from the next append's error.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/make_message.hpp>
+
+namespace troupe {
+
+enum class journal_errc : uint8_t {
+  busy = 1,      ///< the inbox is over capacity; retry later (backpressure)
+  writer_failed, ///< a commit failed; the journal refuses appends until reopened
+  bad_event,     ///< the bytes are not a journal event
+};
+
+struct journal_config {
+  std::string path = "troupe.db";
+  /// Appends waiting in the inbox beyond this are answered with `busy`.
+  size_t inbox_capacity = 100000;
+  /// A batch this large commits at once instead of waiting for the inbox to
+  /// drain, bounding transaction size and memory.
+  size_t max_batch = 8192;
+  /// Run on an own thread so fsync never stalls CAF's workers. Tests under
+  /// the deterministic scheduler turn this off.
+  bool detached = true;
+};
+
+struct journal_stats {
+  uint64_t accepted = 0;
+  uint64_t committed = 0;
+  uint64_t commits = 0;
+  uint64_t rejected_busy = 0;
+  uint64_t largest_batch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
+  return f(caf::meta::type_name("journal_stats"), x.accepted, x.committed,
+           x.commits, x.rejected_busy, x.largest_batch);
+}
+
+/// Opens (creating or migrating) the journal at `cfg.path` and spawns its
+/// writer. Errors from opening come back here, before any actor exists.
+[[nodiscard]] caf::expected<caf::actor>
+spawn_journal(caf::actor_system& sys, const journal_config& cfg);
+
+} // namespace troupe
+
+CAF_ERROR_CODE_ENUM(troupe::journal_errc, "journal")

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include <sqlite3.h>
+
+#include "persistence/detail/sqlite.hpp"
+#include "persistence/store.hpp"
+#include "schemas/errors.hpp"
+
+namespace troupe::persistence {
+
+/// Committed position of one run, cached by the writer.
+struct run_cursor {
+  int64_t rowid = 0;
+  uint32_t last_seq = 0;
+};
+
+struct store::impl {
+  std::string path;
+  open_mode mode = open_mode::read_only;
+  int64_t opened_version = 0;
+  sqlite3* db = nullptr;
+  // Writer caches; dropped after a failed transaction, because a rollback
+  // may have undone rows they describe.
+  std::unordered_map<std::string, run_cursor> cursors;
+  detail::statement insert_event;
+  detail::statement insert_run;
+  detail::statement find_run_rowid;
+  detail::statement update_cursor;
+  detail::statement complete_run;
+
+  ~impl() { close(); }
+  void close() {
+    insert_event = {};
+    insert_run = {};
+    find_run_rowid = {};
+    update_cursor = {};
+    complete_run = {};
+    if (db != nullptr)
+      sqlite3_close_v2(db);
+    db = nullptr;
+  }
+
+  [[nodiscard]] caf::error fail(int rc, std::string_view doing) const {
+    return detail::sqlite_error(db, rc, path, doing);
+  }
+
+  /// Runs SQL without results.
+  [[nodiscard]] caf::error exec(std::string_view sql, std::string_view doing);
+};
+
+namespace detail {
+
+/// Creates the current schema in an empty database.
+[[nodiscard]] caf::error create_schema(store::impl& s);
+
+/// Brings a database at an older `from` version to the current schema, in
+/// one transaction.
+[[nodiscard]] caf::error migrate(store::impl& s, int64_t from);
+
+/// Registers `troupe_crc32(blob)` on the connection (used by migrations).
+void register_functions(sqlite3* db);
+
+} // namespace detail
+
+} // namespace troupe::persistence

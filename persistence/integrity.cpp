@@ -1,0 +1,92 @@
+// `troupe doctor`: every check reports what it found with run and seq; none
+// stops at the first problem, so one pass shows the whole damage.
+
+#include "persistence/detail/store_impl.hpp"
+
+namespace troupe::persistence {
+
+namespace {
+
+void sqlite_check(store::impl& s, integrity_report& rep) {
+  detail::statement st;
+  if (auto rc = st.prepare(s.db, "PRAGMA integrity_check"); rc != SQLITE_OK) {
+    rep.problems.push_back({"", 0, render(s.fail(rc, "integrity_check"))});
+    return;
+  }
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto line = st.text_at(0);
+    if (line != "ok")
+      rep.problems.push_back({"", 0, "sqlite: " + line});
+  }
+  if (rc != SQLITE_DONE)
+    rep.problems.push_back({"", 0, render(s.fail(rc, "integrity_check"))});
+}
+
+void check_row(const stored_event& ev, uint32_t expected_seq,
+               integrity_report& rep) {
+  auto add = [&](std::string what) {
+    rep.problems.push_back({ev.run_id, ev.seq, std::move(what)});
+  };
+  if (ev.seq != expected_seq)
+    add("seq gap: expected " + std::to_string(expected_seq) + ", found "
+        + std::to_string(ev.seq));
+  auto crc = checksum(ev.bytes.data(), ev.bytes.size());
+  if (crc != ev.crc) {
+    add("checksum mismatch: stored " + std::to_string(ev.crc) + ", computed "
+        + std::to_string(crc));
+    return;
+  }
+  auto decoded = decode(ev.bytes, "run " + ev.run_id + " seq "
+                                    + std::to_string(ev.seq));
+  if (!decoded) {
+    add(render(decoded.error()));
+    return;
+  }
+  if (decoded->run_id != ev.run_id || decoded->seq != ev.seq)
+    add("envelope says run " + decoded->run_id + " seq "
+        + std::to_string(decoded->seq) + ", row says otherwise");
+  if (to_string(decoded->kind()) != ev.kind)
+    add("kind column '" + ev.kind + "' but the event is '"
+        + std::string(to_string(decoded->kind())) + "'");
+}
+
+} // namespace
+
+caf::expected<integrity_report> store::check_integrity() {
+  auto& s = *impl_;
+  integrity_report rep;
+  sqlite_check(s, rep);
+  auto runs = list_runs();
+  if (!runs)
+    return std::move(runs.error());
+  rep.runs = runs->size();
+  std::string current;
+  uint32_t next = 1;
+  std::unordered_map<std::string, uint32_t> last_seen;
+  auto err = for_each_event("", [&](const stored_event& ev) {
+    if (ev.run_id != current) {
+      current = ev.run_id;
+      next = 1;
+    }
+    check_row(ev, next, rep);
+    next = ev.seq + 1;
+    last_seen[ev.run_id] = ev.seq;
+    ++rep.events;
+    return caf::error{};
+  });
+  if (err)
+    rep.problems.push_back({"", 0, render(err)});
+  for (auto& r : *runs) {
+    auto i = last_seen.find(r.run_id);
+    auto last = i == last_seen.end() ? 0u : i->second;
+    if (last != r.last_seq)
+      rep.problems.push_back({r.run_id, 0,
+                              "runs.last_seq is " + std::to_string(r.last_seq)
+                                + " but the last event has seq "
+                                + std::to_string(last)});
+  }
+  return rep;
+}
+
+} // namespace troupe::persistence

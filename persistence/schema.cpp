@@ -1,0 +1,123 @@
+// The journal's SQL schema and its migrations. docs/journal-format.md
+// describes every version; a migration only ever adds.
+
+#include <string>
+
+#include "persistence/detail/store_impl.hpp"
+
+namespace troupe::persistence::detail {
+
+namespace {
+
+// Integer rowid keys everywhere: measured here, inserting into a rowid table
+// with a secondary (run, seq) index is ~30x faster than a WITHOUT ROWID table
+// keyed by (run_id TEXT, seq). Events reference runs by their integer rowid.
+constexpr const char* schema_v2 = R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY,
+  run_id         TEXT    NOT NULL UNIQUE,
+  parent_run_id  TEXT    NOT NULL DEFAULT '',
+  root_run_id    TEXT    NOT NULL DEFAULT '',
+  agent          TEXT    NOT NULL DEFAULT '',
+  tenant         TEXT    NOT NULL DEFAULT '',
+  status         TEXT    NOT NULL DEFAULT 'running',
+  created_us     INTEGER NOT NULL,
+  updated_us     INTEGER NOT NULL,
+  last_seq       INTEGER NOT NULL DEFAULT 0,
+  turns          INTEGER NOT NULL DEFAULT 0,
+  tool_calls     INTEGER NOT NULL DEFAULT 0,
+  model_calls    INTEGER NOT NULL DEFAULT 0,
+  parse_failures INTEGER NOT NULL DEFAULT 0,
+  retries        INTEGER NOT NULL DEFAULT 0,
+  input_tokens   INTEGER NOT NULL DEFAULT 0,
+  output_tokens  INTEGER NOT NULL DEFAULT 0,
+  wall_ms        INTEGER NOT NULL DEFAULT 0,
+  tool_errors    INTEGER NOT NULL DEFAULT 0,
+  model_errors   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_status ON runs(status);
+CREATE TABLE events (
+  id     INTEGER PRIMARY KEY,
+  run    INTEGER NOT NULL,
+  seq    INTEGER NOT NULL,
+  kind   TEXT    NOT NULL,
+  ts_us  INTEGER NOT NULL,
+  body   BLOB    NOT NULL,
+  crc    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX events_by_run_seq ON events(run, seq);
+CREATE INDEX events_by_kind ON events(kind, run);
+)sql";
+
+// Version 1 had neither checksums nor KPI columns. Version 2 adds them and
+// fills them from the rows already there.
+constexpr const char* migrate_1_to_2 = R"sql(
+ALTER TABLE runs ADD COLUMN last_seq       INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN turns          INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN tool_calls     INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN model_calls    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN parse_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retries        INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN input_tokens   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN output_tokens  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN wall_ms        INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN tool_errors    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN model_errors   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
+UPDATE events SET crc = troupe_crc32(body);
+UPDATE runs SET last_seq = (SELECT ifnull(max(seq), 0) FROM events
+                            WHERE events.run = runs.id);
+CREATE INDEX events_by_kind ON events(kind, run);
+)sql";
+
+void crc32_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto p = sqlite3_value_blob(argv[0]);
+  auto n = static_cast<size_t>(sqlite3_value_bytes(argv[0]));
+  sqlite3_result_int64(ctx, checksum(p, n));
+}
+
+caf::error set_version(store::impl& s, int64_t version) {
+  return s.exec("PRAGMA user_version = " + std::to_string(version),
+                "setting the schema version");
+}
+
+} // namespace
+
+void register_functions(sqlite3* db) {
+  sqlite3_create_function(db, "troupe_crc32", 1,
+                          SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                          crc32_function, nullptr, nullptr);
+}
+
+caf::error create_schema(store::impl& s) {
+  if (auto err = s.exec("BEGIN IMMEDIATE", "starting schema creation"))
+    return err;
+  auto err = s.exec(schema_v2, "creating the journal schema");
+  if (!err)
+    err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
+                 "tagging the file as a troupe journal");
+  if (!err)
+    err = set_version(s, current_schema_version);
+  if (!err)
+    return s.exec("COMMIT", "committing the journal schema");
+  troupe::ignore_error(s.exec("ROLLBACK", "rolling back"),
+                       "the first error is the one to report");
+  return err;
+}
+
+caf::error migrate(store::impl& s, int64_t from) {
+  if (auto err = s.exec("BEGIN IMMEDIATE", "starting a migration"))
+    return err;
+  caf::error err;
+  if (from == 1)
+    err = s.exec(migrate_1_to_2, "migrating schema version 1 to 2");
+  if (!err)
+    err = set_version(s, current_schema_version);
+  if (!err)
+    return s.exec("COMMIT", "committing the migration");
+  troupe::ignore_error(s.exec("ROLLBACK", "rolling back"),
+                       "the first error is the one to report");
+  return err;
+}
+
+} // namespace troupe::persistence::detail

@@ -1,0 +1,136 @@
+#pragma once
+// The SQLite journal store: schema, migrations, the batch writer and the
+// readers. One `store` is one connection; it is not thread-safe. The journal
+// actor owns the only read-write store of a database; readers open their own.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "persistence/store_errc.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/event.hpp"
+
+struct sqlite3;
+
+namespace troupe::persistence {
+
+/// The schema version this build writes. Older files migrate (read-write
+/// opens only); newer files are refused by name and version.
+inline constexpr int64_t current_schema_version = 2;
+
+/// `PRAGMA application_id` of troupe journals ("TRUP").
+inline constexpr int64_t application_id = 0x54525550;
+
+enum class open_mode : uint8_t {
+  read_only,  ///< never writes; a missing file or an old schema is an error
+  read_write, ///< creates the file if needed and migrates older schemas
+};
+
+/// One row of the runs table.
+struct run_info {
+  std::string run_id;
+  std::string parent_run_id;
+  std::string root_run_id;
+  std::string agent;
+  std::string tenant;
+  run_status status = run_status::running;
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
+  uint32_t last_seq = 0;
+  kpis totals;
+};
+
+/// One row of the events table.
+struct stored_event {
+  std::string run_id;
+  uint32_t seq = 0;
+  std::string kind;
+  int64_t ts_us = 0;
+  event_bytes bytes;
+  uint32_t crc = 0;
+};
+
+/// An event whose seq the journal has stamped, ready to be written.
+struct sealed_event {
+  event_header header;
+  event_bytes bytes;
+};
+
+struct integrity_problem {
+  std::string run_id; ///< empty for file-level problems
+  uint32_t seq = 0;   ///< 0 when the problem is not about one event
+  std::string what;
+};
+
+struct integrity_report {
+  uint64_t runs = 0;
+  uint64_t events = 0;
+  std::vector<integrity_problem> problems;
+  [[nodiscard]] bool clean() const noexcept { return problems.empty(); }
+};
+
+class store {
+public:
+  /// Opens (or, read-write, creates) the journal at `path`. Errors name the
+  /// path: not_found, not_a_journal, newer_schema, needs_migration, corrupted.
+  [[nodiscard]] static caf::expected<store> open(const std::string& path,
+                                                 open_mode mode);
+
+  store(store&&) noexcept;
+  store& operator=(store&&) noexcept;
+  ~store();
+
+  const std::string& path() const noexcept;
+
+  /// Schema version found on disk when the store was opened.
+  int64_t opened_version() const noexcept;
+
+  // -- writer (read-write stores only) ---------------------------------------
+
+  /// Last committed seq of `run_id` (0 for a run with no events).
+  [[nodiscard]] caf::expected<uint32_t> last_seq(const std::string& run_id);
+
+  /// Writes the batch in one transaction and returns after COMMIT
+  /// (synchronous=FULL: durable on return). Each event's seq must continue
+  /// its run contiguously, else sequence_gap and nothing is written. On any
+  /// error the transaction is rolled back.
+  [[nodiscard]] caf::error append(const std::vector<sealed_event>& batch);
+
+  // -- readers ---------------------------------------------------------------
+
+  [[nodiscard]] caf::expected<std::vector<run_info>>
+  list_runs(std::optional<run_status> status = std::nullopt);
+
+  [[nodiscard]] caf::expected<run_info> find_run(const std::string& run_id);
+
+  /// Events of `run_id` in seq order; with `kind`, only that kind. An empty
+  /// `run_id` reads every run (ordered by run, then seq).
+  [[nodiscard]] caf::expected<std::vector<stored_event>>
+  events(const std::string& run_id, std::optional<event_kind> kind = {});
+
+  /// Visits events of `run_id` in seq order without holding them all.
+  [[nodiscard]] caf::error
+  for_each_event(const std::string& run_id,
+                 const std::function<caf::error(const stored_event&)>& fn);
+
+  /// SQLite's integrity_check, per-run seq contiguity, checksum and decode of
+  /// every row, and agreement between each row and its decoded envelope.
+  [[nodiscard]] caf::expected<integrity_report> check_integrity();
+
+  /// The connection and its prepared statements (persistence/detail only).
+  struct impl;
+
+private:
+  explicit store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace troupe::persistence

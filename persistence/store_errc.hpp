@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace troupe::persistence {
+
+/// Errors of the SQLite journal store. Every context string names the file.
+enum class store_errc : uint8_t {
+  not_found = 1,   ///< no database at the path (read-only open)
+  not_a_journal,   ///< a file that is not a SQLite database or not troupe's
+  newer_schema,    ///< written by a newer troupe; refused, never touched
+  needs_migration, ///< an older schema opened read-only
+  corrupted,       ///< SQLite reports corruption or a row fails its checks
+  io_error,        ///< any other SQLite failure (disk full, permissions, ...)
+  unknown_run,     ///< no run with that id
+  sequence_gap,    ///< an append would break per-run seq contiguity
+};
+
+} // namespace troupe::persistence
+
+CAF_ERROR_CODE_ENUM(troupe::persistence::store_errc, "store")

@@ -1,0 +1,437 @@
+#include "schemas/codec.hpp"
+
+#include <cstring>
+
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <zlib.h>
+
+#include "journal.capnp.h"
+
+namespace troupe {
+
+namespace {
+
+using namespace troupe::schema;
+
+// -- helpers -------------------------------------------------------------------
+
+kj::StringPtr text(const std::string& s) {
+  return kj::StringPtr(s.c_str(), s.size());
+}
+
+std::string str(capnp::Text::Reader r) {
+  return std::string(r.cStr(), r.size());
+}
+
+// FlatArrayMessageReader requires word-aligned input; SQLite and the network
+// give no such promise, so copy when the pointer is misaligned.
+class aligned_view {
+public:
+  aligned_view(const void* data, size_t size) {
+    auto words = size / sizeof(capnp::word);
+    if (reinterpret_cast<uintptr_t>(data) % alignof(capnp::word) == 0) {
+      view_ = {static_cast<const capnp::word*>(data), words};
+    } else {
+      copy_ = kj::heapArray<capnp::word>(words);
+      std::memcpy(copy_.begin(), data, words * sizeof(capnp::word));
+      view_ = copy_.asPtr();
+    }
+  }
+  kj::ArrayPtr<const capnp::word> words() const { return view_; }
+
+private:
+  kj::Array<capnp::word> copy_;
+  kj::ArrayPtr<const capnp::word> view_;
+};
+
+event_bytes to_bytes(capnp::MessageBuilder& mb) {
+  auto flat = capnp::messageToFlatArray(mb);
+  auto bytes = flat.asChars();
+  return event_bytes(bytes.begin(), bytes.end());
+}
+
+caf::error malformed(std::string_view where, const std::string& what) {
+  std::string msg = "malformed journal event";
+  if (!where.empty())
+    msg.append(" at ").append(where);
+  msg.append(": ").append(what);
+  return caf::make_error(schema_errc::malformed_event, std::move(msg));
+}
+
+caf::error check_size(const void* data, size_t size, std::string_view where) {
+  if (data == nullptr || size == 0)
+    return malformed(where, "empty payload");
+  if (size % sizeof(capnp::word) != 0)
+    return malformed(where, "payload of " + std::to_string(size)
+                              + " bytes is not a whole number of 8-byte words");
+  return caf::none;
+}
+
+// -- encode --------------------------------------------------------------------
+
+void put(Kpis::Builder b, const kpis& k) {
+  b.setTurns(k.turns);
+  b.setToolCalls(k.tool_calls);
+  b.setModelCalls(k.model_calls);
+  b.setParseFailures(k.parse_failures);
+  b.setRetries(k.retries);
+  b.setInputTokens(k.input_tokens);
+  b.setOutputTokens(k.output_tokens);
+  b.setWallMs(k.wall_ms);
+  b.setToolErrors(k.tool_errors);
+  b.setModelErrors(k.model_errors);
+}
+
+void put(capnp::List<capnp::Text>::Builder b,
+         const std::vector<std::string>& xs) {
+  for (unsigned i = 0; i < xs.size(); ++i)
+    b.set(i, text(xs[i]));
+}
+
+struct body_encoder {
+  Event::Builder ev;
+
+  void operator()(const run_start& x) {
+    auto b = ev.initRunStart();
+    b.setAgent(text(x.agent));
+    b.setTenant(text(x.tenant));
+    b.setTask(text(x.task));
+    b.setModel(text(x.model));
+    b.setInstructions(text(x.instructions));
+    put(b.initTools(x.tools.size()), x.tools);
+    auto l = b.initLimits();
+    l.setMaxTurns(x.limits.max_turns);
+    l.setMaxToolCalls(x.limits.max_tool_calls);
+    l.setMaxTokens(x.limits.max_tokens);
+    l.setDeadlineMs(x.limits.deadline_ms);
+    l.setMaxConsecutiveErrors(x.limits.max_consecutive_errors);
+    l.setMaxParseFailures(x.limits.max_parse_failures);
+    b.setScenario(text(x.scenario));
+    b.setWorkspace(text(x.workspace));
+  }
+  void operator()(const turn_start& x) {
+    auto b = ev.initTurnStart();
+    b.setTurn(x.turn);
+    b.setMode(static_cast<TurnMode>(x.mode));
+  }
+  void operator()(const model_request& x) {
+    auto b = ev.initModelRequest();
+    b.setTurn(x.turn);
+    b.setRoute(text(x.route));
+    put(b.initTools(x.tools.size()), x.tools);
+    b.setMessages(x.messages);
+  }
+  void operator()(const model_reply& x) {
+    auto b = ev.initModelReply();
+    b.setTurn(x.turn);
+    b.setText(text(x.text));
+    auto calls = b.initToolCalls(x.tool_calls.size());
+    for (unsigned i = 0; i < x.tool_calls.size(); ++i) {
+      calls[i].setCallId(text(x.tool_calls[i].call_id));
+      calls[i].setName(text(x.tool_calls[i].name));
+      calls[i].setArgsJson(text(x.tool_calls[i].args_json));
+    }
+    auto u = b.initUsage();
+    u.setInput(x.tokens.input);
+    u.setOutput(x.tokens.output);
+    b.setFailure(text(x.failure));
+    b.setLatencyUs(x.latency_us);
+  }
+  void operator()(const tool_call& x) {
+    auto b = ev.initToolCall();
+    b.setCallId(text(x.call_id));
+    b.setName(text(x.name));
+    b.setArgsJson(text(x.args_json));
+  }
+  void operator()(const policy_decision& x) {
+    auto b = ev.initPolicyDecision();
+    b.setCallId(text(x.call_id));
+    b.setDecision(text(x.decision));
+    b.setRule(text(x.rule));
+    b.setPolicyVersion(text(x.policy_version));
+    b.setReason(text(x.reason));
+  }
+  void operator()(const tool_result& x) {
+    auto b = ev.initToolResult();
+    b.setCallId(text(x.call_id));
+    b.setName(text(x.name));
+    b.setOk(x.ok);
+    b.setOutput(text(x.output));
+  }
+  void operator()(const turn_end& x) {
+    ev.initTurnEnd().setTurn(x.turn);
+  }
+  void operator()(const recovery& x) {
+    auto b = ev.initRecovery();
+    b.setReason(text(x.reason));
+    b.setDetail(text(x.detail));
+  }
+  void operator()(const completion& x) {
+    auto b = ev.initCompletion();
+    b.setStatus(static_cast<RunStatus>(x.status));
+    b.setAnswer(text(x.answer));
+    b.setSummary(text(x.summary));
+    b.setReason(text(x.reason));
+    put(b.initKpis(), x.totals);
+  }
+  void operator()(const error_event& x) {
+    auto b = ev.initError();
+    b.setCode(text(x.code));
+    b.setMessage(text(x.message));
+    b.setCallId(text(x.call_id));
+  }
+  void operator()(const checkpoint& x) {
+    auto b = ev.initCheckpoint();
+    b.setTurn(x.turn);
+    put(b.initKpis(), x.totals);
+    b.setState(capnp::Data::Reader(
+      reinterpret_cast<const kj::byte*>(x.state.data()), x.state.size()));
+  }
+  void operator()(const parse_failure& x) {
+    auto b = ev.initParseFailure();
+    b.setCallId(text(x.call_id));
+    b.setName(text(x.name));
+    b.setArgsJson(text(x.args_json));
+    b.setReason(text(x.reason));
+  }
+};
+
+// -- decode --------------------------------------------------------------------
+
+kpis get(Kpis::Reader r) {
+  kpis k;
+  k.turns = r.getTurns();
+  k.tool_calls = r.getToolCalls();
+  k.model_calls = r.getModelCalls();
+  k.parse_failures = r.getParseFailures();
+  k.retries = r.getRetries();
+  k.input_tokens = r.getInputTokens();
+  k.output_tokens = r.getOutputTokens();
+  k.wall_ms = r.getWallMs();
+  k.tool_errors = r.getToolErrors();
+  k.model_errors = r.getModelErrors();
+  return k;
+}
+
+std::vector<std::string> get(capnp::List<capnp::Text>::Reader r) {
+  std::vector<std::string> out;
+  out.reserve(r.size());
+  for (auto t : r)
+    out.push_back(str(t));
+  return out;
+}
+
+template <class Enum>
+bool in_range(Enum x, Enum last) {
+  return static_cast<uint16_t>(x) <= static_cast<uint16_t>(last);
+}
+
+// Returns false for a union member this build does not know (a newer writer).
+bool decode_body(Event::Reader r, event_body& out) {
+  switch (r.which()) {
+    case Event::RUN_START: {
+      auto b = r.getRunStart();
+      auto l = b.getLimits();
+      out = run_start{str(b.getAgent()), str(b.getTenant()), str(b.getTask()),
+                      str(b.getModel()), str(b.getInstructions()),
+                      get(b.getTools()),
+                      limits_record{l.getMaxTurns(), l.getMaxToolCalls(),
+                                    l.getMaxTokens(), l.getDeadlineMs(),
+                                    l.getMaxConsecutiveErrors(),
+                                    l.getMaxParseFailures()},
+                      str(b.getScenario()), str(b.getWorkspace())};
+      return true;
+    }
+    case Event::TURN_START: {
+      auto b = r.getTurnStart();
+      if (!in_range(b.getMode(), TurnMode::RECOVERY))
+        return false;
+      out = turn_start{b.getTurn(), static_cast<turn_mode>(b.getMode())};
+      return true;
+    }
+    case Event::MODEL_REQUEST: {
+      auto b = r.getModelRequest();
+      out = model_request{b.getTurn(), str(b.getRoute()), get(b.getTools()),
+                          b.getMessages()};
+      return true;
+    }
+    case Event::MODEL_REPLY: {
+      auto b = r.getModelReply();
+      model_reply x;
+      x.turn = b.getTurn();
+      x.text = str(b.getText());
+      for (auto c : b.getToolCalls())
+        x.tool_calls.push_back(
+          {str(c.getCallId()), str(c.getName()), str(c.getArgsJson())});
+      x.tokens = {b.getUsage().getInput(), b.getUsage().getOutput()};
+      x.failure = str(b.getFailure());
+      x.latency_us = b.getLatencyUs();
+      out = std::move(x);
+      return true;
+    }
+    case Event::TOOL_CALL: {
+      auto b = r.getToolCall();
+      out = tool_call{str(b.getCallId()), str(b.getName()),
+                      str(b.getArgsJson())};
+      return true;
+    }
+    case Event::POLICY_DECISION: {
+      auto b = r.getPolicyDecision();
+      out = policy_decision{str(b.getCallId()), str(b.getDecision()),
+                            str(b.getRule()), str(b.getPolicyVersion()),
+                            str(b.getReason())};
+      return true;
+    }
+    case Event::TOOL_RESULT: {
+      auto b = r.getToolResult();
+      out = tool_result{str(b.getCallId()), str(b.getName()), b.getOk(),
+                        str(b.getOutput())};
+      return true;
+    }
+    case Event::TURN_END:
+      out = turn_end{r.getTurnEnd().getTurn()};
+      return true;
+    case Event::RECOVERY: {
+      auto b = r.getRecovery();
+      out = recovery{str(b.getReason()), str(b.getDetail())};
+      return true;
+    }
+    case Event::COMPLETION: {
+      auto b = r.getCompletion();
+      if (!in_range(b.getStatus(), RunStatus::CANCELED))
+        return false;
+      out = completion{static_cast<run_status>(b.getStatus()),
+                       str(b.getAnswer()), str(b.getSummary()),
+                       str(b.getReason()), get(b.getKpis())};
+      return true;
+    }
+    case Event::ERROR: {
+      auto b = r.getError();
+      out = error_event{str(b.getCode()), str(b.getMessage()),
+                        str(b.getCallId())};
+      return true;
+    }
+    case Event::CHECKPOINT: {
+      auto b = r.getCheckpoint();
+      auto d = b.getState();
+      out = checkpoint{b.getTurn(), get(b.getKpis()),
+                       std::string(reinterpret_cast<const char*>(d.begin()),
+                                   d.size())};
+      return true;
+    }
+    case Event::PARSE_FAILURE: {
+      auto b = r.getParseFailure();
+      out = parse_failure{str(b.getCallId()), str(b.getName()),
+                          str(b.getArgsJson()), str(b.getReason())};
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+event_bytes encode(const event& ev) {
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<Event>();
+  root.setRunId(text(ev.run_id));
+  root.setSeq(ev.seq);
+  root.setParentRunId(text(ev.parent_run_id));
+  root.setRootRunId(text(ev.root_run_id));
+  root.setTsUs(ev.ts_us);
+  std::visit(body_encoder{root}, ev.body);
+  return to_bytes(mb);
+}
+
+caf::expected<event> decode(const void* data, size_t size,
+                            std::string_view where) {
+  if (auto err = check_size(data, size, where))
+    return err;
+  try {
+    aligned_view view(data, size);
+    capnp::FlatArrayMessageReader msg(view.words());
+    auto r = msg.getRoot<Event>();
+    event ev;
+    ev.run_id = str(r.getRunId());
+    ev.seq = r.getSeq();
+    ev.parent_run_id = str(r.getParentRunId());
+    ev.root_run_id = str(r.getRootRunId());
+    ev.ts_us = r.getTsUs();
+    if (!decode_body(r, ev.body))
+      return caf::make_error(
+        schema_errc::unknown_kind,
+        "journal event" + (where.empty() ? "" : " at " + std::string(where))
+          + " has kind #" + std::to_string(static_cast<int>(r.which()))
+          + ", unknown to this build of troupe (written by a newer version?)");
+    return ev;
+  } catch (const kj::Exception& e) {
+    return malformed(where, e.getDescription().cStr());
+  }
+}
+
+caf::expected<event_header> peek_header(const event_bytes& bytes) {
+  if (auto err = check_size(bytes.data(), bytes.size(), {}))
+    return err;
+  try {
+    aligned_view view(bytes.data(), bytes.size());
+    capnp::FlatArrayMessageReader msg(view.words());
+    auto r = msg.getRoot<Event>();
+    event_header h;
+    h.run_id = str(r.getRunId());
+    h.parent_run_id = str(r.getParentRunId());
+    h.root_run_id = str(r.getRootRunId());
+    h.seq = r.getSeq();
+    h.ts_us = r.getTsUs();
+    auto which = static_cast<size_t>(r.which());
+    if (which >= event_kind_count)
+      return caf::make_error(schema_errc::unknown_kind,
+                             "event kind #" + std::to_string(which)
+                               + " is unknown to this build of troupe");
+    h.kind = static_cast<event_kind>(which);
+    return h;
+  } catch (const kj::Exception& e) {
+    return malformed({}, e.getDescription().cStr());
+  }
+}
+
+caf::expected<event_bytes> restamp(const event_bytes& bytes, uint32_t seq) {
+  if (auto err = check_size(bytes.data(), bytes.size(), {}))
+    return err;
+  try {
+    aligned_view view(bytes.data(), bytes.size());
+    capnp::FlatArrayMessageReader msg(view.words());
+    capnp::MallocMessageBuilder mb(
+      static_cast<unsigned>(bytes.size() / sizeof(capnp::word) + 8));
+    mb.setRoot(msg.getRoot<Event>());
+    mb.getRoot<Event>().setSeq(seq);
+    return to_bytes(mb);
+  } catch (const kj::Exception& e) {
+    return malformed({}, e.getDescription().cStr());
+  }
+}
+
+caf::expected<std::string> to_json(const void* data, size_t size,
+                                   std::string_view where) {
+  if (auto err = check_size(data, size, where))
+    return err;
+  try {
+    aligned_view view(data, size);
+    capnp::FlatArrayMessageReader msg(view.words());
+    capnp::JsonCodec codec;
+    codec.handleByAnnotation<Event>();
+    auto json = codec.encode(msg.getRoot<Event>());
+    return std::string(json.cStr(), json.size());
+  } catch (const kj::Exception& e) {
+    return malformed(where, e.getDescription().cStr());
+  }
+}
+
+uint32_t checksum(const void* data, size_t size) {
+  return static_cast<uint32_t>(
+    crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
+}
+
+} // namespace troupe

@@ -1,0 +1,191 @@
+#pragma once
+// Plain C++ mirror of schemas/journal.capnp. Everything above the schemas layer
+// works with these structs; schemas/codec.hpp converts them to and from the
+// Cap'n Proto bytes that travel between actors and land in the journal.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace troupe {
+
+struct usage {
+  uint64_t input = 0;
+  uint64_t output = 0;
+};
+
+struct tool_call_ref {
+  std::string call_id;
+  std::string name;
+  std::string args_json;
+};
+
+struct limits_record {
+  uint32_t max_turns = 0;
+  uint32_t max_tool_calls = 0;
+  uint64_t max_tokens = 0;
+  uint64_t deadline_ms = 0;
+  uint32_t max_consecutive_errors = 0;
+  uint32_t max_parse_failures = 0;
+};
+
+/// Key performance indicators of a run, folded from its events.
+struct kpis {
+  uint32_t turns = 0;
+  uint32_t tool_calls = 0;
+  uint32_t model_calls = 0;
+  uint32_t parse_failures = 0;
+  uint32_t retries = 0;
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  uint64_t wall_ms = 0;
+  uint32_t tool_errors = 0;
+  uint32_t model_errors = 0;
+};
+
+enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
+
+enum class run_status : uint8_t { running, completed, limit_reached, failed, canceled };
+
+[[nodiscard]] std::string_view to_string(turn_mode x);
+[[nodiscard]] std::string_view to_string(run_status x);
+/// Parses the snake_case name; returns false on an unknown name.
+[[nodiscard]] bool from_string(std::string_view name, run_status& out);
+
+// -- event bodies, one per kind ----------------------------------------------
+
+struct run_start {
+  std::string agent;
+  std::string tenant;
+  std::string task;
+  std::string model;
+  std::string instructions;
+  std::vector<std::string> tools;
+  limits_record limits;
+  std::string scenario;
+  std::string workspace;
+};
+
+struct turn_start {
+  uint32_t turn = 0;
+  turn_mode mode = turn_mode::normal;
+};
+
+struct model_request {
+  uint32_t turn = 0;
+  std::string route;
+  std::vector<std::string> tools;
+  uint32_t messages = 0;
+};
+
+struct model_reply {
+  uint32_t turn = 0;
+  std::string text;
+  std::vector<tool_call_ref> tool_calls;
+  usage tokens;
+  std::string failure; ///< empty on success
+  uint64_t latency_us = 0;
+};
+
+struct tool_call {
+  std::string call_id;
+  std::string name;
+  std::string args_json;
+};
+
+struct policy_decision {
+  std::string call_id;
+  std::string decision;
+  std::string rule;
+  std::string policy_version;
+  std::string reason;
+};
+
+struct tool_result {
+  std::string call_id;
+  std::string name;
+  bool ok = true;
+  std::string output;
+};
+
+struct turn_end {
+  uint32_t turn = 0;
+};
+
+struct recovery {
+  std::string reason;
+  std::string detail;
+};
+
+struct completion {
+  run_status status = run_status::completed;
+  std::string answer;
+  std::string summary;
+  std::string reason;
+  kpis totals;
+};
+
+struct error_event {
+  std::string code;
+  std::string message;
+  std::string call_id;
+};
+
+struct checkpoint {
+  uint32_t turn = 0;
+  kpis totals;
+  std::string state;
+};
+
+struct parse_failure {
+  std::string call_id;
+  std::string name;
+  std::string args_json;
+  std::string reason;
+};
+
+/// The variant order is the event kind; keep it in sync with `event_kind`.
+using event_body =
+  std::variant<run_start, turn_start, model_request, model_reply, tool_call,
+               policy_decision, tool_result, turn_end, recovery, completion,
+               error_event, checkpoint, parse_failure>;
+
+enum class event_kind : uint8_t {
+  run_start,
+  turn_start,
+  model_request,
+  model_reply,
+  tool_call,
+  policy_decision,
+  tool_result,
+  turn_end,
+  recovery,
+  completion,
+  error,
+  checkpoint,
+  parse_failure,
+};
+
+inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;
+
+/// The snake_case kind name used in exports, the CLI and the `kind` column.
+[[nodiscard]] std::string_view to_string(event_kind x);
+[[nodiscard]] bool from_string(std::string_view name, event_kind& out);
+
+/// One journal event: the envelope plus one body.
+struct event {
+  std::string run_id;
+  uint32_t seq = 0; ///< per-run, contiguous from 1; assigned by the journal
+  std::string parent_run_id;
+  std::string root_run_id;
+  int64_t ts_us = 0; ///< microseconds since the Unix epoch
+  event_body body;
+
+  [[nodiscard]] event_kind kind() const noexcept {
+    return static_cast<event_kind>(body.index());
+  }
+};
+
+} // namespace troupe

@@ -1,0 +1,171 @@
+@0xc6285fb630e868a1;
+# The journal event: one struct is the message between actors, the bytes on the
+# wire and the journal row (design principle 1). Evolution rules live in
+# docs/journal-format.md: add fields and union members at the end, never
+# renumber, never change a field's type.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("troupe::schema");
+using Json = import "/capnp/compat/json.capnp";
+
+struct Usage {
+  input  @0 :UInt64;
+  output @1 :UInt64;
+}
+
+struct ToolCallRef {
+  callId   @0 :Text $Json.name("call_id");
+  name     @1 :Text;
+  argsJson @2 :Text $Json.name("args_json");
+}
+
+struct Limits {
+  maxTurns             @0 :UInt32 $Json.name("max_turns");
+  maxToolCalls         @1 :UInt32 $Json.name("max_tool_calls");
+  maxTokens            @2 :UInt64 $Json.name("max_tokens");
+  deadlineMs           @3 :UInt64 $Json.name("deadline_ms");
+  maxConsecutiveErrors @4 :UInt32 $Json.name("max_consecutive_errors");
+  maxParseFailures     @5 :UInt32 $Json.name("max_parse_failures");
+}
+
+struct Kpis {
+  turns         @0 :UInt32;
+  toolCalls     @1 :UInt32 $Json.name("tool_calls");
+  modelCalls    @2 :UInt32 $Json.name("model_calls");
+  parseFailures @3 :UInt32 $Json.name("parse_failures");
+  retries       @4 :UInt32;
+  inputTokens   @5 :UInt64 $Json.name("input_tokens");
+  outputTokens  @6 :UInt64 $Json.name("output_tokens");
+  wallMs        @7 :UInt64 $Json.name("wall_ms");
+  toolErrors    @8 :UInt32 $Json.name("tool_errors");
+  modelErrors   @9 :UInt32 $Json.name("model_errors");
+}
+
+enum TurnMode {
+  normal   @0;
+  reminder @1;   # the last reply had neither tool calls nor `complete`
+  repair   @2;   # the last reply had malformed tool-call arguments
+  recovery @3;   # a limit was hit: only `complete` is offered
+}
+
+enum RunStatus {
+  running      @0;
+  completed    @1;
+  limitReached @2 $Json.name("limit_reached");
+  failed       @3;
+  canceled     @4;
+}
+
+struct RunStart {
+  agent        @0 :Text;
+  tenant       @1 :Text;
+  task         @2 :Text;
+  model        @3 :Text;
+  instructions @4 :Text;
+  tools        @5 :List(Text);
+  limits       @6 :Limits;
+  scenario     @7 :Text;
+  workspace    @8 :Text;
+}
+
+struct TurnStart {
+  turn @0 :UInt32;
+  mode @1 :TurnMode;
+}
+
+struct ModelRequest {
+  turn     @0 :UInt32;
+  route    @1 :Text;
+  tools    @2 :List(Text);
+  messages @3 :UInt32;
+}
+
+struct ModelReply {
+  turn      @0 :UInt32;
+  text      @1 :Text;
+  toolCalls @2 :List(ToolCallRef) $Json.name("tool_calls");
+  usage     @3 :Usage;
+  failure   @4 :Text;   # empty on success; "timeout", "rate_limited", "server_error", "exhausted"
+  latencyUs @5 :UInt64 $Json.name("latency_us");
+}
+
+struct ToolCall {
+  callId   @0 :Text $Json.name("call_id");
+  name     @1 :Text;
+  argsJson @2 :Text $Json.name("args_json");
+}
+
+struct PolicyDecision {
+  callId        @0 :Text $Json.name("call_id");
+  decision      @1 :Text;
+  rule          @2 :Text;
+  policyVersion @3 :Text $Json.name("policy_version");
+  reason        @4 :Text;
+}
+
+struct ToolResult {
+  callId @0 :Text $Json.name("call_id");
+  name   @1 :Text;
+  ok     @2 :Bool;
+  output @3 :Text;
+}
+
+struct TurnEnd {
+  turn @0 :UInt32;
+}
+
+struct Recovery {
+  reason @0 :Text;   # the limit: max_turns, max_tool_calls, max_tokens, deadline, ...
+  detail @1 :Text;
+}
+
+struct Completion {
+  status  @0 :RunStatus;
+  answer  @1 :Text;
+  summary @2 :Text;
+  reason  @3 :Text;
+  kpis    @4 :Kpis;
+}
+
+struct Error {
+  code    @0 :Text;
+  message @1 :Text;
+  callId  @2 :Text $Json.name("call_id");
+}
+
+struct Checkpoint {
+  turn    @0 :UInt32;
+  kpis    @1 :Kpis;
+  state   @2 :Data $Json.base64;   # the folded run state, see runtime/run_state
+}
+
+struct ParseFailure {
+  callId   @0 :Text $Json.name("call_id");
+  name     @1 :Text;
+  argsJson @2 :Text $Json.name("args_json");
+  reason   @3 :Text;
+}
+
+struct Event $Json.discriminator(name = "kind") {
+  runId       @0 :Text $Json.name("run_id");
+  seq         @1 :UInt32;
+  parentRunId @2 :Text $Json.name("parent_run_id");
+  rootRunId   @3 :Text $Json.name("root_run_id");
+  tsUs        @4 :Int64 $Json.name("ts_us");   # microseconds since the Unix epoch
+
+  union {
+    runStart       @5  :RunStart       $Json.name("run_start");
+    turnStart      @6  :TurnStart      $Json.name("turn_start");
+    modelRequest   @7  :ModelRequest   $Json.name("model_request");
+    modelReply     @8  :ModelReply     $Json.name("model_reply");
+    toolCall       @9  :ToolCall       $Json.name("tool_call");
+    policyDecision @10 :PolicyDecision $Json.name("policy_decision");
+    toolResult     @11 :ToolResult     $Json.name("tool_result");
+    turnEnd        @12 :TurnEnd        $Json.name("turn_end");
+    recovery       @13 :Recovery;
+    completion     @14 :Completion;
+    error          @15 :Error;
+    checkpoint     @16 :Checkpoint;
+    parseFailure   @17 :ParseFailure   $Json.name("parse_failure");
+  }
+}

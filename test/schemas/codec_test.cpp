@@ -1,0 +1,141 @@
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+
+using namespace troupe;
+
+namespace {
+
+event envelope(event_body body) {
+  event ev;
+  ev.run_id = "run-1";
+  ev.seq = 7;
+  ev.parent_run_id = "parent";
+  ev.root_run_id = "root";
+  ev.ts_us = 1732000000123456;
+  ev.body = std::move(body);
+  return ev;
+}
+
+std::vector<event_body> one_of_each_kind() {
+  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0};
+  return {
+    run_start{"lead", "acme", "write\nhello", "script", "be careful",
+              {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3},
+              "demo.toml", "/tmp/work"},
+    turn_start{2, turn_mode::repair},
+    model_request{2, "script", {"echo"}, 5},
+    model_reply{2, "thinking", {{"c1", "echo", R"({"i":1})"}}, {120, 30}, "",
+                42},
+    tool_call{"c1", "write_file", R"({"path":"a"})"},
+    policy_decision{"c1", "allow", "rule-1", "v1", ""},
+    tool_result{"c1", "echo", false, "boom \"quoted\""},
+    turn_end{2},
+    recovery{"max_turns", "12 turns used"},
+    completion{run_status::limit_reached, "", "summary", "max_turns", k},
+    error_event{"provider", "timeout", ""},
+    checkpoint{2, k, std::string("\0\1binary", 8)},
+    parse_failure{"c2", "write_file", "{bad", "expected a value"},
+  };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(codec)
+
+BOOST_AUTO_TEST_CASE(every_kind_round_trips) {
+  auto bodies = one_of_each_kind();
+  BOOST_REQUIRE_EQUAL(bodies.size(), event_kind_count);
+  for (auto& body : bodies) {
+    auto ev = envelope(body);
+    auto bytes = encode(ev);
+    BOOST_TEST(bytes.size() % 8 == 0u);
+    auto back = decode(bytes);
+    BOOST_REQUIRE_MESSAGE(back, render(back));
+    BOOST_TEST(back->run_id == ev.run_id);
+    BOOST_TEST(back->seq == ev.seq);
+    BOOST_TEST(back->parent_run_id == ev.parent_run_id);
+    BOOST_TEST(back->root_run_id == ev.root_run_id);
+    BOOST_TEST(back->ts_us == ev.ts_us);
+    BOOST_TEST(static_cast<int>(back->kind()) == static_cast<int>(ev.kind()));
+    // Re-encoding the decoded event must give the same bytes.
+    BOOST_TEST(encode(*back) == bytes);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(json_export_has_snake_case_envelope_and_kind) {
+  for (auto& body : one_of_each_kind()) {
+    auto ev = envelope(body);
+    auto bytes = encode(ev);
+    auto json = to_json(bytes.data(), bytes.size());
+    BOOST_REQUIRE_MESSAGE(json, render(json));
+    auto parsed = nlohmann::json::parse(*json);
+    BOOST_TEST(parsed["run_id"] == "run-1");
+    BOOST_TEST(parsed["seq"] == 7);
+    BOOST_TEST(parsed["kind"] == std::string(to_string(ev.kind())));
+    BOOST_TEST(parsed.contains(std::string(to_string(ev.kind()))));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(kind_names_parse_back) {
+  for (size_t i = 0; i < event_kind_count; ++i) {
+    auto k = static_cast<event_kind>(i);
+    event_kind back;
+    BOOST_REQUIRE(from_string(to_string(k), back));
+    BOOST_TEST(static_cast<size_t>(back) == i);
+  }
+  event_kind ignored;
+  BOOST_TEST(!from_string("runStart", ignored));
+}
+
+BOOST_AUTO_TEST_CASE(restamp_sets_seq_and_keeps_body) {
+  auto bytes = encode(envelope(tool_call{"c9", "echo", "{}"}));
+  auto stamped = restamp(bytes, 41);
+  BOOST_REQUIRE(stamped);
+  auto back = decode(*stamped);
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->seq == 41u);
+  BOOST_TEST(std::get<tool_call>(back->body).call_id == "c9");
+  auto header = peek_header(*stamped);
+  BOOST_REQUIRE(header);
+  BOOST_TEST(header->seq == 41u);
+  BOOST_TEST(header->run_id == "run-1");
+  BOOST_TEST(static_cast<int>(header->kind)
+             == static_cast<int>(event_kind::tool_call));
+}
+
+BOOST_AUTO_TEST_CASE(garbage_is_a_clear_error_not_a_crash) {
+  event_bytes odd(13, 'x');
+  auto r1 = decode(odd, "run r seq 1");
+  BOOST_REQUIRE(!r1);
+  BOOST_CHECK(r1.error() == schema_errc::malformed_event);
+  BOOST_TEST(render(r1.error()).find("run r seq 1") != std::string::npos);
+  event_bytes junk(64, '\xff');
+  auto r2 = decode(junk);
+  BOOST_REQUIRE(!r2);
+  BOOST_CHECK(r2.error() == schema_errc::malformed_event);
+  BOOST_TEST(!decode(event_bytes{}));
+  BOOST_TEST(!to_json(junk.data(), junk.size()));
+  BOOST_TEST(!restamp(junk, 1));
+}
+
+BOOST_AUTO_TEST_CASE(misaligned_input_is_copied_not_rejected) {
+  auto bytes = encode(envelope(turn_end{5}));
+  std::vector<char> shifted(bytes.size() + 1);
+  std::copy(bytes.begin(), bytes.end(), shifted.begin() + 1);
+  auto back = decode(shifted.data() + 1, bytes.size());
+  BOOST_REQUIRE(back);
+  BOOST_TEST(std::get<turn_end>(back->body).turn == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(checksum_detects_a_flipped_byte) {
+  auto bytes = encode(envelope(turn_end{5}));
+  auto before = checksum(bytes.data(), bytes.size());
+  bytes[bytes.size() / 2] ^= 0x01;
+  BOOST_TEST(checksum(bytes.data(), bytes.size()) != before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

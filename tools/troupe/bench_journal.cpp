@@ -1,0 +1,273 @@
+// `troupe bench journal`: the journal actor's group commit against raw SQLite
+// on the same row shape, measured in the same run on the same disk.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "actors/atoms.hpp"
+#include "actors/journal.hpp"
+#include "persistence/store.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+#include "tools/troupe/commands.hpp"
+
+namespace troupe::cli {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+
+int64_t micros_since(clock_type::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           clock_type::now() - t0)
+    .count();
+}
+
+event_bytes sample_draft(const std::string& run_id) {
+  event ev;
+  ev.run_id = run_id;
+  ev.root_run_id = run_id;
+  ev.ts_us = 1;
+  ev.body = tool_result{"call-0001", "echo", true,
+                        R"({"i":42,"note":"a typical small tool result"})"};
+  return encode(ev);
+}
+
+struct appender_state {
+  uint64_t to_send = 0;
+  uint64_t in_flight = 0;
+  std::vector<int64_t> latencies_us;
+  caf::error failure;
+};
+
+caf::behavior appender(caf::stateful_actor<appender_state>* self,
+                       caf::actor journal, event_bytes draft, uint64_t count,
+                       unsigned window, bool durable, caf::actor reporter) {
+  auto& st = self->state;
+  st.to_send = count;
+  st.latencies_us.reserve(count);
+  auto finish_if_done = [=] {
+    auto& s = self->state;
+    if (s.in_flight == 0 && (s.to_send == 0 || s.failure)) {
+      self->send(reporter, done_atom::value, std::move(s.latencies_us),
+                 render(s.failure));
+      self->quit();
+    }
+  };
+  auto send_one = [=](auto& again) -> void {
+    auto& s = self->state;
+    --s.to_send;
+    ++s.in_flight;
+    auto t0 = clock_type::now();
+    auto on_ok = [=](uint32_t) {
+      auto& s2 = self->state;
+      --s2.in_flight;
+      s2.latencies_us.push_back(micros_since(t0));
+      if (s2.to_send > 0 && !s2.failure)
+        again(again);
+      finish_if_done();
+    };
+    auto on_err = [=](caf::error& err) {
+      self->state.failure = err;
+      --self->state.in_flight;
+      finish_if_done();
+    };
+    if (durable)
+      self->request(journal, caf::infinite, append_atom::value,
+                    durable_atom::value, draft)
+        .then(on_ok, on_err);
+    else
+      self->request(journal, caf::infinite, append_atom::value, draft)
+        .then(on_ok, on_err);
+  };
+  for (unsigned i = 0; i < window && self->state.to_send > 0; ++i)
+    send_one(send_one);
+  return {[](caf::unit_t) {}};
+}
+
+struct phase_result {
+  double events_per_s = 0;
+  std::vector<int64_t> latencies_us;
+  journal_stats stats;
+  std::string error;
+};
+
+phase_result run_journal_phase(const bench_journal_options& opts,
+                               const std::string& path, bool durable) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  phase_result out;
+  journal_config jc;
+  jc.path = path;
+  auto journal = spawn_journal(sys, jc);
+  if (!journal) {
+    out.error = render(journal.error());
+    return out;
+  }
+  caf::scoped_actor self{sys};
+  auto per = opts.events / opts.appenders;
+  auto t0 = clock_type::now();
+  for (unsigned a = 0; a < opts.appenders; ++a)
+    sys.spawn(appender, *journal, sample_draft("bench-" + std::to_string(a)),
+              per + (a < opts.events % opts.appenders ? 1 : 0), opts.window,
+              durable, caf::actor{self});
+  for (unsigned a = 0; a < opts.appenders; ++a)
+    self->receive([&](done_atom, std::vector<int64_t>& lat, std::string& err) {
+      out.latencies_us.insert(out.latencies_us.end(), lat.begin(), lat.end());
+      if (err != "no error" && out.error.empty())
+        out.error = err;
+    });
+  self->request(*journal, caf::infinite, flush_atom::value)
+    .receive([] {}, [&](caf::error& err) { out.error = render(err); });
+  auto elapsed = micros_since(t0);
+  self->request(*journal, caf::infinite, stats_atom::value)
+    .receive([&](journal_stats& s) { out.stats = s; },
+             [&](caf::error&) {});
+  out.events_per_s = static_cast<double>(opts.events) * 1e6
+                     / static_cast<double>(std::max<int64_t>(elapsed, 1));
+  self->send_exit(*journal, caf::exit_reason::user_shutdown);
+  return out;
+}
+
+// The baseline: one connection, the same pragmas, schema and row contents,
+// prepared INSERTs, one transaction per batch of the size the journal can
+// form at most (appenders x window).
+phase_result run_raw_phase(const bench_journal_options& opts,
+                           const std::string& path) {
+  phase_result out;
+  {
+    auto created = persistence::store::open(path,
+                                            persistence::open_mode::read_write);
+    if (!created) {
+      out.error = render(created.error());
+      return out;
+    }
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                   "INSERT INTO runs(run_id, created_us, updated_us) "
+                   "VALUES('raw', 0, 0)",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO events(run, seq, kind, ts_us, body, crc) "
+                     "VALUES(1, ?1, 'tool_result', ?2, ?3, ?4)",
+                     -1, &ins, nullptr);
+  auto draft = sample_draft("raw");
+  uint64_t batch = uint64_t{opts.appenders} * opts.window;
+  auto t0 = clock_type::now();
+  for (uint64_t i = 0; i < opts.events;) {
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (uint64_t j = 0; j < batch && i < opts.events; ++j, ++i) {
+      sqlite3_bind_int64(ins, 1, static_cast<int64_t>(i + 1));
+      sqlite3_bind_int64(ins, 2, static_cast<int64_t>(i));
+      sqlite3_bind_blob(ins, 3, draft.data(), static_cast<int>(draft.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(ins, 4, checksum(draft.data(), draft.size()));
+      if (sqlite3_step(ins) != SQLITE_DONE && out.error.empty())
+        out.error = sqlite3_errmsg(db);
+      sqlite3_reset(ins);
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK
+        && out.error.empty())
+      out.error = sqlite3_errmsg(db);
+  }
+  auto elapsed = micros_since(t0);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  out.events_per_s = static_cast<double>(opts.events) * 1e6
+                     / static_cast<double>(std::max<int64_t>(elapsed, 1));
+  return out;
+}
+
+int64_t percentile(std::vector<int64_t>& xs, double p) {
+  if (xs.empty())
+    return 0;
+  auto k = static_cast<size_t>(p * static_cast<double>(xs.size() - 1));
+  std::nth_element(xs.begin(), xs.begin() + static_cast<long>(k), xs.end());
+  return xs[k];
+}
+
+} // namespace
+
+int bench_journal(const bench_journal_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = opts.dir.empty()
+                   ? fs::temp_directory_path(ec)
+                       / ("troupe-bench-" + std::to_string(::getpid()))
+                   : fs::path(opts.dir);
+  fs::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "troupe: --dir " << dir << ": " << ec.message() << "\n";
+    return exit_usage;
+  }
+  auto progress = [&](const char* what) {
+    if (!opts.json)
+      std::fprintf(stderr, "%s (%llu events)...\n", what,
+                   static_cast<unsigned long long>(opts.events));
+  };
+  progress("1/3 journal actor, durable appends");
+  auto durable = run_journal_phase(opts, (dir / "durable.db").string(), true);
+  progress("2/3 journal actor, fire-and-forget appends");
+  auto ff = run_journal_phase(opts, (dir / "ff.db").string(), false);
+  progress("3/3 raw SQLite baseline");
+  auto raw = run_raw_phase(opts, (dir / "raw.db").string());
+  if (opts.dir.empty())
+    fs::remove_all(dir, ec);
+  for (auto* r : {&durable, &ff, &raw})
+    if (!r->error.empty()) {
+      std::cerr << "troupe: bench journal failed: " << r->error << "\n";
+      return exit_failure;
+    }
+  auto p50 = percentile(durable.latencies_us, 0.50);
+  auto p99 = percentile(durable.latencies_us, 0.99);
+  double ratio = durable.events_per_s / raw.events_per_s;
+  double mean_batch =
+    durable.stats.commits == 0
+      ? 0.0
+      : static_cast<double>(durable.stats.committed)
+          / static_cast<double>(durable.stats.commits);
+  if (opts.json) {
+    nlohmann::ordered_json out{
+      {"bench", "journal"},
+      {"events", opts.events},
+      {"appenders", opts.appenders},
+      {"window", opts.window},
+      {"durable_events_per_s", durable.events_per_s},
+      {"fire_and_forget_events_per_s", ff.events_per_s},
+      {"durable_ack_p50_us", p50},
+      {"durable_ack_p99_us", p99},
+      {"durable_commits", durable.stats.commits},
+      {"durable_mean_batch", mean_batch},
+      {"raw_sqlite_events_per_s", raw.events_per_s},
+      {"raw_batch", uint64_t{opts.appenders} * opts.window},
+      {"ratio_durable_vs_raw", ratio}};
+    std::cout << out.dump() << std::endl;
+  } else {
+    std::printf("durable          %12.0f events/s  (ack p50 %lld us, p99 %lld "
+                "us; %llu commits, mean batch %.1f)\n",
+                durable.events_per_s, static_cast<long long>(p50),
+                static_cast<long long>(p99),
+                static_cast<unsigned long long>(durable.stats.commits),
+                mean_batch);
+    std::printf("fire-and-forget  %12.0f events/s\n", ff.events_per_s);
+    std::printf("raw SQLite       %12.0f events/s  (batches of %u)\n",
+                raw.events_per_s, opts.appenders * opts.window);
+    std::printf("ratio durable / raw: %.2f (target >= 0.5)\n", ratio);
+  }
+  return exit_ok;
+}
+
+} // namespace troupe::cli

@@ -1,0 +1,46 @@
+#pragma once
+// The `troupe` console's commands. main.cpp parses arguments (CLI11 stays
+// there: it is expensive to compile) and calls one of these; each returns the
+// process exit code.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+namespace troupe::cli {
+
+/// Exit codes (sysexits.h where one fits). docs/cli.md lists them.
+enum exit_code : int {
+  exit_ok = 0,
+  exit_failure = 1,
+  exit_usage = 64,    ///< bad arguments or input files
+  exit_data = 65,     ///< corrupted journal, not a journal, newer schema
+  exit_no_input = 66, ///< the database does not exist
+};
+
+struct common_options {
+  std::string db = "troupe.db";
+  bool json = false;
+};
+
+/// Prints `troupe: <message>` on stderr and maps the error to an exit code.
+int report(const caf::error& err);
+
+int runs(const common_options& opts, const std::string& status);
+int show(const common_options& opts, const std::string& run_id);
+int export_run(const common_options& opts, const std::string& run_id);
+int doctor(const common_options& opts);
+int migrate(const common_options& opts);
+
+struct bench_journal_options {
+  uint64_t events = 20000;
+  unsigned appenders = 8;
+  unsigned window = 32; ///< durable appends each appender keeps in flight
+  bool json = false;
+  std::string dir;      ///< where the scratch databases go (default: a temp dir)
+};
+
+int bench_journal(const bench_journal_options& opts);
+
+} // namespace troupe::cli

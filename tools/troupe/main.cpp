@@ -1,0 +1,100 @@
+// The troupe console: argument parsing only; the commands live beside it.
+
+#include <functional>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/logging.hpp"
+#include "schemas/errors.hpp"
+#include "tools/troupe/commands.hpp"
+
+namespace {
+
+using namespace troupe::cli;
+
+void add_common(CLI::App* cmd, common_options& opts, bool read_command) {
+  cmd->add_option("--db", opts.db, "journal database")
+    ->capture_default_str();
+  if (read_command)
+    cmd->add_flag("--json", opts.json, "machine-readable output");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"troupe: an actor runtime for LLM agents (replay console)"};
+  app.require_subcommand(1);
+  std::string log_format = "text";
+  std::string log_level = "warn";
+  app.add_option("--log-format", log_format, "text or json")
+    ->capture_default_str();
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical, off")
+    ->capture_default_str();
+
+  common_options opts;
+  std::function<int()> action;
+
+  auto* runs_cmd = app.add_subcommand("runs", "list runs");
+  add_common(runs_cmd, opts, true);
+  std::string status;
+  runs_cmd->add_option("--status", status,
+                       "only runs with this status (running, completed, "
+                       "limit_reached, failed, canceled)");
+  runs_cmd->callback([&] { action = [&] { return runs(opts, status); }; });
+
+  std::string run_id;
+  auto* show_cmd = app.add_subcommand("show", "a run's KPIs and timeline");
+  add_common(show_cmd, opts, true);
+  show_cmd->add_option("RUN", run_id, "run id")->required();
+  show_cmd->callback([&] { action = [&] { return show(opts, run_id); }; });
+
+  auto* export_cmd =
+    app.add_subcommand("export", "a run's events as JSON lines");
+  add_common(export_cmd, opts, false);
+  export_cmd->add_option("RUN", run_id, "run id")->required();
+  export_cmd->callback([&] { action = [&] { return export_run(opts, run_id); }; });
+
+  auto* doctor_cmd =
+    app.add_subcommand("doctor", "check the journal's integrity");
+  add_common(doctor_cmd, opts, true);
+  doctor_cmd->callback([&] { action = [&] { return doctor(opts); }; });
+
+  auto* migrate_cmd =
+    app.add_subcommand("migrate", "upgrade a journal to this schema version");
+  add_common(migrate_cmd, opts, false);
+  migrate_cmd->callback([&] { action = [&] { return migrate(opts); }; });
+
+  auto* bench_cmd = app.add_subcommand("bench", "benchmarks");
+  bench_cmd->require_subcommand(1);
+  bench_journal_options bj;
+  auto* bench_journal_cmd = bench_cmd->add_subcommand(
+    "journal", "group-commit throughput against raw SQLite");
+  bench_journal_cmd->add_option("--events", bj.events, "events per phase")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  bench_journal_cmd->add_option("--appenders", bj.appenders,
+                                "concurrent appender actors")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 10000u));
+  bench_journal_cmd->add_option("--window", bj.window,
+                                "durable appends in flight per appender")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 100000u));
+  bench_journal_cmd->add_option("--dir", bj.dir, "directory for scratch files");
+  bench_journal_cmd->add_flag("--json", bj.json, "one JSON object on stdout");
+  bench_journal_cmd->callback([&] { action = [&] { return bench_journal(bj); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    auto rc = app.exit(e);
+    return rc == 0 ? 0 : exit_usage;
+  }
+  if (auto err = troupe::setup_logging(log_format, log_level)) {
+    std::cerr << "troupe: " << troupe::render(err) << std::endl;
+    return exit_usage;
+  }
+  return action ? action() : exit_usage;
+}
