@@ -33,6 +33,16 @@ int export_run(const common_options& opts, const std::string& run_id);
 int doctor(const common_options& opts);
 int migrate(const common_options& opts);
 
+struct run_options {
+  common_options common;
+  std::string scenario;
+  std::string task;
+  bool progress = false; ///< progress lines even when stderr is not a terminal
+};
+
+/// Exit codes: 0 completed, 2 limit_reached, 1 failed or canceled, 64 bad input.
+int run(const run_options& opts);
+
 struct bench_journal_options {
   uint64_t events = 20000;
   unsigned appenders = 8;

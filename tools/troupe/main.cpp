@@ -36,6 +36,16 @@ int main(int argc, char** argv) {
   common_options opts;
   std::function<int()> action;
 
+  run_options ro;
+  auto* run_cmd = app.add_subcommand("run", "run an agent scenario");
+  add_common(run_cmd, ro.common, true);
+  run_cmd->add_option("SCENARIO", ro.scenario, "scenario file (TOML)")
+    ->required();
+  run_cmd->add_option("--task", ro.task, "the task, overriding the scenario's");
+  run_cmd->add_flag("--progress", ro.progress,
+                    "progress lines on stderr even when it is not a terminal");
+  run_cmd->callback([&] { action = [&] { return run(ro); }; });
+
   auto* runs_cmd = app.add_subcommand("runs", "list runs");
   add_common(runs_cmd, opts, true);
   std::string status;

@@ -1,0 +1,76 @@
+#pragma once
+// CAF inspection for the plain structs that travel between troupe's actors
+// (model requests and replies, tool requests and outcomes). Journal events
+// travel as Cap'n Proto bytes (`event_bytes`) and need nothing here.
+
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "runtime/model_provider.hpp"
+#include "runtime/tool.hpp"
+
+namespace troupe {
+
+using complete_atom = caf::atom_constant<caf::atom("complete")>;
+using execute_atom = caf::atom_constant<caf::atom("execute")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+
+/// A tool call whose intent is durable, handed to a tool worker.
+struct tool_request {
+  std::string run_id;
+  std::string call_id;
+  std::string name;
+  std::string args_json; ///< normalized by the envelope
+  std::string workspace_root;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_call_ref& x) {
+  return f(caf::meta::type_name("tool_call_ref"), x.call_id, x.name,
+           x.args_json);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage& x) {
+  return f(caf::meta::type_name("usage"), x.input, x.output);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chat_message& x) {
+  return f(caf::meta::type_name("chat_message"), x.role, x.content,
+           x.tool_calls, x.tool_call_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_spec& x) {
+  return f(caf::meta::type_name("tool_spec"), x.name, x.description,
+           x.parameters_json);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_call& x) {
+  return f(caf::meta::type_name("model_call"), x.run_id, x.agent, x.model,
+           x.turn, x.request_index, x.messages, x.tools);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_response& x) {
+  return f(caf::meta::type_name("model_response"), x.text, x.tool_calls,
+           x.tokens, x.failure);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_request& x) {
+  return f(caf::meta::type_name("tool_request"), x.run_id, x.call_id, x.name,
+           x.args_json, x.workspace_root);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_outcome& x) {
+  return f(caf::meta::type_name("tool_outcome"), x.ok, x.output, x.retryable);
+}
+
+} // namespace troupe

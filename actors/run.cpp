@@ -1,0 +1,271 @@
+#include "actors/run.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+#include "runtime/envelope.hpp"
+#include "runtime/run_state.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+
+namespace troupe {
+
+namespace {
+
+struct run_actor_state {
+  static inline const char* name = "troupe.run";
+  run_spec spec;
+  run_wiring wiring;
+  run_state st;
+  bool stopped = false;
+};
+
+using run_actor = caf::stateful_actor<run_actor_state>;
+
+void drive(run_actor* self);
+
+run_result result_of(const run_state& st) {
+  run_result r;
+  r.run_id = st.run_id;
+  if (st.outcome) {
+    r.status = st.outcome->status;
+    r.answer = st.outcome->answer;
+    r.summary = st.outcome->summary;
+    r.reason = st.outcome->reason;
+  }
+  r.totals = st.totals;
+  return r;
+}
+
+// The journal failed under us: the run cannot record anything more, so it
+// stops and reports `failed`; what was acknowledged durable stays on disk.
+void abort_run(run_actor* self, const caf::error& err) {
+  auto& s = self->state;
+  if (s.stopped)
+    return;
+  s.stopped = true;
+  spdlog::error("run {}: journal append failed: {}", s.spec.run_id, render(err));
+  auto r = result_of(s.st);
+  r.status = run_status::failed;
+  r.reason = "journal_failed";
+  r.summary = "the journal refused an append: " + render(err);
+  if (s.wiring.on_done)
+    s.wiring.on_done(r);
+  self->quit();
+}
+
+event make_event(run_actor* self, event_body body) {
+  auto& s = self->state;
+  event ev;
+  ev.run_id = s.spec.run_id;
+  ev.parent_run_id = s.spec.parent_run_id;
+  ev.root_run_id = s.spec.root_run_id.empty() ? s.spec.run_id
+                                              : s.spec.root_run_id;
+  ev.ts_us = s.wiring.clock();
+  ev.body = std::move(body);
+  return ev;
+}
+
+// Folds the event into the state and hands it to the journal. Accepted
+// appends keep the run going at once; `then` runs after a durable append's
+// COMMIT.
+void emit(run_actor* self, event_body body,
+          std::function<void()> then = nullptr) {
+  auto& s = self->state;
+  auto ev = make_event(self, std::move(body));
+  apply(s.st, ev);
+  if (s.wiring.on_event)
+    s.wiring.on_event(ev);
+  auto bytes = encode(ev);
+  auto on_error = [=](caf::error& err) { abort_run(self, err); };
+  if (then)
+    self->request(s.wiring.journal, caf::infinite, append_atom::value,
+                  durable_atom::value, std::move(bytes))
+      .then([=](uint32_t) { then(); }, on_error);
+  else
+    self->request(s.wiring.journal, caf::infinite, append_atom::value,
+                  std::move(bytes))
+      .then([](uint32_t) {}, on_error);
+}
+
+void emit_checkpoint(run_actor* self, std::function<void()> then = nullptr) {
+  auto& st = self->state.st;
+  emit(self, checkpoint{st.turn, st.totals, {}}, std::move(then));
+}
+
+std::vector<tool_spec> specs_for(const tool_registry& reg,
+                                 const std::vector<std::string>& names) {
+  std::vector<tool_spec> out;
+  for (auto& n : names)
+    if (auto* def = reg.find(n))
+      out.push_back({def->name, def->description, def->parameters.dump()});
+  return out;
+}
+
+void ask_model(run_actor* self, const ask_model_step& step) {
+  auto& s = self->state;
+  emit(self, model_request{step.turn, s.st.model, step.tools,
+                           static_cast<uint32_t>(s.st.conversation.size())});
+  model_call call;
+  call.run_id = s.spec.run_id;
+  call.agent = s.st.agent;
+  call.model = s.st.model;
+  call.turn = step.turn;
+  call.request_index = s.st.totals.model_calls - 1;
+  call.messages = s.st.conversation;
+  call.tools = specs_for(*s.wiring.registry, step.tools);
+  auto t0 = s.wiring.clock();
+  auto turn = step.turn;
+  self->request(s.wiring.route, s.wiring.model_timeout, complete_atom::value,
+                std::move(call))
+    .then(
+      [=](model_response& r) {
+        auto latency = static_cast<uint64_t>(self->state.wiring.clock() - t0);
+        emit(self, model_reply{turn, std::move(r.text), std::move(r.tool_calls),
+                               r.tokens, std::move(r.failure), latency});
+        drive(self);
+      },
+      [=](caf::error& err) {
+        auto failure = err == caf::sec::request_timeout ? "timeout"
+                                                        : "server_error";
+        emit(self, model_reply{turn, "", {}, {}, failure, 0});
+        drive(self);
+      });
+}
+
+// Returns true when the step finished synchronously and driving continues.
+bool vet_call(run_actor* self, const vet_call_step& step) {
+  auto& s = self->state;
+  auto call = s.st.calls[step.index].call;
+  if (!step.refusal.empty()) {
+    emit(self, error_event{"refused", step.refusal, call.call_id});
+    return true;
+  }
+  auto args = prepare_call(*s.wiring.registry, call.name, call.args_json);
+  if (!args) {
+    emit(self, parse_failure{call.call_id, call.name, call.args_json,
+                             render(args.error())});
+    return true;
+  }
+  // Write-ahead: the intent is durable before the tool runs.
+  emit(self, tool_call{call.call_id, call.name, args->dump()},
+       [=] { drive(self); });
+  return false;
+}
+
+bool execute_call(run_actor* self, const execute_call_step& step) {
+  auto& s = self->state;
+  auto call = s.st.calls[step.index].call;
+  if (call.name == complete_tool) {
+    emit(self, tool_result{call.call_id, call.name, true, "run completed"});
+    emit_checkpoint(self);
+    return true;
+  }
+  tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
+                   s.spec.start.workspace};
+  self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value,
+                std::move(req))
+    .then(
+      [=](tool_outcome& out) {
+        emit(self, tool_result{call.call_id, call.name, out.ok,
+                               std::move(out.output)});
+        emit_checkpoint(self);
+        drive(self);
+      },
+      [=](caf::error& err) {
+        emit(self, tool_result{call.call_id, call.name, false,
+                               call.name + ": " + render(err)});
+        emit_checkpoint(self);
+        drive(self);
+      });
+  return false;
+}
+
+void finish(run_actor* self, const finish_step& step) {
+  emit(self, step.outcome, [=] {
+    auto& s = self->state;
+    if (s.stopped)
+      return;
+    s.stopped = true;
+    if (s.wiring.on_done)
+      s.wiring.on_done(result_of(s.st));
+    self->quit();
+  });
+}
+
+// Performs steps until one has to wait for a reply.
+void drive(run_actor* self) {
+  auto& s = self->state;
+  while (!s.stopped && s.st.phase != run_phase::finished) {
+    auto step = next_step(s.st);
+    bool go_on = std::visit(
+      [&](auto& x) -> bool {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, start_turn_step>) {
+          emit(self, turn_start{x.turn, x.mode});
+          return true;
+        } else if constexpr (std::is_same_v<T, ask_model_step>) {
+          ask_model(self, x);
+          return false;
+        } else if constexpr (std::is_same_v<T, vet_call_step>) {
+          return vet_call(self, x);
+        } else if constexpr (std::is_same_v<T, execute_call_step>) {
+          return execute_call(self, x);
+        } else if constexpr (std::is_same_v<T, end_turn_step>) {
+          emit(self, turn_end{x.turn});
+          emit_checkpoint(self, [=] { drive(self); });
+          return false;
+        } else if constexpr (std::is_same_v<T, recover_step>) {
+          emit(self, recovery{x.reason, x.detail});
+          return true;
+        } else if constexpr (std::is_same_v<T, finish_step>) {
+          finish(self, x);
+          return false;
+        } else {
+          return false;
+        }
+      },
+      step);
+    if (!go_on)
+      return;
+  }
+}
+
+caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
+  self->state.spec = std::move(spec);
+  self->state.wiring = std::move(wiring);
+  self->send(self, start_atom::value);
+  return {
+    [=](start_atom) {
+      emit(self, self->state.spec.start);
+      drive(self);
+    },
+    [=](cancel_atom) {
+      auto& s = self->state;
+      if (s.stopped || s.st.phase == run_phase::finished || s.st.cancel_requested)
+        return;
+      bool idle = s.st.phase == run_phase::between_turns;
+      emit(self, error_event{"canceled", "canceled by request", ""});
+      if (idle)
+        drive(self);
+    },
+  };
+}
+
+} // namespace
+
+int64_t system_clock_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+caf::actor spawn_run(caf::actor_system& sys, run_spec spec, run_wiring wiring) {
+  if (!wiring.clock)
+    wiring.clock = system_clock_us;
+  return sys.spawn(run_behavior, std::move(spec), std::move(wiring));
+}
+
+} // namespace troupe

@@ -1,0 +1,42 @@
+#include "actors/tool_worker.hpp"
+
+#include <caf/actor_pool.hpp>
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.hpp"
+
+namespace troupe {
+
+namespace {
+
+caf::behavior tool_worker(caf::event_based_actor*,
+                          std::shared_ptr<const tool_registry> registry) {
+  return {
+    [=](execute_atom, const tool_request& req) -> tool_outcome {
+      auto* def = registry->find(req.name);
+      if (def == nullptr)
+        return {false, "unknown tool '" + req.name + "'", false};
+      auto args = nlohmann::json::parse(req.args_json, nullptr, false);
+      if (args.is_discarded())
+        return {false, req.name + ": arguments are not JSON", false};
+      tool_context ctx{req.workspace_root, req.run_id, req.call_id};
+      return invoke_tool(*def, args, ctx);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_tool_pool(caf::actor_system& sys,
+                           std::shared_ptr<const tool_registry> registry,
+                           size_t workers, bool detached) {
+  auto factory = [=, &sys] {
+    return detached ? sys.spawn<caf::detached>(tool_worker, registry)
+                    : sys.spawn(tool_worker, registry);
+  };
+  return caf::actor_pool::make(sys.dummy_execution_unit(), workers, factory,
+                               caf::actor_pool::round_robin());
+}
+
+} // namespace troupe

@@ -1,0 +1,118 @@
+#pragma once
+// troupe's embedding API: the one header a C++ service includes.
+//
+//   auto rt = troupe::runtime::create({"service.db"});
+//   rt->register_tool(my_tool);                        // before the first run
+//   auto sc = rt->load_scenario("agents.toml");
+//   auto run = rt->start(*sc, {"Summarize the report"});
+//   troupe::run_result r = run->result().get();        // or pass a callback
+//
+// Every run is an actor inside the runtime's CAF actor system; every step of
+// it is journaled to the SQLite database given at creation.
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "runtime/model_provider.hpp"
+#include "runtime/run_result.hpp"
+#include "runtime/scenario.hpp"
+#include "runtime/tool.hpp"
+#include "schemas/event.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace troupe {
+
+struct runtime_options {
+  std::string db_path = "troupe.db";
+  /// Detached threads that execute tools.
+  size_t tool_workers = 2;
+  /// CAF scheduler threads; 0 keeps CAF's default (max(cores, 4)).
+  size_t scheduler_threads = 0;
+};
+
+struct run_request {
+  std::string task;  ///< overrides the scenario's task when not empty
+  std::string agent; ///< overrides the scenario's starting agent when not empty
+  /// Called for every journaled event of this run, in order, on a runtime
+  /// thread. Keep it short; it must not block.
+  std::function<void(const event&)> on_event;
+  /// Called once when the run ended and its completion is durable.
+  std::function<void(const run_result&)> on_done;
+};
+
+/// A started run.
+class run_handle {
+public:
+  run_handle(std::string id, std::shared_future<run_result> result)
+    : id_(std::move(id)), result_(std::move(result)) {}
+
+  const std::string& id() const noexcept { return id_; }
+
+  /// Becomes ready when the run ended (completion durable in the journal).
+  const std::shared_future<run_result>& result() const noexcept {
+    return result_;
+  }
+
+private:
+  std::string id_;
+  std::shared_future<run_result> result_;
+};
+
+class runtime {
+public:
+  /// Opens (creating or migrating) the journal and starts the actor system.
+  [[nodiscard]] static caf::expected<std::unique_ptr<runtime>>
+  create(runtime_options opts);
+
+  /// Cancels runs still in flight, waits for them to journal their end, and
+  /// stops the actor system.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Adds a C++ tool. Tools are fixed once the first run started.
+  [[nodiscard]] caf::error register_tool(tool_definition def);
+
+  /// Serves the model named `model` (a `[models.<model>]` entry) with
+  /// `provider` instead of the scenario's provider.
+  [[nodiscard]] caf::error register_provider(const std::string& model,
+                                             std::shared_ptr<model_provider> provider);
+
+  /// Names of every registered tool (built-ins included).
+  [[nodiscard]] std::vector<std::string> tool_names() const;
+
+  /// Parses a scenario file against the registered tools.
+  [[nodiscard]] caf::expected<scenario>
+  load_scenario(const std::string& path) const;
+
+  /// Starts a run of `sc` asynchronously.
+  [[nodiscard]] caf::expected<run_handle> start(const scenario& sc,
+                                                run_request req);
+
+  /// Asks a run to stop; it journals `canceled` at its next step boundary.
+  /// Returns false when no such run is in flight.
+  bool cancel(const std::string& run_id);
+
+  /// The result of a run this runtime finished, if any.
+  [[nodiscard]] std::optional<run_result> result(const std::string& run_id) const;
+
+  caf::actor_system& system();
+
+private:
+  struct impl;
+  explicit runtime(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace troupe

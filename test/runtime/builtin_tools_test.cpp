@@ -1,0 +1,265 @@
+#include "runtime/builtin_tools.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include "runtime/envelope.hpp"
+#include "schemas/errors.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using troupe::render;
+using troupe::tool_outcome;
+
+namespace {
+
+// Boost builds the message of BOOST_REQUIRE_MESSAGE even when the check
+// passes, so it must not call error() on a value (or -> on an error).
+template <class T>
+std::string why(const caf::expected<T>& res) {
+  return res ? std::string{"ok"} : troupe::render(res.error());
+}
+
+// A registry with the built-in tools and a fresh workspace under /tmp with an
+// "outside" sibling directory; everything is removed at the end.
+struct tools_fixture {
+  tools_fixture() {
+    auto err = troupe::register_builtin_tools(registry);
+    BOOST_REQUIRE_MESSAGE(!err, render(err));
+    char tmpl[] = "/tmp/troupe-tools-test-XXXXXX";
+    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
+    base = tmpl;
+    root = base / "ws";
+    outside = base / "outside";
+    fs::create_directories(root);
+    fs::create_directories(outside);
+    ctx.workspace_root = root;
+    ctx.run_id = "run-1";
+    ctx.call_id = "call-1";
+  }
+  ~tools_fixture() {
+    std::error_code ec;
+    fs::remove_all(base, ec);
+  }
+
+  // Runs a call the way the runtime will: envelope first, then the handler.
+  tool_outcome call(std::string_view tool, std::string_view args) {
+    auto prepared = troupe::prepare_call(registry, tool, args);
+    BOOST_REQUIRE_MESSAGE(prepared, why(prepared));
+    return troupe::invoke_tool(*registry.find(tool), *prepared, ctx);
+  }
+
+  void write(const fs::path& p, const std::string& content) {
+    fs::create_directories(p.parent_path());
+    std::ofstream out{p, std::ios::binary};
+    out << content;
+  }
+
+  static std::string slurp(const fs::path& p) {
+    std::ifstream in{p, std::ios::binary};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  troupe::tool_registry registry;
+  troupe::tool_context ctx;
+  fs::path base;
+  fs::path root;
+  fs::path outside;
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(builtin_tools, tools_fixture)
+
+BOOST_AUTO_TEST_CASE(effects_are_declared) {
+  using troupe::tool_effect;
+  BOOST_CHECK(registry.find("echo")->effect == tool_effect::pure);
+  BOOST_CHECK(registry.find("read_file")->effect == tool_effect::pure);
+  BOOST_CHECK(registry.find("write_file")->effect == tool_effect::idempotent);
+  BOOST_CHECK(registry.find("list_dir")->effect == tool_effect::pure);
+  BOOST_CHECK(registry.find("complete")->effect == tool_effect::pure);
+  BOOST_TEST(troupe::to_string(tool_effect::idempotent) == "idempotent");
+  BOOST_TEST(ctx.idempotency_key() == "run-1:call-1");
+  troupe::tool_registry again;
+  BOOST_CHECK(!troupe::register_builtin_tools(again));
+  BOOST_CHECK(troupe::register_builtin_tools(again)); // duplicates refused
+}
+
+BOOST_AUTO_TEST_CASE(echo_returns_compact_sorted_json) {
+  auto out = call("echo", R"({"b": 1, "a": ["x", {"c": null}]})");
+  BOOST_TEST(out.ok);
+  BOOST_TEST(out.output == R"({"a":["x",{"c":null}],"b":1})");
+  BOOST_TEST(call("echo", "{}").output == "{}");
+}
+
+BOOST_AUTO_TEST_CASE(write_then_read_round_trip) {
+  auto written = call("write_file", R"({"path": "notes.txt", "content": "line 1\nline 2\n"})");
+  BOOST_TEST(written.ok, written.output);
+  BOOST_TEST(written.output == "wrote 14 bytes to 'notes.txt'");
+  BOOST_TEST(slurp(root / "notes.txt") == "line 1\nline 2\n");
+  auto read = call("read_file", R"({"path": "notes.txt"})");
+  BOOST_TEST(read.ok, read.output);
+  BOOST_TEST(read.output == "line 1\nline 2\n");
+  auto unicode = call("write_file", R"({"path": "u.txt", "content": "caf\u00e9 \ud83d\ude00"})");
+  BOOST_TEST(unicode.ok, unicode.output);
+  BOOST_TEST(call("read_file", R"({"path": "u.txt"})").output == "caf\xC3\xA9 \xF0\x9F\x98\x80");
+}
+
+BOOST_AUTO_TEST_CASE(write_creates_parents_and_leaves_no_temp_files) {
+  auto out = call("write_file", R"({"path": "a/b/c.txt", "content": ""})");
+  BOOST_TEST(out.ok, out.output);
+  BOOST_TEST(fs::is_regular_file(root / "a" / "b" / "c.txt"));
+  BOOST_TEST(fs::file_size(root / "a" / "b" / "c.txt") == 0u);
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    files += e.is_regular_file() ? 1 : 0;
+  BOOST_TEST(files == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(write_is_idempotent_and_replaces) {
+  auto first = call("write_file", R"({"path": "f.txt", "content": "same"})");
+  auto second = call("write_file", R"({"path": "f.txt", "content": "same"})");
+  BOOST_TEST(first.ok);
+  BOOST_TEST(second.ok);
+  BOOST_TEST(first.output == second.output);
+  BOOST_TEST(slurp(root / "f.txt") == "same");
+  BOOST_TEST(call("write_file", R"({"path": "f.txt", "content": "new"})").ok);
+  BOOST_TEST(slurp(root / "f.txt") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(write_refuses_directories) {
+  fs::create_directories(root / "d");
+  auto out = call("write_file", R"({"path": "d", "content": "x"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "write_file: 'd' is a directory; give a file path");
+  out = call("write_file", R"({"path": ".", "content": "x"})");
+  BOOST_TEST(!out.ok);
+  out = call("write_file", R"({"path": "newdir/", "content": "x"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "write_file: 'newdir/' ends with '/'; give a file path");
+  BOOST_TEST(!fs::exists(root / "newdir"));
+}
+
+BOOST_AUTO_TEST_CASE(read_missing_file_is_a_failed_outcome) {
+  auto out = call("read_file", R"({"path": "x"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(!out.retryable);
+  BOOST_TEST(out.output == "read_file: no such file 'x' in workspace");
+  out = call("read_file", R"({"path": "no/such/dir/x"})");
+  BOOST_TEST(out.output == "read_file: no such file 'no/such/dir/x' in workspace");
+}
+
+BOOST_AUTO_TEST_CASE(read_rejects_directories_binary_and_large_files) {
+  fs::create_directories(root / "d");
+  auto out = call("read_file", R"({"path": "d"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "read_file: 'd' is a directory; use list_dir to see its entries");
+  write(root / "bin", std::string("\x7f" "ELF\0\1", 6));
+  out = call("read_file", R"({"path": "bin"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.find("is not UTF-8 text") != std::string::npos, out.output);
+  write(root / "big.txt", std::string(troupe::max_read_file_bytes + 1, 'a'));
+  out = call("read_file", R"({"path": "big.txt"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "read_file: 'big.txt' is 1048577 bytes, over the limit of "
+                           "1048576 bytes (1 MiB); read_file returns whole files only");
+  write(root / "max.txt", std::string(troupe::max_read_file_bytes, 'b'));
+  out = call("read_file", R"({"path": "max.txt"})");
+  BOOST_TEST(out.ok);
+  BOOST_TEST(out.output.size() == troupe::max_read_file_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(list_dir_sorts_and_marks_directories) {
+  write(root / "b.txt", "b");
+  write(root / "a.txt", "a");
+  write(root / "sub" / "inner.txt", "i");
+  fs::create_directories(root / "Zdir");
+  auto out = call("list_dir", "{}");
+  BOOST_TEST(out.ok, out.output);
+  BOOST_TEST(out.output == "Zdir/\na.txt\nb.txt\nsub/\n");
+  BOOST_TEST(call("list_dir", R"({"path": "."})").output == out.output);
+  BOOST_TEST(call("list_dir", "").output == out.output);
+  BOOST_TEST(call("list_dir", R"({"path": "sub"})").output == "inner.txt\n");
+  BOOST_TEST(call("list_dir", R"({"path": "Zdir"})").output == "");
+}
+
+BOOST_AUTO_TEST_CASE(list_dir_failures) {
+  write(root / "f.txt", "x");
+  auto out = call("list_dir", R"({"path": "missing"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "list_dir: no such directory 'missing' in workspace");
+  out = call("list_dir", R"({"path": "f.txt"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "list_dir: 'f.txt' is not a directory; use read_file for files");
+}
+
+BOOST_AUTO_TEST_CASE(list_dir_escapes_unprintable_names) {
+  write(root / "bad\x01name", "x");
+  write(root / std::string("lat\xE9"), "x"); // Latin-1, not UTF-8
+  auto out = call("list_dir", "{}");
+  BOOST_TEST(out.ok);
+  BOOST_TEST(out.output == "bad\\x01name\nlat\\xe9\n");
+}
+
+BOOST_AUTO_TEST_CASE(file_tools_refuse_escapes) {
+  write(outside / "secret.txt", "secret");
+  auto out = call("read_file", R"({"path": "../outside/secret.txt"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.rfind("read_file: path '../outside/secret.txt' contains '..'", 0) == 0u,
+             out.output);
+  out = call("read_file", R"({"path": "/etc/passwd"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.rfind("read_file: path '/etc/passwd' is absolute", 0) == 0u, out.output);
+  fs::create_directory_symlink(outside, root / "out");
+  out = call("read_file", R"({"path": "out/secret.txt"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.find("escapes the workspace root") != std::string::npos, out.output);
+  out = call("write_file", R"({"path": "out/planted.txt", "content": "x"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(!fs::exists(outside / "planted.txt"));
+  out = call("list_dir", R"({"path": "out"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.rfind("list_dir: path 'out' escapes", 0) == 0u, out.output);
+}
+
+BOOST_AUTO_TEST_CASE(complete_returns_the_answer) {
+  auto out = call("complete", R"({"status": "success", "answer": "42"})");
+  BOOST_TEST(out.ok);
+  BOOST_TEST(out.output == "42");
+}
+
+BOOST_AUTO_TEST_CASE(handlers_tolerate_unchecked_arguments) {
+  // Handlers are meant to get envelope-checked arguments; called directly
+  // with the wrong shape they still fail cleanly instead of throwing.
+  for (const auto& name : registry.names()) {
+    if (name == "echo")
+      continue;
+    auto out = troupe::invoke_tool(*registry.find(name), json{{"path", 5}}, ctx);
+    BOOST_TEST(!out.ok, name);
+    out = troupe::invoke_tool(*registry.find(name), json::array(), ctx);
+    BOOST_TEST((!out.ok || name == "list_dir"), name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(invoke_tool_contains_exceptions) {
+  troupe::tool_definition thrower{
+    "thrower", "throws", json{{"type", "object"}}, troupe::tool_effect::unsafe,
+    [](const json&, const troupe::tool_context&) -> tool_outcome {
+      throw std::runtime_error("boom");
+    }};
+  auto out = troupe::invoke_tool(thrower, json::object(), ctx);
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output == "thrower: internal error: boom");
+  thrower.handler = nullptr;
+  BOOST_TEST(!troupe::invoke_tool(thrower, json::object(), ctx).ok);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

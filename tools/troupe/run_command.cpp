@@ -1,0 +1,103 @@
+// `troupe run SCENARIO`: one agent run through the embedding API, with live
+// progress on a terminal and a JSON result line for scripts.
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "runtime/event_summary.hpp"
+#include "runtime/troupe.hpp"
+#include "schemas/errors.hpp"
+#include "tools/troupe/commands.hpp"
+
+namespace troupe::cli {
+
+namespace {
+
+// One line per turn and per tool call; other events stay in the journal.
+void print_progress(const event& ev) {
+  switch (ev.kind()) {
+    case event_kind::run_start:
+      std::fprintf(stderr, "run %s started\n", ev.run_id.c_str());
+      break;
+    case event_kind::turn_start:
+    case event_kind::tool_call:
+    case event_kind::tool_result:
+    case event_kind::parse_failure:
+    case event_kind::recovery:
+    case event_kind::error:
+      std::fprintf(stderr, "  %-13s %s\n",
+                   std::string(to_string(ev.kind())).c_str(),
+                   summarize(ev).c_str());
+      break;
+    case event_kind::model_reply:
+      if (!std::get<model_reply>(ev.body).failure.empty())
+        std::fprintf(stderr, "  %-13s %s\n", "model", summarize(ev).c_str());
+      break;
+    default:
+      break;
+  }
+}
+
+int exit_code_of(run_status s) {
+  switch (s) {
+    case run_status::completed:
+      return exit_ok;
+    case run_status::limit_reached:
+      return 2;
+    default:
+      return exit_failure;
+  }
+}
+
+} // namespace
+
+int run(const run_options& opts) {
+  runtime_options ro;
+  ro.db_path = opts.common.db;
+  auto rt = runtime::create(ro);
+  if (!rt)
+    return report(rt.error());
+  auto sc = (*rt)->load_scenario(opts.scenario);
+  if (!sc)
+    return report(sc.error());
+  run_request req;
+  req.task = opts.task;
+  bool progress = !opts.common.json && (opts.progress || ::isatty(2));
+  if (progress)
+    req.on_event = print_progress;
+  auto handle = (*rt)->start(*sc, std::move(req));
+  if (!handle)
+    return report(handle.error());
+  auto r = handle->result().get();
+  if (opts.common.json) {
+    auto& k = r.totals;
+    nlohmann::ordered_json out{
+      {"run_id", r.run_id},       {"status", to_string(r.status)},
+      {"answer", r.answer},       {"summary", r.summary},
+      {"reason", r.reason},       {"turns", k.turns},
+      {"tool_calls", k.tool_calls}, {"model_calls", k.model_calls},
+      {"parse_failures", k.parse_failures},
+      {"input_tokens", k.input_tokens}, {"output_tokens", k.output_tokens},
+      {"wall_ms", k.wall_ms},     {"db", opts.common.db}};
+    std::cout << out.dump() << std::endl;
+  } else {
+    std::printf("run %s %s after %u turns, %u tool calls\n", r.run_id.c_str(),
+                std::string(to_string(r.status)).c_str(), r.totals.turns,
+                r.totals.tool_calls);
+    if (!r.reason.empty())
+      std::printf("reason: %s\n", r.reason.c_str());
+    if (!r.answer.empty())
+      std::printf("answer: %s\n", r.answer.c_str());
+    else if (!r.summary.empty())
+      std::printf("summary: %s\n", r.summary.c_str());
+    std::printf("inspect: troupe show %s --db %s\n", r.run_id.c_str(),
+                opts.common.db.c_str());
+  }
+  return exit_code_of(r.status);
+}
+
+} // namespace troupe::cli
