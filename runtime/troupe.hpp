@@ -24,6 +24,7 @@
 #include "runtime/run_result.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/tool.hpp"
+#include "schemas/errors.hpp"
 #include "schemas/event.hpp"
 
 namespace caf {

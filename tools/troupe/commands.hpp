@@ -53,4 +53,14 @@ struct bench_journal_options {
 
 int bench_journal(const bench_journal_options& opts);
 
+struct bench_turns_options {
+  uint64_t runs = 2000;
+  uint32_t turns = 10;
+  uint64_t concurrency = 100;
+  uint64_t idle_runs = 10000; ///< runs kept alive and idle for the memory figure
+  bool json = false;
+};
+
+int bench_turns(const bench_turns_options& opts);
+
 } // namespace troupe::cli

@@ -96,6 +96,25 @@ int main(int argc, char** argv) {
   bench_journal_cmd->add_flag("--json", bj.json, "one JSON object on stdout");
   bench_journal_cmd->callback([&] { action = [&] { return bench_journal(bj); }; });
 
+  bench_turns_options bt;
+  auto* bench_turns_cmd =
+    bench_cmd->add_subcommand("turns", "turn-loop throughput and memory");
+  bench_turns_cmd->add_option("--runs", bt.runs, "runs in the throughput phase")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
+  bench_turns_cmd->add_option("--turns", bt.turns, "turns per run")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 100000u));
+  bench_turns_cmd->add_option("--concurrency", bt.concurrency, "runs alive at once")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  bench_turns_cmd->add_option("--idle", bt.idle_runs,
+                              "idle runs alive at once for the memory figure")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}));
+  bench_turns_cmd->add_flag("--json", bt.json, "one JSON object on stdout");
+  bench_turns_cmd->callback([&] { action = [&] { return bench_turns(bt); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
