@@ -246,11 +246,8 @@ run_step handle_calls(const run_state& st) {
     auto& slot = st.calls[i];
     if (slot.status == call_slot::state::in_flight)
       return execute_call_step{i};
-    if (slot.status == call_slot::state::done) {
-      if (slot.call.name == complete_tool && st.complete_call)
-        break;
+    if (slot.status == call_slot::state::done)
       continue;
-    }
     if (st.complete_call)
       break; // `complete` ended the reply; later calls are not run
     auto& name = slot.call.name;

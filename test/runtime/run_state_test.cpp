@@ -193,6 +193,17 @@ BOOST_AUTO_TEST_CASE(calls_after_complete_are_not_run) {
   BOOST_TEST(h.st.totals.tool_calls == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_valid_complete_after_a_rejected_one_gets_its_result) {
+  harness h;
+  h.turn(calls({{"bad", "complete", "{bad"}, complete_call("success", "ok")}));
+  auto fin = h.expect<finish_step>();
+  BOOST_TEST(fin.outcome.answer == "ok");
+  size_t results = 0;
+  for (auto& ev : h.log)
+    results += std::holds_alternative<tool_result>(ev.body) ? 1 : 0;
+  BOOST_TEST(results == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_reply_without_tool_calls_earns_a_reminder) {
   harness h;
   h.turn(text("I think I am done"));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "runtime/builtin_tools.hpp"
 #include "runtime/event_summary.hpp"
 #include "runtime/troupe.hpp"
 #include "schemas/errors.hpp"
@@ -56,14 +57,19 @@ int exit_code_of(run_status s) {
 } // namespace
 
 int run(const run_options& opts) {
+  // A bad scenario must not create or touch the journal: validate it against
+  // the built-in tools before the runtime opens the database.
+  tool_registry builtins;
+  if (auto err = register_builtin_tools(builtins))
+    return report(err);
+  auto sc = load_scenario(opts.scenario, builtins.names());
+  if (!sc)
+    return report(sc.error());
   runtime_options ro;
   ro.db_path = opts.common.db;
   auto rt = runtime::create(ro);
   if (!rt)
     return report(rt.error());
-  auto sc = (*rt)->load_scenario(opts.scenario);
-  if (!sc)
-    return report(sc.error());
   run_request req;
   req.task = opts.task;
   bool progress = !opts.common.json && (opts.progress || ::isatty(2));
