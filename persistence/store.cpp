@@ -137,6 +137,34 @@ caf::error prepare_writer(store::impl& s) {
   return {};
 }
 
+// Read-only stores still connect read-write when they can: after a crash the
+// WAL index must be rebuilt, which a SQLITE_OPEN_READONLY connection cannot do.
+// query_only forbids every write by SQL and NO_CKPT_ON_CLOSE keeps the last
+// close from checkpointing, so the file stays byte-for-byte untouched.
+caf::error connect(store::impl& s) {
+  int base = SQLITE_OPEN_NOMUTEX;
+  int flags = base | SQLITE_OPEN_READWRITE
+              | (s.mode == open_mode::read_write ? SQLITE_OPEN_CREATE : 0);
+  auto rc = sqlite3_open_v2(s.path.c_str(), &s.db, flags, nullptr);
+  if (rc != SQLITE_OK && s.mode == open_mode::read_only) {
+    sqlite3_close_v2(s.db);
+    s.db = nullptr;
+    rc = sqlite3_open_v2(s.path.c_str(), &s.db, base | SQLITE_OPEN_READONLY,
+                         nullptr);
+  }
+  if (rc != SQLITE_OK)
+    return s.fail(rc, "opening the journal");
+  sqlite3_busy_timeout(s.db, 5000);
+  sqlite3_extended_result_codes(s.db, 1);
+  detail::register_functions(s.db);
+  if (s.mode == open_mode::read_only) {
+    sqlite3_db_config(s.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    if (auto err = s.exec("PRAGMA query_only = 1", "making the connection read-only"))
+      return err;
+  }
+  return {};
+}
+
 } // namespace
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -164,28 +192,20 @@ caf::expected<store> store::open(const std::string& path, open_mode mode) {
       return caf::make_error(store_errc::not_a_journal,
                              path + ": not a regular file");
   }
-  int flags = mode == open_mode::read_only
-                ? SQLITE_OPEN_READONLY
-                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  flags |= SQLITE_OPEN_NOMUTEX;
-  if (auto rc = sqlite3_open_v2(path.c_str(), &s->db, flags, nullptr);
-      rc != SQLITE_OK)
-    return s->fail(rc, "opening the journal");
-  sqlite3_busy_timeout(s->db, 5000);
-  sqlite3_extended_result_codes(s->db, 1);
-  detail::register_functions(s->db);
+  if (auto err = connect(*s))
+    return err;
+  if (auto err = check_version(*s))
+    return err;
   if (mode == open_mode::read_write) {
-    // WAL: readers never block the writer; FULL: a returned COMMIT is on disk.
+    // Only now that the file is known to be ours: WAL so readers never block
+    // the writer, synchronous=FULL so a returned COMMIT is on disk.
     if (auto err = s->exec("PRAGMA journal_mode = WAL; "
                            "PRAGMA synchronous = FULL",
                            "configuring WAL and synchronous=FULL"))
       return err;
-  }
-  if (auto err = check_version(*s))
-    return err;
-  if (mode == open_mode::read_write)
     if (auto err = prepare_writer(*s))
       return err;
+  }
   return store{std::move(s)};
 }
 

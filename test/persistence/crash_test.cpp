@@ -88,12 +88,18 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
   auto path = (dir.path / "crash.db").string();
   const std::string run = "crash";
   int trials_with_acks = 0;
+  int hot_rollback_journals = 0;
   uint64_t total_acks = 0;
   for (int trial = 0; trial < trials; ++trial) {
     BOOST_TEST_CONTEXT("seed " << seed << " trial " << trial) {
       remove_journal(path);
       auto child = test::spawn_with_stdout({TROUPE_CRASH_CHILD, path, run});
-      BOOST_REQUIRE(child.pid > 0);
+      // A concurrent rebuild may be relinking the child; give it a moment.
+      for (int retry = 0; child.pid <= 0 && retry < 40; ++retry) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        child = test::spawn_with_stdout({TROUPE_CRASH_CHILD, path, run});
+      }
+      BOOST_REQUIRE_MESSAGE(child.pid > 0, "cannot start " TROUPE_CRASH_CHILD);
       auto delay = std::chrono::milliseconds(delay_ms(rng));
       std::string out;
       test::read_until(child, std::chrono::steady_clock::now() + delay, out);
@@ -116,16 +122,20 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
             BOOST_TEST(seq->last_seq >= last);
           }
         } else {
-          // A crash before the schema commit leaves an empty file.
+          // Killed before the schema's COMMIT: nothing was acknowledged and
+          // the file is empty, or, when the kill landed inside the switch to
+          // WAL, it has a hot rollback journal that a read-only connection
+          // may not roll back (SQLITE_READONLY_ROLLBACK, reported as an
+          // io_error "attempt to write a readonly database").
+          // TODO(errors): the store could name this case ("the last writer
+          // crashed; open it read-write once"). The read-write open below
+          // recovers both.
           BOOST_TEST(acked.empty(), render(ro));
-          if (ro.error() == store_errc::io_error) { // TEMP evidence
-            std::error_code ec;
-            std::filesystem::create_directories("/tmp/troupe-crash-evidence", ec);
-            for (auto suffix : {"", "-wal", "-shm", "-journal"})
-              std::filesystem::copy_file(path + suffix, "/tmp/troupe-crash-evidence/crash.db" + std::string(suffix), std::filesystem::copy_options::overwrite_existing, ec);
-          }
-          BOOST_CHECK_MESSAGE(ro.error() == store_errc::not_a_journal,
+          BOOST_CHECK_MESSAGE(ro.error() == store_errc::not_a_journal
+                                || ro.error() == store_errc::io_error,
                               render(ro));
+          if (ro.error() == store_errc::io_error)
+            ++hot_rollback_journals;
         }
       }
       // Read-write: the open itself recovers the WAL as the journal would.
@@ -159,7 +169,8 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
   }
   std::cout << "crash test: " << trials_with_acks << " of " << trials
             << " trials had acknowledged appends, " << total_acks
-            << " acknowledged in all" << std::endl;
+            << " acknowledged in all; " << hot_rollback_journals
+            << " read-only opens met a hot rollback journal" << std::endl;
   // Kills that always land before the first commit would test nothing.
   BOOST_TEST(trials_with_acks >= trials / 4);
 }
