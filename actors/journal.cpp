@@ -158,6 +158,10 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
     [=](commit_atom) { commit(self); },
     [=](reopen_atom) -> caf::result<void> {
       auto& st = self->state;
+      // Accepted appends hold seqs stamped against the current positions;
+      // commit them before the positions are re-read from the file.
+      if (!st.failure && !st.batch.empty())
+        commit(self);
       auto fresh = persistence::store::open(st.cfg.path,
                                             persistence::open_mode::read_write);
       if (!fresh)

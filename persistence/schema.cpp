@@ -76,12 +76,61 @@ void crc32_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_int64(ctx, checksum(p, n));
 }
 
+// Version 1 kept completion events but had no KPI columns: fold each run's
+// completion into its row, as the writer does for new completions.
+caf::error fill_kpis_from_completions(store::impl& s) {
+  detail::statement sel, up;
+  if (auto rc = sel.prepare(s.db, "SELECT e.run, e.seq, e.body, r.run_id "
+                                  "FROM events e JOIN runs r ON r.id = e.run "
+                                  "WHERE e.kind = 'completion' ORDER BY e.id");
+      rc != SQLITE_OK)
+    return s.fail(rc, "reading completions to migrate");
+  if (auto rc = up.prepare(s.db, complete_run_sql); rc != SQLITE_OK)
+    return s.fail(rc, "preparing the KPI migration");
+  int rc;
+  while ((rc = sel.step()) == SQLITE_ROW) {
+    auto ev = decode(sel.blob_at(2), sel.bytes_at(2),
+                     "run " + sel.text_at(3) + " seq "
+                       + std::to_string(sel.int_at(1)));
+    if (!ev)
+      return std::move(ev.error());
+    // The kind column is not the body: trust only what decodes.
+    auto done_p = std::get_if<completion>(&ev->body);
+    if (done_p == nullptr)
+      return caf::make_error(store_errc::corrupted,
+                             s.path + ": run " + sel.text_at(3) + " seq "
+                               + std::to_string(sel.int_at(1))
+                               + " is marked completion but is not one; "
+                                 "run `troupe doctor`");
+    bind_completion(up, sel.int_at(0), *done_p);
+    auto urc = up.step();
+    up.reset();
+    if (urc != SQLITE_DONE)
+      return s.fail(urc, "migrating the KPIs of run " + sel.text_at(3));
+  }
+  return rc == SQLITE_DONE ? caf::error{}
+                           : s.fail(rc, "reading completions to migrate");
+}
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
 }
 
 } // namespace
+
+void bind_completion(statement& st, int64_t rowid, const completion& done) {
+  auto& k = done.totals;
+  int64_t values[] = {k.turns, k.tool_calls, k.model_calls, k.parse_failures,
+                      k.retries, static_cast<int64_t>(k.input_tokens),
+                      static_cast<int64_t>(k.output_tokens),
+                      static_cast<int64_t>(k.wall_ms), k.tool_errors,
+                      k.model_errors};
+  st.bind(1, rowid);
+  st.bind(2, to_string(done.status));
+  for (int i = 0; i < 10; ++i)
+    st.bind(3 + i, values[i]);
+}
 
 void register_functions(sqlite3* db) {
   sqlite3_create_function(db, "troupe_crc32", 1,
@@ -111,6 +160,8 @@ caf::error migrate(store::impl& s, int64_t from) {
   caf::error err;
   if (from == 1)
     err = s.exec(migrate_1_to_2, "migrating schema version 1 to 2");
+  if (!err && from == 1)
+    err = fill_kpis_from_completions(s);
   if (!err)
     err = set_version(s, current_schema_version);
   if (!err)

@@ -125,11 +125,7 @@ caf::error prepare_writer(store::impl& s) {
     {&s.update_cursor,
      "UPDATE runs SET last_seq = ?2, updated_us = max(updated_us, ?3) "
      "WHERE id = ?1"},
-    {&s.complete_run,
-     "UPDATE runs SET status = ?2, turns = ?3, tool_calls = ?4, "
-     "model_calls = ?5, parse_failures = ?6, retries = ?7, input_tokens = ?8, "
-     "output_tokens = ?9, wall_ms = ?10, tool_errors = ?11, "
-     "model_errors = ?12 WHERE id = ?1"},
+    {&s.complete_run, detail::complete_run_sql},
   };
   for (auto& x : all)
     if (auto rc = x.stmt->prepare(s.db, x.sql); rc != SQLITE_OK)
@@ -278,19 +274,13 @@ caf::error record_completion(store::impl& s, int64_t rowid,
   auto full = decode(ev.bytes, "run " + ev.header.run_id);
   if (!full)
     return std::move(full.error());
-  auto& done = std::get<completion>(full->body);
+  auto* done = std::get_if<completion>(&full->body);
+  if (done == nullptr)
+    return caf::make_error(store_errc::corrupted,
+                           s.path + ": run " + ev.header.run_id
+                             + ": a completion header over another body");
   auto& st = s.complete_run;
-  auto& k = done.totals;
-  st.bind(1, rowid);
-  st.bind(2, to_string(done.status));
-  int64_t values[] = {k.turns,         k.tool_calls,         k.model_calls,
-                      k.parse_failures, k.retries,
-                      static_cast<int64_t>(k.input_tokens),
-                      static_cast<int64_t>(k.output_tokens),
-                      static_cast<int64_t>(k.wall_ms), k.tool_errors,
-                      k.model_errors};
-  for (int i = 0; i < 10; ++i)
-    st.bind(3 + i, values[i]);
+  detail::bind_completion(st, rowid, *done);
   auto rc = st.step();
   st.reset();
   return rc == SQLITE_DONE ? caf::error{}
