@@ -28,6 +28,8 @@ struct journal_state {
   /// Next seq per run, including accepted but uncommitted events.
   std::unordered_map<std::string, uint32_t> last_seq;
   bool commit_scheduled = false;
+  /// Times the scheduled commit let newer appends join it (see on_commit).
+  unsigned deferrals = 0;
   caf::error failure; ///< sticky: set by a failed commit, cleared by reopen
   journal_stats stats;
 };
@@ -86,7 +88,9 @@ void schedule_commit(journal_actor* self) {
   }
 }
 
-caf::expected<uint32_t> accept(journal_actor* self, const event_bytes& draft) {
+// Takes the draft by reference: CAF hands a message that has one owner to the
+// handler without a copy, so the seq is written into the draft in place.
+caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft) {
   auto& st = self->state;
   if (st.failure)
     return writer_failed(st);
@@ -97,29 +101,46 @@ caf::expected<uint32_t> accept(journal_actor* self, const event_bytes& draft) {
                              + std::to_string(st.cfg.inbox_capacity)
                              + " appends waiting); retry later");
   }
-  auto header = peek_header(draft);
-  if (!header)
+  uint32_t* last = nullptr;
+  auto next_seq = [&](const std::string& run_id) -> caf::expected<uint32_t> {
+    auto it = st.last_seq.find(run_id);
+    if (it == st.last_seq.end()) {
+      auto committed = st.db->last_seq(run_id);
+      if (!committed)
+        return std::move(committed.error());
+      it = st.last_seq.emplace(run_id, *committed).first;
+    }
+    last = &it->second;
+    return it->second + 1;
+  };
+  auto header = stamp(draft, next_seq);
+  if (!header) {
+    if (header.error().category() == caf::atom("store"))
+      return std::move(header.error());
     return caf::make_error(journal_errc::bad_event,
-                           "journal append rejected: "
-                             + render(header.error()));
-  auto it = st.last_seq.find(header->run_id);
-  if (it == st.last_seq.end()) {
-    auto committed = st.db->last_seq(header->run_id);
-    if (!committed)
-      return std::move(committed.error());
-    it = st.last_seq.emplace(header->run_id, *committed).first;
+                           "journal append rejected: " + render(header.error()));
   }
-  auto seq = it->second + 1;
-  auto stamped = restamp(draft, seq);
-  if (!stamped)
-    return caf::make_error(journal_errc::bad_event,
-                           "journal append rejected: "
-                             + render(stamped.error()));
-  it->second = seq;
-  header->seq = seq;
-  st.batch.push_back({std::move(*header), std::move(*stamped)});
+  *last = header->seq;
+  auto seq = header->seq;
+  st.batch.push_back({std::move(*header), std::move(draft)});
   ++st.stats.accepted;
   return seq;
+}
+
+// Appends that arrived while the batch was forming are still in the inbox;
+// letting them join costs them no wait and saves a whole fsync. The number of
+// deferrals is bounded, so a steady stream cannot postpone a commit for long.
+constexpr unsigned max_deferrals = 2;
+
+void on_commit(journal_actor* self) {
+  auto& st = self->state;
+  if (st.deferrals < max_deferrals && !self->mailbox().empty()) {
+    ++st.deferrals;
+    self->send(self, commit_atom::value);
+    return;
+  }
+  st.deferrals = 0;
+  commit(self);
 }
 
 caf::behavior journal(journal_actor* self, journal_config cfg,
@@ -127,7 +148,7 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
   self->state.cfg = std::move(cfg);
   self->state.db = std::move(db);
   return {
-    [=](append_atom, const event_bytes& draft) -> caf::result<uint32_t> {
+    [=](append_atom, event_bytes& draft) -> caf::result<uint32_t> {
       auto seq = accept(self, draft);
       if (!seq)
         return std::move(seq.error());
@@ -135,7 +156,7 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       return *seq;
     },
     [=](append_atom, durable_atom,
-        const event_bytes& draft) -> caf::result<uint32_t> {
+        event_bytes& draft) -> caf::result<uint32_t> {
       auto seq = accept(self, draft);
       if (!seq)
         return std::move(seq.error());
@@ -155,7 +176,7 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       schedule_commit(self);
       return rp;
     },
-    [=](commit_atom) { commit(self); },
+    [=](commit_atom) { on_commit(self); },
     [=](reopen_atom) -> caf::result<void> {
       auto& st = self->state;
       // Accepted appends hold seqs stamped against the current positions;

@@ -4,6 +4,7 @@
 // error value naming what could not be decoded.
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,14 @@ struct event_header {
 
 [[nodiscard]] caf::expected<event_header> peek_header(const event_bytes& bytes);
 
-/// Returns a copy of `bytes` with the envelope's seq set to `seq`; this is
-/// how the journal stamps per-run sequence numbers on drafts.
+/// Validates `bytes` as an event, asks `next_seq(run_id)` for its seq and
+/// writes that seq into the bytes in place: how the journal stamps drafts
+/// without a copy. Returns the stamped header.
+template <class NextSeq>
+[[nodiscard]] caf::expected<event_header> stamp(event_bytes& bytes,
+                                                NextSeq&& next_seq);
+
+/// Returns a copy of `bytes` with the envelope's seq set to `seq`.
 [[nodiscard]] caf::expected<event_bytes> restamp(const event_bytes& bytes,
                                                  uint32_t seq);
 
@@ -62,6 +69,30 @@ struct event_header {
 
 /// CRC-32 (zlib) of the bytes; stored with every journal row.
 [[nodiscard]] uint32_t checksum(const void* data, size_t size);
+
+namespace detail {
+
+/// Where the envelope's seq lives inside `bytes` (validated); the header is
+/// read in the same pass.
+[[nodiscard]] caf::expected<char*> locate_seq(event_bytes& bytes,
+                                              event_header& header);
+
+} // namespace detail
+
+template <class NextSeq>
+caf::expected<event_header> stamp(event_bytes& bytes, NextSeq&& next_seq) {
+  event_header header;
+  auto where = detail::locate_seq(bytes, header);
+  if (!where)
+    return std::move(where.error());
+  caf::expected<uint32_t> seq = next_seq(header.run_id);
+  if (!seq)
+    return std::move(seq.error());
+  header.seq = *seq;
+  // Cap'n Proto stores integers little-endian, as does every target we build.
+  std::memcpy(*where, &header.seq, sizeof(uint32_t));
+  return header;
+}
 
 } // namespace troupe
 

@@ -139,3 +139,43 @@ BOOST_AUTO_TEST_CASE(checksum_detects_a_flipped_byte) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(stamping)
+
+BOOST_AUTO_TEST_CASE(stamp_writes_the_seq_in_place) {
+  event ev;
+  ev.run_id = "run-9";
+  ev.ts_us = 5;
+  ev.body = tool_result{"c1", "echo", true, "out"};
+  auto bytes = encode(ev);
+  auto before = bytes.data();
+  auto header = stamp(bytes, [](const std::string& run) -> caf::expected<uint32_t> {
+    BOOST_TEST(run == "run-9");
+    return 77u;
+  });
+  BOOST_REQUIRE_MESSAGE(header, render(header));
+  BOOST_TEST(header->seq == 77u);
+  BOOST_TEST(bytes.data() == before);
+  auto back = decode(bytes);
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->seq == 77u);
+  BOOST_TEST(std::get<tool_result>(back->body).output == "out");
+}
+
+BOOST_AUTO_TEST_CASE(stamp_rejects_garbage_and_passes_seq_errors_on) {
+  event_bytes junk(64, '\xff');
+  auto never = [](const std::string&) -> caf::expected<uint32_t> { return 1u; };
+  BOOST_TEST(!stamp(junk, never));
+  event ev;
+  ev.run_id = "r";
+  ev.body = turn_end{1};
+  auto bytes = encode(ev);
+  auto failing = [](const std::string&) -> caf::expected<uint32_t> {
+    return caf::make_error(schema_errc::malformed_event, std::string("no"));
+  };
+  auto r = stamp(bytes, failing);
+  BOOST_REQUIRE(!r);
+  BOOST_CHECK(r.error() == schema_errc::malformed_event);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
