@@ -219,8 +219,9 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
       user_done(r);
     promise->set_value(r);
   };
+  auto id = spec.run_id;
   std::lock_guard<std::mutex> guard(p.mtx);
-  p.live[spec.run_id] = spawn_run(*p.sys, std::move(spec), std::move(w));
+  p.live[id] = spawn_run(*p.sys, std::move(spec), std::move(w));
   return handle;
 }
 

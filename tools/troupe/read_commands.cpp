@@ -8,6 +8,8 @@
 
 #include "persistence/store.hpp"
 #include "runtime/event_summary.hpp"
+#include "runtime/run_state.hpp"
+#include <spdlog/spdlog.h>
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
 
@@ -57,6 +59,8 @@ void print_kpis(const kpis& k) {
 } // namespace
 
 int runs(const common_options& opts, const std::string& status) {
+  spdlog::debug("listing runs of \"{}\" (status filter: {})", opts.db,
+                status.empty() ? "none" : status);
   std::optional<run_status> filter;
   if (!status.empty()) {
     run_status s;
@@ -94,6 +98,7 @@ int runs(const common_options& opts, const std::string& status) {
 }
 
 int show(const common_options& opts, const std::string& run_id) {
+  spdlog::debug("showing run \"{}\" of \"{}\"", run_id, opts.db);
   auto db = store::open(opts.db, open_mode::read_only);
   if (!db)
     return report(db.error());
@@ -111,6 +116,12 @@ int show(const common_options& opts, const std::string& run_id) {
   });
   if (err)
     return report(err);
+  // KPIs come from folding the events, so a run still in flight (or one a
+  // crash interrupted) shows where it got to, not the zeros of its row.
+  run_state folded;
+  for (auto& ev : timeline)
+    apply(folded, ev);
+  run->totals = folded.totals;
   if (opts.json) {
     auto out = run_json(*run);
     auto evs = ordered_json::array();

@@ -1,0 +1,152 @@
+// The embedding API beyond the example: cancel, custom tools and providers,
+// results by id, and refusing to change tools once runs started.
+
+#define BOOST_TEST_MODULE embed_api
+#include <boost/test/unit_test.hpp>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "persistence/store.hpp"
+#include "runtime/troupe.hpp"
+
+using namespace troupe;
+
+namespace {
+
+// Holds every request until released, so a run can be caught mid-turn.
+class held_provider final : public model_provider {
+public:
+  model_response complete(const model_call& call) override {
+    std::unique_lock<std::mutex> guard(mtx_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(guard, [&] { return released_; });
+    model_response r;
+    r.tool_calls.push_back({"c" + std::to_string(call.request_index), "echo", "{}"});
+    return r;
+  }
+  bool blocking() const override { return true; }
+  void wait_for_request() {
+    std::unique_lock<std::mutex> guard(mtx_);
+    cv_.wait(guard, [&] { return waiting_ > 0; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> guard(mtx_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int waiting_ = 0;
+  bool released_ = false;
+};
+
+struct fixture {
+  std::filesystem::path dir = std::filesystem::temp_directory_path()
+                              / ("troupe-embed-api-" + std::to_string(::getpid()));
+  fixture() { std::filesystem::create_directories(dir); }
+  ~fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  scenario make_scenario(const std::string& model) const {
+    scenario sc;
+    sc.source = "embed-api-" + model;
+    sc.agent = "a";
+    sc.task = "work";
+    sc.workspace_root = dir / "work";
+    sc.models[model] = {model, "custom"};
+    sc.agents["a"] = {"a", model, "", {"echo", "complete"}};
+    return sc;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(cancel_ends_a_run_in_flight_as_canceled, fixture) {
+  auto db = (dir / "cancel.db").string();
+  std::string run_id;
+  {
+    auto rt = runtime::create({db});
+    BOOST_REQUIRE_MESSAGE(rt, render(rt));
+    auto provider = std::make_shared<held_provider>();
+    BOOST_REQUIRE(!(*rt)->register_provider("held", provider));
+    auto h = (*rt)->start(make_scenario("held"), {});
+    BOOST_REQUIRE_MESSAGE(h, render(h));
+    run_id = h->id();
+    provider->wait_for_request();
+    BOOST_TEST((*rt)->cancel(run_id));
+    provider->release();
+    auto r = h->result().get();
+    BOOST_TEST(to_string(r.status) == "canceled");
+    BOOST_TEST(!(*rt)->cancel(run_id)); // no longer in flight
+    auto again = (*rt)->result(run_id);
+    BOOST_REQUIRE(again);
+    BOOST_TEST(to_string(again->status) == "canceled");
+  }
+  auto store = persistence::store::open(db, persistence::open_mode::read_only);
+  BOOST_REQUIRE_MESSAGE(store, render(store));
+  auto run = store->find_run(run_id);
+  BOOST_REQUIRE_MESSAGE(run, render(run));
+  BOOST_TEST(to_string(run->status) == "canceled");
+  auto evs = store->events(run_id);
+  BOOST_REQUIRE(evs);
+  BOOST_TEST(evs->back().kind == "completion");
+}
+
+BOOST_FIXTURE_TEST_CASE(custom_tools_run_and_are_fixed_after_the_first_run,
+                        fixture) {
+  auto rt = runtime::create({(dir / "tools.db").string()});
+  BOOST_REQUIRE(rt);
+  tool_definition def;
+  def.name = "double_it";
+  def.description = "doubles n";
+  def.parameters = nlohmann::json::parse(
+    R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})");
+  def.effect = tool_effect::pure;
+  def.handler = [](const nlohmann::json& args, const tool_context&) {
+    return tool_outcome{true, std::to_string(args.at("n").get<int>() * 2), false};
+  };
+  BOOST_REQUIRE(!(*rt)->register_tool(def));
+  struct doubling_model final : model_provider {
+    model_response complete(const model_call& call) override {
+      model_response r;
+      if (call.request_index == 0)
+        r.tool_calls.push_back({"d1", "double_it", R"({"n":21})"});
+      else
+        r.tool_calls.push_back(
+          {"done", "complete",
+           nlohmann::json{{"status", "success"},
+                          {"answer", call.messages.back().content}}.dump()});
+      return r;
+    }
+  };
+  BOOST_REQUIRE(!(*rt)->register_provider("dbl", std::make_shared<doubling_model>()));
+  auto sc = make_scenario("dbl");
+  sc.agents["a"].tools = {"double_it", "complete"};
+  auto h = (*rt)->start(sc, {});
+  BOOST_REQUIRE(h);
+  auto r = h->result().get();
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(r.answer == "42");
+  def.name = "too_late";
+  auto err = (*rt)->register_tool(def);
+  BOOST_TEST(static_cast<bool>(err));
+  BOOST_TEST(render(err).find("first run") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(starting_with_an_unregistered_tool_is_an_error, fixture) {
+  auto rt = runtime::create({(dir / "bad.db").string()});
+  BOOST_REQUIRE(rt);
+  auto sc = make_scenario("nobody");
+  sc.agents["a"].tools = {"nope", "complete"};
+  auto h = (*rt)->start(sc, {});
+  BOOST_REQUIRE(!h);
+  BOOST_TEST(render(h.error()).find("nope") != std::string::npos);
+}
