@@ -15,42 +15,31 @@
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
-#include <sqlite3.h>
 
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/events.hpp"
+#include "test/support/journal_fixtures.hpp"
+#include "test/support/raw_sqlite.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;
 using persistence::open_mode;
 using persistence::store;
+using test::exec_raw;
+using test::read_run;
+using test::temp_dir;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-journal-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
 /// An unstamped event (seq 0) whose body carries `call_id` for checking order.
 event_bytes draft(const std::string& run, const std::string& call_id) {
-  event ev;
-  ev.run_id = run;
-  ev.root_run_id = run;
-  ev.ts_us = 1732000000000000;
-  ev.body = tool_call{call_id, "echo", "{}"};
-  return encode(ev);
+  return encode(test::make_event(run, 0, tool_call{call_id, "echo", "{}"},
+                                 test::base_ts_us));
 }
 
 std::string call_id_of(const persistence::stored_event& row) {
@@ -60,27 +49,6 @@ std::string call_id_of(const persistence::stored_event& row) {
   if (auto call = std::get_if<tool_call>(&ev->body))
     return call->call_id;
   return "<not a tool_call>";
-}
-
-std::vector<persistence::stored_event> read_run(const std::string& path,
-                                                const std::string& run) {
-  auto db = store::open(path, open_mode::read_only);
-  BOOST_REQUIRE_MESSAGE(db, render(db));
-  auto evs = db->events(run);
-  BOOST_REQUIRE_MESSAGE(evs, render(evs));
-  return std::move(*evs);
-}
-
-void exec_raw(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  auto rc = sqlite3_open(path.c_str(), &db);
-  char* msg = nullptr;
-  if (rc == SQLITE_OK)
-    rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
-  std::string text = msg ? msg : sqlite3_errstr(rc);
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << text);
 }
 
 /// A normal actor system (real worker threads) plus a scoped actor.
@@ -196,6 +164,16 @@ struct deterministic_fixture {
   caf::scheduler::test_coordinator& sched =
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
+
+  /// A journal on this scheduler: it handles messages only in sched.run().
+  caf::actor spawn() {
+    journal_config jc;
+    jc.path = path;
+    jc.detached = false;
+    auto j = spawn_journal(sys, jc);
+    BOOST_REQUIRE_MESSAGE(j, render(j));
+    return *j;
+  }
 
   /// The reply to the request behind `h`, already in the mailbox.
   template <class Handle>
@@ -404,16 +382,12 @@ BOOST_FIXTURE_TEST_CASE(malformed_draft_is_rejected_and_the_writer_goes_on,
 
 BOOST_FIXTURE_TEST_CASE(appends_queued_behind_a_commit_join_one_transaction,
                         deterministic_fixture) {
-  journal_config jc;
-  jc.path = path;
-  jc.detached = false;
-  auto j = spawn_journal(sys, jc);
-  BOOST_REQUIRE_MESSAGE(j, render(j));
-  std::vector<decltype(self->request(*j, caf::infinite, append_atom::value,
+  auto j = spawn();
+  std::vector<decltype(self->request(j, caf::infinite, append_atom::value,
                                      draft("", "")))>
     handles;
   for (int i = 0; i < 5; ++i)
-    handles.push_back(self->request(*j, caf::infinite, append_atom::value,
+    handles.push_back(self->request(j, caf::infinite, append_atom::value,
                                     durable_atom::value,
                                     draft("g", "c" + std::to_string(i))));
   sched.run();
@@ -423,7 +397,7 @@ BOOST_FIXTURE_TEST_CASE(appends_queued_behind_a_commit_join_one_transaction,
     BOOST_TEST(*seq == i + 1);
   }
   journal_stats st;
-  auto h = self->request(*j, caf::infinite, stats_atom::value);
+  auto h = self->request(j, caf::infinite, stats_atom::value);
   sched.run();
   h.receive([&](const journal_stats& s) { st = s; },
             [](caf::error& err) { BOOST_ERROR(render(err)); });
@@ -441,15 +415,11 @@ BOOST_FIXTURE_TEST_CASE(appends_queued_behind_a_commit_join_one_transaction,
 // seq 1 again, the commit fails with sequence_gap and the writer stops.
 BOOST_FIXTURE_TEST_CASE(reopen_keeps_appends_accepted_before_it,
                         deterministic_fixture) {
-  journal_config jc;
-  jc.path = path;
-  jc.detached = false;
-  auto j = spawn_journal(sys, jc);
-  BOOST_REQUIRE_MESSAGE(j, render(j));
-  auto h1 = self->request(*j, caf::infinite, append_atom::value,
+  auto j = spawn();
+  auto h1 = self->request(j, caf::infinite, append_atom::value,
                           draft("r", "before-reopen"));
-  auto h2 = self->request(*j, caf::infinite, reopen_atom::value);
-  auto h3 = self->request(*j, caf::infinite, append_atom::value,
+  auto h2 = self->request(j, caf::infinite, reopen_atom::value);
+  auto h3 = self->request(j, caf::infinite, append_atom::value,
                           draft("r", "after-reopen"));
   sched.run();
   auto first = seq_of(h1);
@@ -460,7 +430,7 @@ BOOST_FIXTURE_TEST_CASE(reopen_keeps_appends_accepted_before_it,
   BOOST_CHECK_EQUAL(*first, 1u);
   BOOST_CHECK_EQUAL(*second, 2u);
   // Both were acknowledged, so both must be committed, in order.
-  auto h4 = self->request(*j, caf::infinite, append_atom::value,
+  auto h4 = self->request(j, caf::infinite, append_atom::value,
                           durable_atom::value, draft("r", "durable"));
   sched.run();
   auto third = seq_of(h4);

@@ -32,30 +32,16 @@
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/event.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;
 namespace fs = std::filesystem;
+using troupe::test::temp_dir;
 
 namespace {
 
 constexpr size_t batch_size = 100;
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-property-test-XXXXXX";
-    auto* p = ::mkdtemp(tmpl);
-    BOOST_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
 
 uint64_t env_or(const char* name, uint64_t fallback) {
   if (const char* v = std::getenv(name); v != nullptr && *v != '\0')

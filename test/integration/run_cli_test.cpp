@@ -6,14 +6,10 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,7 +19,11 @@
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/event.hpp"
+#include "test/support/files.hpp"
+#include "test/support/journal_fixtures.hpp"
 #include "test/support/run_command.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
 
 #ifndef TROUPE_BIN
 #  error "TROUPE_BIN must name the troupe executable"
@@ -36,41 +36,12 @@ using namespace troupe;
 using namespace troupe::persistence;
 namespace fs = std::filesystem;
 using troupe::test::command_result;
+using troupe::test::contains;
+using troupe::test::lines_of;
+using troupe::test::slurp;
+using troupe::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-run-cli-test-XXXXXX";
-    auto* p = ::mkdtemp(tmpl);
-    BOOST_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// Copies `src` (a scenario file) into `dir` keeping its relative name
 /// (`bad/x.toml` stays under `bad/`) and returns the copy's path.
@@ -126,12 +97,8 @@ std::string str(const nlohmann::json& j, const char* key) {
 
 /// Every event of `run_id`, decoded, in seq order.
 std::vector<event> journal_of(const std::string& db, const std::string& run_id) {
-  auto st = store::open(db, open_mode::read_only);
-  BOOST_REQUIRE_MESSAGE(st, render(st));
-  auto rows = st->events(run_id);
-  BOOST_REQUIRE_MESSAGE(rows, render(rows));
   std::vector<event> out;
-  for (auto& row : *rows) {
+  for (auto& row : troupe::test::read_run(db, run_id)) {
     auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
     BOOST_REQUIRE_MESSAGE(ev, render(ev));
     BOOST_CHECK_EQUAL(ev->seq, row.seq);
@@ -212,6 +179,16 @@ std::vector<event> check_limit_run(const std::string& file, const std::string& l
     if (auto* m = std::get_if<model_request>(&ev.body); m && in_recovery)
       BOOST_CHECK(m->tools == std::vector<std::string>{"complete"});
   }
+  return evs;
+}
+
+/// The contract of a run that completed: exit 0, status completed, and a
+/// journal of the right shape, which it returns.
+std::vector<event> check_completed_run(const cli_run& r) {
+  BOOST_CHECK_EQUAL(r.cmd.exit_code, 0);
+  BOOST_CHECK_EQUAL(str(r.result, "status"), "completed");
+  auto evs = journal_of(r.db, str(r.result, "run_id"));
+  check_journal_shape(evs);
   return evs;
 }
 
@@ -321,11 +298,8 @@ BOOST_AUTO_TEST_CASE(model_answer_in_recovery_becomes_the_summary) {
 BOOST_AUTO_TEST_CASE(malformed_call_gets_a_repair_turn_then_completes) {
   temp_dir tmp;
   auto r = run_scenario(tmp, "repair.toml");
-  BOOST_CHECK_EQUAL(r.cmd.exit_code, 0);
-  BOOST_CHECK_EQUAL(str(r.result, "status"), "completed");
+  auto evs = check_completed_run(r);
   BOOST_CHECK_EQUAL(r.result.value("parse_failures", -1), 1);
-  auto evs = journal_of(r.db, str(r.result, "run_id"));
-  check_journal_shape(evs);
   BOOST_CHECK(has_turn_mode(evs, turn_mode::repair));
   BOOST_CHECK_EQUAL(bodies_of<parse_failure>(evs).size(), 1u);
   BOOST_CHECK(bodies_of<recovery>(evs).empty());
@@ -337,11 +311,8 @@ BOOST_AUTO_TEST_CASE(malformed_call_gets_a_repair_turn_then_completes) {
 BOOST_AUTO_TEST_CASE(text_only_reply_gets_a_reminder_turn) {
   temp_dir tmp;
   auto r = run_scenario(tmp, "reminder.toml");
-  BOOST_CHECK_EQUAL(r.cmd.exit_code, 0);
-  BOOST_CHECK_EQUAL(str(r.result, "status"), "completed");
+  auto evs = check_completed_run(r);
   BOOST_CHECK_EQUAL(str(r.result, "answer"), "Hello!");
-  auto evs = journal_of(r.db, str(r.result, "run_id"));
-  check_journal_shape(evs);
   auto turns = bodies_of<turn_start>(evs);
   BOOST_REQUIRE_EQUAL(turns.size(), 2u);
   BOOST_CHECK(turns[0].mode == turn_mode::normal);
@@ -351,11 +322,8 @@ BOOST_AUTO_TEST_CASE(text_only_reply_gets_a_reminder_turn) {
 BOOST_AUTO_TEST_CASE(valid_complete_after_a_rejected_complete_gets_its_result) {
   temp_dir tmp;
   auto r = run_scenario(tmp, "complete_after_rejected_complete.toml");
-  BOOST_CHECK_EQUAL(r.cmd.exit_code, 0);
-  BOOST_CHECK_EQUAL(str(r.result, "status"), "completed");
+  auto evs = check_completed_run(r);
   BOOST_CHECK_EQUAL(str(r.result, "answer"), "Done on the second try.");
-  auto evs = journal_of(r.db, str(r.result, "run_id"));
-  check_journal_shape(evs);
   BOOST_CHECK_EQUAL(bodies_of<parse_failure>(evs).size(), 1u);
   auto calls = bodies_of<tool_call>(evs);
   BOOST_REQUIRE_EQUAL(calls.size(), 1u);
@@ -394,10 +362,7 @@ BOOST_AUTO_TEST_CASE(path_escapes_are_refused_and_the_run_completes) {
   temp_dir tmp;
   auto passwd_before = slurp("/etc/passwd");
   auto r = run_scenario(tmp, "path_escape.toml");
-  BOOST_CHECK_EQUAL(r.cmd.exit_code, 0);
-  BOOST_CHECK_EQUAL(str(r.result, "status"), "completed");
-  auto evs = journal_of(r.db, str(r.result, "run_id"));
-  check_journal_shape(evs);
+  auto evs = check_completed_run(r);
   auto calls = bodies_of<tool_call>(evs);
   auto results = bodies_of<tool_result>(evs);
   struct expectation {

@@ -4,122 +4,29 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
-
-#include <sqlite3.h>
 
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/events.hpp"
+#include "test/support/files.hpp"
+#include "test/support/journal_fixtures.hpp"
+#include "test/support/raw_sqlite.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;
+using test::check_refused;
+using test::make_event;
+using test::raw_db;
+using test::seal;
+using test::temp_dir;
+using test::write_file;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-corruption-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-class raw_db {
-public:
-  explicit raw_db(const std::string& path) {
-    auto rc = sqlite3_open(path.c_str(), &db_);
-    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, path << ": " << sqlite3_errstr(rc));
-  }
-  ~raw_db() { sqlite3_close(db_); }
-  void exec(const std::string& sql) {
-    char* msg = nullptr;
-    auto rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
-    std::string text = msg ? msg : "";
-    sqlite3_free(msg);
-    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << text);
-  }
-  event_bytes body(const std::string& run, uint32_t seq) {
-    sqlite3_stmt* st = prepare("SELECT body FROM events WHERE seq = ?2 AND run "
-                               "= (SELECT id FROM runs WHERE run_id = ?1)");
-    sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, seq);
-    event_bytes out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      auto p = static_cast<const char*>(sqlite3_column_blob(st, 0));
-      out.assign(p, p + sqlite3_column_bytes(st, 0));
-    }
-    sqlite3_finalize(st);
-    BOOST_REQUIRE_MESSAGE(!out.empty(), "no row " << run << " " << seq);
-    return out;
-  }
-  /// Replaces a row's body; with `fix_crc` the crc column follows, so only
-  /// decoding can notice.
-  void set_body(const std::string& run, uint32_t seq, const event_bytes& b,
-                bool fix_crc) {
-    std::string sql = "UPDATE events SET body = ?3";
-    if (fix_crc)
-      sql += ", crc = ?4";
-    sql += " WHERE seq = ?2 AND run = (SELECT id FROM runs WHERE run_id = ?1)";
-    sqlite3_stmt* st = prepare(sql);
-    sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, seq);
-    sqlite3_bind_blob(st, 3, b.data(), static_cast<int>(b.size()),
-                      SQLITE_TRANSIENT);
-    if (fix_crc)
-      sqlite3_bind_int64(st, 4, checksum(b.data(), b.size()));
-    auto rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    BOOST_REQUIRE_MESSAGE(rc == SQLITE_DONE, sqlite3_errmsg(db_));
-    BOOST_REQUIRE_EQUAL(sqlite3_changes(db_), 1);
-  }
-
-private:
-  sqlite3_stmt* prepare(const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    auto rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
-    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << sqlite3_errmsg(db_));
-    return st;
-  }
-  sqlite3* db_ = nullptr;
-};
-
-event make_event(const std::string& run, uint32_t seq, event_body body) {
-  event ev;
-  ev.run_id = run;
-  ev.seq = seq;
-  ev.root_run_id = run;
-  ev.ts_us = 1732000000000000 + seq;
-  ev.body = std::move(body);
-  return ev;
-}
-
-sealed_event seal(const event& ev) {
-  auto bytes = encode(ev);
-  auto header = peek_header(bytes);
-  BOOST_REQUIRE_MESSAGE(header, render(header));
-  return {std::move(*header), std::move(bytes)};
-}
 
 /// A clean journal: runs "run-a" and "run-b" with `n` events each.
 void write_journal(const std::string& path, uint32_t n,
@@ -146,9 +53,7 @@ integrity_report check(const std::string& path) {
   BOOST_REQUIRE_MESSAGE(db, render(db));
   auto rep = db->check_integrity();
   BOOST_REQUIRE_MESSAGE(rep, render(rep));
-  for (auto& p : rep->problems)
-    BOOST_TEST_MESSAGE("problem: run '" << p.run_id << "' seq " << p.seq
-                                        << ": " << p.what);
+  test::log_problems(*rep);
   return std::move(*rep);
 }
 
@@ -161,13 +66,19 @@ bool has_problem(const integrity_report& rep, const std::string& run,
   return false;
 }
 
-void check_refused(const std::string& path, open_mode mode, store_errc code) {
-  auto before = slurp(path);
-  auto db = store::open(path, mode);
-  BOOST_REQUIRE(!db);
-  BOOST_CHECK(db.error() == code);
-  BOOST_TEST(render(db.error()).find(path) != std::string::npos);
-  BOOST_TEST((slurp(path) == before), "the refused file changed");
+/// A SQLite database of someone else's: one table, no application id.
+void write_foreign_db(const std::string& path) {
+  raw_db raw(path);
+  raw.exec("CREATE TABLE contacts(name TEXT); "
+           "INSERT INTO contacts VALUES('ada')");
+}
+
+/// Deletes `run`'s event `seq` behind the store's back.
+void delete_event(const std::string& path, const std::string& run,
+                  uint32_t seq) {
+  raw_db raw(path);
+  raw.exec("DELETE FROM events WHERE seq = " + std::to_string(seq)
+           + " AND run = (SELECT id FROM runs WHERE run_id = '" + run + "')");
 }
 
 } // namespace
@@ -185,11 +96,7 @@ BOOST_AUTO_TEST_CASE(text_file_is_not_a_journal) {
 BOOST_AUTO_TEST_CASE(foreign_sqlite_database_is_not_a_journal_read_only) {
   temp_dir dir;
   auto path = dir.file("foreign.db");
-  {
-    raw_db raw(path);
-    raw.exec("CREATE TABLE contacts(name TEXT); "
-             "INSERT INTO contacts VALUES('ada')");
-  }
+  write_foreign_db(path);
   check_refused(path, open_mode::read_only, store_errc::not_a_journal);
 }
 
@@ -200,11 +107,7 @@ BOOST_AUTO_TEST_CASE(foreign_sqlite_database_is_not_a_journal_read_only) {
 BOOST_AUTO_TEST_CASE(foreign_sqlite_database_is_not_a_journal_read_write) {
   temp_dir dir;
   auto path = dir.file("foreign.db");
-  {
-    raw_db raw(path);
-    raw.exec("CREATE TABLE contacts(name TEXT); "
-             "INSERT INTO contacts VALUES('ada')");
-  }
+  write_foreign_db(path);
   check_refused(path, open_mode::read_write, store_errc::not_a_journal);
 }
 
@@ -301,11 +204,7 @@ BOOST_AUTO_TEST_CASE(deleted_middle_event_is_a_seq_gap) {
   temp_dir dir;
   auto path = dir.file("j.db");
   write_journal(path, 6);
-  {
-    raw_db raw(path);
-    raw.exec("DELETE FROM events WHERE seq = 3 AND run = "
-             "(SELECT id FROM runs WHERE run_id = 'run-a')");
-  }
+  delete_event(path, "run-a", 3);
   auto rep = check(path);
   BOOST_TEST(!rep.clean());
   BOOST_TEST(rep.problems.size() == 1u);
@@ -317,11 +216,7 @@ BOOST_AUTO_TEST_CASE(deleted_last_event_disagrees_with_runs_last_seq) {
   temp_dir dir;
   auto path = dir.file("j.db");
   write_journal(path, 6);
-  {
-    raw_db raw(path);
-    raw.exec("DELETE FROM events WHERE seq = 6 AND run = "
-             "(SELECT id FROM runs WHERE run_id = 'run-b')");
-  }
+  delete_event(path, "run-b", 6);
   auto rep = check(path);
   BOOST_TEST(rep.problems.size() == 1u);
   BOOST_TEST(has_problem(rep, "run-b", 0, "last_seq is 6"));
@@ -339,8 +234,7 @@ BOOST_AUTO_TEST_CASE(file_truncated_to_half_is_an_error_or_a_problem) {
   BOOST_REQUIRE_GT(size, 64u * 1024u);
   std::filesystem::resize_file(path, size / 2);
   for (auto mode : {open_mode::read_only, open_mode::read_write}) {
-    BOOST_TEST_CONTEXT("mode " << (mode == open_mode::read_only ? "read_only"
-                                                                : "read_write")) {
+    BOOST_TEST_CONTEXT("mode " << test::mode_name(mode)) {
       auto db = store::open(path, mode);
       if (!db) {
         BOOST_TEST_MESSAGE("open: " << render(db.error()));
@@ -353,9 +247,7 @@ BOOST_AUTO_TEST_CASE(file_truncated_to_half_is_an_error_or_a_problem) {
         BOOST_CHECK(rep.error() == store_errc::corrupted);
         continue;
       }
-      for (auto& p : rep->problems)
-        BOOST_TEST_MESSAGE("problem: run '" << p.run_id << "' seq " << p.seq
-                                            << ": " << p.what);
+      test::log_problems(*rep);
       BOOST_TEST(!rep->clean());
     }
   }

@@ -20,7 +20,9 @@
 
 #include "persistence/store.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/journal_fixtures.hpp"
 #include "test/support/run_command.hpp"
+#include "test/support/temp_dir.hpp"
 
 #ifndef TROUPE_CRASH_CHILD
 #  error "TROUPE_CRASH_CHILD must name the journal_crash_child executable"
@@ -30,18 +32,6 @@ using namespace troupe;
 using namespace troupe::persistence;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-crash-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 /// Highest acknowledged seq per run, from complete "RUN SEQ" lines; checks
 /// on the way that each run's acknowledgements count up from 1.
@@ -84,8 +74,8 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
             << " (rerun with TROUPE_CRASH_SEED=" << seed << ")" << std::endl;
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> delay_ms(5, 60);
-  temp_dir dir;
-  auto path = (dir.path / "crash.db").string();
+  test::temp_dir dir;
+  auto path = dir.file("crash.db");
   const std::string run = "crash";
   int trials_with_acks = 0;
   int hot_rollback_journals = 0;
@@ -161,9 +151,7 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
       }
       auto rep = db->check_integrity();
       BOOST_REQUIRE_MESSAGE(rep, render(rep));
-      for (auto& p : rep->problems)
-        BOOST_TEST_MESSAGE("problem: run '" << p.run_id << "' seq " << p.seq
-                                            << ": " << p.what);
+      test::log_problems(*rep);
       BOOST_TEST(rep->clean());
     }
   }

@@ -3,7 +3,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,41 +10,17 @@
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/events.hpp"
+#include "test/support/journal_fixtures.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;
+using test::make_event;
+using test::seal;
+using test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-store-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
-event make_event(const std::string& run, uint32_t seq, event_body body) {
-  event ev;
-  ev.run_id = run;
-  ev.seq = seq;
-  ev.root_run_id = run;
-  ev.ts_us = 1732000000000000 + seq;
-  ev.body = std::move(body);
-  return ev;
-}
-
-sealed_event seal(const event& ev) {
-  auto bytes = encode(ev);
-  auto header = peek_header(bytes);
-  BOOST_REQUIRE_MESSAGE(header, render(header));
-  return {std::move(*header), std::move(bytes)};
-}
 
 sealed_event start_of(const std::string& run, const std::string& agent) {
   run_start s;

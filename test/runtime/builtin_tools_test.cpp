@@ -1,9 +1,6 @@
 #include "runtime/builtin_tools.hpp"
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -11,20 +8,16 @@
 
 #include "runtime/envelope.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/files.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using troupe::render;
+using troupe::test::slurp;
 using troupe::tool_outcome;
 
 namespace {
-
-// Boost builds the message of BOOST_REQUIRE_MESSAGE even when the check
-// passes, so it must not call error() on a value (or -> on an error).
-template <class T>
-std::string why(const caf::expected<T>& res) {
-  return res ? std::string{"ok"} : troupe::render(res.error());
-}
 
 // A registry with the built-in tools and a fresh workspace under /tmp with an
 // "outside" sibling directory; everything is removed at the end.
@@ -32,47 +25,30 @@ struct tools_fixture {
   tools_fixture() {
     auto err = troupe::register_builtin_tools(registry);
     BOOST_REQUIRE_MESSAGE(!err, render(err));
-    char tmpl[] = "/tmp/troupe-tools-test-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    base = tmpl;
-    root = base / "ws";
-    outside = base / "outside";
     fs::create_directories(root);
     fs::create_directories(outside);
     ctx.workspace_root = root;
     ctx.run_id = "run-1";
     ctx.call_id = "call-1";
   }
-  ~tools_fixture() {
-    std::error_code ec;
-    fs::remove_all(base, ec);
-  }
 
   // Runs a call the way the runtime will: envelope first, then the handler.
   tool_outcome call(std::string_view tool, std::string_view args) {
     auto prepared = troupe::prepare_call(registry, tool, args);
-    BOOST_REQUIRE_MESSAGE(prepared, why(prepared));
+    BOOST_REQUIRE_MESSAGE(prepared, render(prepared));
     return troupe::invoke_tool(*registry.find(tool), *prepared, ctx);
   }
 
   void write(const fs::path& p, const std::string& content) {
     fs::create_directories(p.parent_path());
-    std::ofstream out{p, std::ios::binary};
-    out << content;
-  }
-
-  static std::string slurp(const fs::path& p) {
-    std::ifstream in{p, std::ios::binary};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    troupe::test::write_file(p, content);
   }
 
   troupe::tool_registry registry;
   troupe::tool_context ctx;
-  fs::path base;
-  fs::path root;
-  fs::path outside;
+  troupe::test::temp_dir tmp;
+  fs::path root = tmp.path / "ws";
+  fs::path outside = tmp.path / "outside";
 };
 
 } // namespace

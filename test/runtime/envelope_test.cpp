@@ -7,6 +7,7 @@
 #include "runtime/builtin_tools.hpp"
 #include "runtime/tool_registry.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/text.hpp"
 
 using nlohmann::json;
 using namespace std::string_literals;
@@ -14,15 +15,9 @@ using troupe::prepare_call;
 using troupe::render;
 using troupe::runtime_errc;
 using troupe::sanitize_text;
+using troupe::test::contains;
 
 namespace {
-
-// Boost builds the message of BOOST_REQUIRE_MESSAGE even when the check
-// passes, so it must not call error() on a value (or -> on an error).
-template <class T>
-std::string why(const caf::expected<T>& res) {
-  return res ? std::string{"ok"} : troupe::render(res.error());
-}
 
 struct builtin_registry {
   builtin_registry() {
@@ -45,10 +40,6 @@ struct builtin_registry {
 troupe::tool_definition dummy_tool(std::string name, json parameters) {
   return {std::move(name), "test tool", std::move(parameters), troupe::tool_effect::pure,
           [](const json&, const troupe::tool_context&) { return troupe::tool_outcome{}; }};
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 } // namespace
@@ -102,7 +93,7 @@ BOOST_AUTO_TEST_CASE(registry_rejects_bad_definitions) {
 BOOST_AUTO_TEST_CASE(valid_call_returns_normalized_arguments) {
   auto res = prepare_call(registry, "write_file", R"({ "path" : "a.txt",
                                                       "content": "hi\n" })");
-  BOOST_REQUIRE_MESSAGE(res, why(res));
+  BOOST_REQUIRE_MESSAGE(res, render(res));
   BOOST_TEST(res->dump() == R"({"content":"hi\n","path":"a.txt"})");
 }
 
@@ -190,7 +181,7 @@ BOOST_AUTO_TEST_CASE(numbers_out_of_range_are_rejected) {
   BOOST_TEST(error_of("echo", R"({"n": 1e999})")
              == "arguments of 'echo' are not valid JSON: number overflow parsing '1e999'");
   auto big = prepare_call(registry, "echo", R"({"n": 18446744073709551615, "m": -1.5e300})");
-  BOOST_REQUIRE_MESSAGE(big, why(big));
+  BOOST_REQUIRE_MESSAGE(big, render(big));
   BOOST_TEST(big->dump() == R"({"m":-1.5e+300,"n":18446744073709551615})");
 }
 
@@ -225,7 +216,7 @@ BOOST_AUTO_TEST_CASE(nul_in_a_string_is_rejected_with_pointer) {
 BOOST_AUTO_TEST_CASE(control_characters_are_stripped_except_whitespace) {
   auto res = prepare_call(registry, "write_file",
                           R"({"path": "a\u0007.txt", "content": "x\u001b[31my\u0001\n\t\rz"})");
-  BOOST_REQUIRE_MESSAGE(res, why(res));
+  BOOST_REQUIRE_MESSAGE(res, render(res));
   BOOST_TEST((*res)["path"].get<std::string>() == "a.txt");
   BOOST_TEST((*res)["content"].get<std::string>() == "x[31my\n\t\rz");
 }

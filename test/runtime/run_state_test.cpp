@@ -15,6 +15,13 @@ limits_record roomy() {
   return limits_record{12, 50, 100000, 120000, 3, 3};
 }
 
+// roomy(), but for the limits a test is about, which `tighten` sets.
+limits_record roomy(const std::function<void(limits_record&)>& tighten) {
+  auto l = roomy();
+  tighten(l);
+  return l;
+}
+
 // Feeds events into a state, the way the run actor and replay do, with a
 // clock that advances 1 ms per event.
 struct harness {
@@ -241,45 +248,35 @@ BOOST_AUTO_TEST_CASE(a_tool_not_offered_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(max_turns_starts_recovery) {
-  auto l = roomy();
-  l.max_turns = 2;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_turns = 2; }));
   h.turn(calls({echo("c1")}));
   h.turn(calls({echo("c2")}));
   finish_by_recovery(h, "max_turns");
 }
 
 BOOST_AUTO_TEST_CASE(max_tool_calls_refuses_extra_calls_then_recovers) {
-  auto l = roomy();
-  l.max_tool_calls = 2;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_tool_calls = 2; }));
   h.turn(calls({echo("c1"), echo("c2"), echo("c3")}));
   BOOST_TEST(h.st.totals.tool_calls == 2u);
   finish_by_recovery(h, "max_tool_calls");
 }
 
 BOOST_AUTO_TEST_CASE(max_tokens_starts_recovery) {
-  auto l = roomy();
-  l.max_tokens = 20;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_tokens = 20; }));
   h.turn(calls({echo("c1")}));
   h.turn(calls({echo("c2")}));
   finish_by_recovery(h, "max_tokens");
 }
 
 BOOST_AUTO_TEST_CASE(the_deadline_is_read_from_event_timestamps) {
-  auto l = roomy();
-  l.deadline_ms = 5;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.deadline_ms = 5; }));
   h.turn(calls({echo("c1")}));
   BOOST_TEST(h.st.last_ts_us - h.st.started_us >= 5000);
   finish_by_recovery(h, "deadline");
 }
 
 BOOST_AUTO_TEST_CASE(consecutive_tool_errors_start_recovery) {
-  auto l = roomy();
-  l.max_consecutive_errors = 2;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_consecutive_errors = 2; }));
   auto fail_all = [](const tool_call_ref&) { return false; };
   h.turn(calls({echo("c1")}), fail_all);
   h.turn(calls({echo("c2")}), fail_all);
@@ -287,9 +284,7 @@ BOOST_AUTO_TEST_CASE(consecutive_tool_errors_start_recovery) {
 }
 
 BOOST_AUTO_TEST_CASE(a_success_resets_consecutive_errors) {
-  auto l = roomy();
-  l.max_consecutive_errors = 2;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_consecutive_errors = 2; }));
   h.turn(calls({echo("c1")}), [](auto&) { return false; });
   h.turn(calls({echo("c2")}));
   h.turn(calls({echo("c3")}), [](auto&) { return false; });
@@ -297,28 +292,24 @@ BOOST_AUTO_TEST_CASE(a_success_resets_consecutive_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_provider_starts_recovery_as_provider_failed) {
-  auto l = roomy();
-  l.max_consecutive_errors = 2;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_consecutive_errors = 2; }));
   h.turn(failure("server_error"));
   h.turn(failure("rate_limited"));
   finish_by_recovery(h, "provider_failed");
 }
 
 BOOST_AUTO_TEST_CASE(repeated_parse_failures_start_recovery) {
-  auto l = roomy();
-  l.max_parse_failures = 2;
-  l.max_consecutive_errors = 10;
-  harness h(l);
+  harness h(roomy([](auto& l) {
+    l.max_parse_failures = 2;
+    l.max_consecutive_errors = 10;
+  }));
   h.turn(calls({{"c1", "echo", "{bad"}}));
   h.turn(calls({{"c2", "echo", "{bad"}}));
   finish_by_recovery(h, "max_parse_failures");
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_recovery_turn_ends_with_the_runtimes_summary) {
-  auto l = roomy();
-  l.max_turns = 1;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_turns = 1; }));
   h.turn(calls({echo("c1")}));
   auto rec = h.expect<recover_step>();
   h.feed(recovery{rec.reason, rec.detail});
@@ -331,9 +322,7 @@ BOOST_AUTO_TEST_CASE(a_failed_recovery_turn_ends_with_the_runtimes_summary) {
 }
 
 BOOST_AUTO_TEST_CASE(the_recovery_turn_refuses_every_tool_but_complete) {
-  auto l = roomy();
-  l.max_turns = 1;
-  harness h(l);
+  harness h(roomy([](auto& l) { l.max_turns = 1; }));
   h.turn(calls({echo("c1")}));
   auto rec = h.expect<recover_step>();
   h.feed(recovery{rec.reason, rec.detail});

@@ -62,12 +62,6 @@ model = "m"
 tools = ["echo", "complete"]
 )";
 
-// Boost builds the message of BOOST_REQUIRE_MESSAGE even when the check
-// passes, so it must not touch error() of a valued expected.
-std::string why(const caf::expected<troupe::scenario>& scn) {
-  return scn ? std::string{"ok"} : troupe::render(scn.error());
-}
-
 caf::expected<troupe::scenario> parse(const std::string& text,
                                       const fs::path& dir = base_dir) {
   return troupe::parse_scenario(text, "demo.toml", dir, known_tools);
@@ -76,7 +70,7 @@ caf::expected<troupe::scenario> parse(const std::string& text,
 // Replies of agent lead in `minimal` + `script`, which must parse.
 std::vector<troupe::scripted_reply> replies(const std::string& script) {
   auto scn = parse(std::string{minimal} + script);
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   return scn->scripts["lead"];
 }
 
@@ -93,7 +87,7 @@ void check_rejected(const std::vector<bad_case>& cases) {
       auto scn = parse(c.text);
       BOOST_REQUIRE(!scn);
       BOOST_CHECK(scn.error() == troupe::runtime_errc::invalid_scenario);
-      auto msg = why(scn);
+      auto msg = troupe::render(scn);
       BOOST_TEST_MESSAGE(msg);
       BOOST_TEST(msg.rfind("demo.toml:" + c.where + ": ", 0) == 0, msg);
       BOOST_TEST(msg.find(c.key) != std::string::npos, msg);
@@ -114,7 +108,7 @@ BOOST_AUTO_TEST_SUITE(scenario)
 
 BOOST_AUTO_TEST_CASE(example_parses_with_expected_values) {
   auto scn = parse(example);
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   BOOST_TEST(scn->source == "demo.toml");
   BOOST_TEST(scn->agent == "lead");
   BOOST_TEST(scn->task == "Write hello.txt");
@@ -152,7 +146,7 @@ BOOST_AUTO_TEST_CASE(example_parses_with_expected_values) {
 
 BOOST_AUTO_TEST_CASE(absent_sections_take_defaults) {
   auto scn = parse(minimal);
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   troupe::run_limits defaults;
   BOOST_TEST(scn->task.empty());
   BOOST_TEST(scn->tenant == "default");
@@ -170,7 +164,7 @@ BOOST_AUTO_TEST_CASE(absent_sections_take_defaults) {
 BOOST_AUTO_TEST_CASE(zero_is_allowed_for_error_tolerances_only) {
   auto scn = parse(with("[limits]\nmax_consecutive_errors = 0\n"
                         "max_parse_failures = 0\nmax_tokens = 9000000000\n"));
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   BOOST_TEST(scn->limits.max_consecutive_errors == 0u);
   BOOST_TEST(scn->limits.max_parse_failures == 0u);
   BOOST_TEST(scn->limits.max_tokens == 9000000000u);
@@ -178,7 +172,7 @@ BOOST_AUTO_TEST_CASE(zero_is_allowed_for_error_tolerances_only) {
 
 BOOST_AUTO_TEST_CASE(complete_is_known_even_if_the_registry_omits_it) {
   auto scn = troupe::parse_scenario(minimal, "demo.toml", base_dir, {"echo"});
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   BOOST_TEST(scn->agents.at("lead").tools.size() == 2u);
 }
 
@@ -265,7 +259,7 @@ tool_calls = [ { name = "echo", args = { s = "a" } }, { name = "complete", args 
 BOOST_AUTO_TEST_CASE(workspace_root_resolution) {
   auto root_of = [](const std::string& extra, const fs::path& dir) {
     auto scn = parse(with(extra), dir);
-    BOOST_REQUIRE_MESSAGE(scn, why(scn));
+    BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
     return scn->workspace_root;
   };
   BOOST_TEST(root_of("", base_dir) == fs::path{"/srv/scenarios/work"});
@@ -288,7 +282,7 @@ BOOST_AUTO_TEST_CASE(load_scenario_reads_the_file_and_resolves_beside_it) {
   auto file = dir / "demo.toml";
   std::ofstream{file} << minimal << "[workspace]\nroot = \"ws\"\n";
   auto scn = troupe::load_scenario(file, known_tools);
-  BOOST_REQUIRE_MESSAGE(scn, why(scn));
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
   BOOST_TEST(scn->source == file.string());
   BOOST_TEST(scn->workspace_root == dir / "ws");
 

@@ -1,6 +1,5 @@
 #include "runtime/workspace.hpp"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -8,40 +7,27 @@
 #include <boost/test/unit_test.hpp>
 
 #include "schemas/errors.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 using troupe::render;
 using troupe::resolve_in_workspace;
 using troupe::runtime_errc;
+using troupe::test::contains;
 
 namespace {
-
-// Boost builds the message of BOOST_REQUIRE_MESSAGE even when the check
-// passes, so it must not call error() on a value (or -> on an error).
-template <class T>
-std::string why(const caf::expected<T>& res) {
-  return res ? std::string{"ok"} : troupe::render(res.error());
-}
 
 // A unique directory under /tmp, removed with everything in it at the end.
 // Holds the workspace root and, beside it, an "outside" directory that
 // symlinks try to reach.
 struct workspace_fixture {
   workspace_fixture() {
-    char tmpl[] = "/tmp/troupe-workspace-test-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    base = tmpl;
-    root = base / "root";
-    outside = base / "outside";
     fs::create_directories(root / "sub");
     fs::create_directories(outside);
     std::ofstream{outside / "secret.txt"} << "secret";
     std::ofstream{root / "sub" / "inner.txt"} << "inner";
-  }
-  ~workspace_fixture() {
-    std::error_code ec;
-    fs::remove_all(base, ec);
   }
 
   std::string error_of(std::string_view rel, runtime_errc code) {
@@ -53,7 +39,7 @@ struct workspace_fixture {
 
   fs::path resolved(std::string_view rel) {
     auto res = resolve_in_workspace(root, rel);
-    BOOST_REQUIRE_MESSAGE(res, why(res));
+    BOOST_REQUIRE_MESSAGE(res, render(res));
     return *res;
   }
 
@@ -61,14 +47,11 @@ struct workspace_fixture {
     return fs::canonical(root);
   }
 
-  fs::path base;
-  fs::path root;
-  fs::path outside;
+  troupe::test::temp_dir tmp;
+  fs::path base = tmp.path;
+  fs::path root = base / "root";
+  fs::path outside = base / "outside";
 };
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 } // namespace
 
@@ -173,7 +156,7 @@ BOOST_AUTO_TEST_CASE(dangling_and_looping_symlinks_are_refused) {
 BOOST_AUTO_TEST_CASE(root_reached_through_a_symlink_works) {
   fs::create_directory_symlink(root, base / "root-link");
   auto res = resolve_in_workspace(base / "root-link", "sub/inner.txt");
-  BOOST_REQUIRE_MESSAGE(res, why(res));
+  BOOST_REQUIRE_MESSAGE(res, render(res));
   BOOST_TEST(*res == canonical_root() / "sub" / "inner.txt");
 }
 
@@ -188,7 +171,7 @@ BOOST_AUTO_TEST_CASE(missing_root_is_an_io_error) {
   auto res = resolve_in_workspace(base / "no-such-root", "a.txt");
   BOOST_REQUIRE(!res);
   BOOST_CHECK(res.error() == runtime_errc::io_failed);
-  BOOST_TEST(contains(render(res.error()), "no-such-root"), why(res));
+  BOOST_TEST(contains(render(res.error()), "no-such-root"), render(res));
   auto file_root = resolve_in_workspace(root / "sub" / "inner.txt", ".");
   BOOST_REQUIRE(!file_root);
   BOOST_CHECK(file_root.error() == runtime_errc::io_failed);

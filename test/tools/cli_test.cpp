@@ -4,21 +4,24 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/events.hpp"
+#include "test/support/files.hpp"
+#include "test/support/journal_fixtures.hpp"
+#include "test/support/raw_sqlite.hpp"
 #include "test/support/run_command.hpp"
+#include "test/support/schema_v1.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
 
 #ifndef TROUPE_BIN
 #  error "TROUPE_BIN must name the troupe executable"
@@ -27,42 +30,19 @@
 using namespace troupe;
 using namespace troupe::persistence;
 using troupe::test::command_result;
+using troupe::test::contains;
+using troupe::test::exec_raw;
+using troupe::test::lines_of;
+using troupe::test::raw_db;
+using troupe::test::seal;
+using troupe::test::slurp;
+using troupe::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/troupe-cli-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 command_result troupe_cmd(std::vector<std::string> args) {
   args.insert(args.begin(), TROUPE_BIN);
   return troupe::test::run_command(args);
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 /// The error contract: exactly one line on stderr, starting with "troupe: ".
@@ -73,60 +53,20 @@ void check_one_error_line(const command_result& r) {
   BOOST_TEST((r.err.empty() || r.err.back() == '\n'));
 }
 
-void exec_raw(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  auto rc = sqlite3_open(path.c_str(), &db);
-  char* msg = nullptr;
-  if (rc == SQLITE_OK)
-    rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
-  std::string text = msg ? msg : sqlite3_errstr(rc);
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << text);
-}
-
 /// Flips one byte in the middle of an event's body with raw SQL, leaving the
 /// crc column as it was.
 void flip_body_byte(const std::string& path, const std::string& run,
                     uint32_t seq) {
-  sqlite3* db = nullptr;
-  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  const char* where = " WHERE seq = ?2 AND run = (SELECT id FROM runs WHERE "
-                      "run_id = ?1)";
-  sqlite3_stmt* st = nullptr;
-  BOOST_REQUIRE(sqlite3_prepare_v2(db, (std::string("SELECT body FROM events")
-                                        + where).c_str(),
-                                   -1, &st, nullptr)
-                == SQLITE_OK);
-  sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, seq);
-  BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  auto p = static_cast<const char*>(sqlite3_column_blob(st, 0));
-  std::string body(p, p + sqlite3_column_bytes(st, 0));
-  sqlite3_finalize(st);
+  raw_db raw(path);
+  auto body = raw.body(run, seq);
   body[body.size() / 2] ^= 0x01;
-  BOOST_REQUIRE(sqlite3_prepare_v2(db, (std::string("UPDATE events SET body = ?3")
-                                        + where).c_str(),
-                                   -1, &st, nullptr)
-                == SQLITE_OK);
-  sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, seq);
-  sqlite3_bind_blob(st, 3, body.data(), static_cast<int>(body.size()),
-                    SQLITE_TRANSIENT);
-  BOOST_REQUIRE(sqlite3_step(st) == SQLITE_DONE);
-  sqlite3_finalize(st);
-  BOOST_REQUIRE_EQUAL(sqlite3_changes(db), 1);
-  sqlite3_close(db);
+  raw.set_body(run, seq, body, false);
 }
 
+/// An event of `run` at `seq`, stamped one millisecond per event.
 event make_event(const std::string& run, uint32_t seq, event_body body) {
-  event ev;
-  ev.run_id = run;
-  ev.seq = seq;
-  ev.root_run_id = run;
-  ev.ts_us = 1732000000000000 + seq * 1000;
-  ev.body = std::move(body);
-  return ev;
+  return test::make_event(run, seq, std::move(body),
+                          test::base_ts_us + seq * 1000);
 }
 
 std::vector<event> run_one_events() {
@@ -153,13 +93,6 @@ std::vector<event> run_one_events() {
   return out;
 }
 
-sealed_event seal(const event& ev) {
-  auto bytes = encode(ev);
-  auto header = peek_header(bytes);
-  BOOST_REQUIRE_MESSAGE(header, render(header));
-  return {std::move(*header), std::move(bytes)};
-}
-
 /// r-1: a completed run with one event of most kinds; r-2: still running.
 void write_journal(const std::string& path) {
   auto db = store::open(path, open_mode::read_write);
@@ -175,50 +108,20 @@ void write_journal(const std::string& path) {
   BOOST_REQUIRE_MESSAGE(!err, render(err));
 }
 
-// Version 1 of the schema (see persistence/migration_test.cpp).
+/// A version-1 journal (test/support/schema_v1.hpp): run old-run, with the
+/// first three events of r-1.
 void write_v1_journal(const std::string& path) {
-  exec_raw(path, R"sql(
-CREATE TABLE runs (
-  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
-  parent_run_id TEXT NOT NULL DEFAULT '', root_run_id TEXT NOT NULL DEFAULT '',
-  agent TEXT NOT NULL DEFAULT '', tenant TEXT NOT NULL DEFAULT '',
-  status TEXT NOT NULL DEFAULT 'running',
-  created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL);
-CREATE INDEX runs_by_status ON runs(status);
-CREATE TABLE events (
-  id INTEGER PRIMARY KEY, run INTEGER NOT NULL, seq INTEGER NOT NULL,
-  kind TEXT NOT NULL, ts_us INTEGER NOT NULL, body BLOB NOT NULL);
-CREATE UNIQUE INDEX events_by_run_seq ON events(run, seq);
-PRAGMA application_id = 1414681936;
-PRAGMA user_version = 1;
-INSERT INTO runs(id, run_id, root_run_id, agent, status, created_us, updated_us)
-  VALUES (1, 'old-run', 'old-run', 'lead', 'running', 1, 1);
-)sql");
-  sqlite3* db = nullptr;
-  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  BOOST_REQUIRE(sqlite3_prepare_v2(db,
-                                   "INSERT INTO events(run, seq, kind, ts_us, "
-                                   "body) VALUES(1, ?1, ?2, ?3, ?4)",
-                                   -1, &st, nullptr)
-                == SQLITE_OK);
+  raw_db raw(path);
+  raw.exec(test::schema_v1);
+  raw.exec("INSERT INTO runs(id, run_id, root_run_id, agent, status, "
+           "created_us, updated_us) "
+           "VALUES (1, 'old-run', 'old-run', 'lead', 'running', 1, 1)");
   for (auto& ev : run_one_events()) {
     if (ev.seq > 3)
       break;
     ev.run_id = ev.root_run_id = "old-run";
-    auto bytes = encode(ev);
-    auto kind = std::string(to_string(ev.kind()));
-    sqlite3_bind_int64(st, 1, ev.seq);
-    sqlite3_bind_text(st, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, ev.ts_us);
-    sqlite3_bind_blob(st, 4, bytes.data(), static_cast<int>(bytes.size()),
-                      SQLITE_TRANSIENT);
-    auto rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    BOOST_REQUIRE(rc == SQLITE_DONE);
+    test::insert_v1_event(raw, 1, ev);
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
 }
 
 /// Runs a command expected to fail and checks that the file did not change.

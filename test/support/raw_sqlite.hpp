@@ -1,0 +1,99 @@
+#pragma once
+// A raw SQLite connection for building, inspecting and damaging journal files
+// behind the store's back. Every failure fails the test.
+
+#include <cstdint>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+#include <sqlite3.h>
+
+#include "schemas/codec.hpp"
+
+namespace troupe::test {
+
+class raw_db {
+public:
+  explicit raw_db(const std::string& path) {
+    auto rc = sqlite3_open(path.c_str(), &db_);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, path << ": " << sqlite3_errstr(rc));
+  }
+  ~raw_db() { sqlite3_close(db_); }
+  raw_db(const raw_db&) = delete;
+  raw_db& operator=(const raw_db&) = delete;
+
+  void exec(const std::string& sql) {
+    char* msg = nullptr;
+    auto rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
+    std::string text = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << text);
+  }
+
+  /// The first column of the first row of `sql`.
+  int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* st = prepare(sql);
+    auto rc = sqlite3_step(st);
+    auto x = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_ROW, sql << ": no row");
+    return x;
+  }
+
+  /// The stored body of `run`'s event `seq`.
+  event_bytes body(const std::string& run, uint32_t seq) {
+    sqlite3_stmt* st = prepare("SELECT body FROM events WHERE seq = ?2 AND run "
+                               "= (SELECT id FROM runs WHERE run_id = ?1)");
+    sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, seq);
+    event_bytes out;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      auto p = static_cast<const char*>(sqlite3_column_blob(st, 0));
+      out.assign(p, p + sqlite3_column_bytes(st, 0));
+    }
+    sqlite3_finalize(st);
+    BOOST_REQUIRE_MESSAGE(!out.empty(), "no row " << run << " " << seq);
+    return out;
+  }
+
+  /// Replaces a row's body; with `fix_crc` the crc column follows, so only
+  /// decoding can notice.
+  void set_body(const std::string& run, uint32_t seq, const event_bytes& b,
+                bool fix_crc) {
+    std::string sql = "UPDATE events SET body = ?3";
+    if (fix_crc)
+      sql += ", crc = ?4";
+    sql += " WHERE seq = ?2 AND run = (SELECT id FROM runs WHERE run_id = ?1)";
+    sqlite3_stmt* st = prepare(sql);
+    sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_blob(st, 3, b.data(), static_cast<int>(b.size()),
+                      SQLITE_TRANSIENT);
+    if (fix_crc)
+      sqlite3_bind_int64(st, 4, checksum(b.data(), b.size()));
+    auto rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_DONE, sqlite3_errmsg(db_));
+    BOOST_REQUIRE_EQUAL(sqlite3_changes(db_), 1);
+  }
+
+  /// A prepared statement; the caller finalizes it.
+  sqlite3_stmt* prepare(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    auto rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << sqlite3_errmsg(db_));
+    return st;
+  }
+
+  const char* errmsg() const { return sqlite3_errmsg(db_); }
+
+private:
+  sqlite3* db_ = nullptr;
+};
+
+/// Runs `sql` on the database at `path` through a connection of its own.
+inline void exec_raw(const std::string& path, const std::string& sql) {
+  raw_db(path).exec(sql);
+}
+
+} // namespace troupe::test
