@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/errors.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -277,8 +278,8 @@ BOOST_AUTO_TEST_CASE(workspace_root_resolution) {
 }
 
 BOOST_AUTO_TEST_CASE(load_scenario_reads_the_file_and_resolves_beside_it) {
-  auto dir = fs::temp_directory_path() / "troupe_scenario_test";
-  fs::create_directories(dir);
+  troupe::test::temp_dir tmp;
+  auto dir = tmp.path;
   auto file = dir / "demo.toml";
   std::ofstream{file} << minimal << "[workspace]\nroot = \"ws\"\n";
   auto scn = troupe::load_scenario(file, known_tools);
