@@ -33,6 +33,8 @@
 #include "schemas/errors.hpp"
 #include "schemas/event.hpp"
 #include "test/support/temp_dir.hpp"
+#include "runtime/builtin_tools.hpp"
+#include "runtime/replay.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;
@@ -517,6 +519,9 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
     std::map<std::string, size_t> statuses;
     std::map<std::string, size_t> reasons;
     size_t failing = 0;
+    size_t replays = 0;
+    tool_registry replay_registry;
+    BOOST_REQUIRE(!register_builtin_tools(replay_registry));
     for (auto& run : done) {
       auto rows = st->events(run.run_id);
       BOOST_REQUIRE_MESSAGE(rows, render(rows));
@@ -529,6 +534,14 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
       auto info = st->find_run(run.run_id);
       BOOST_REQUIRE_MESSAGE(info, render(info));
       auto bad = problems_of(run, evs, *info);
+      // Deterministic replay: the same logic over the journal decides the
+      // same steps.
+      auto replayed = replay_run(evs, replay_registry);
+      if (!replayed.identical())
+        bad.push_back("replay diverged at seq " + std::to_string(replayed.divergence->seq)
+                      + ": expected " + replayed.divergence->expected + ", got "
+                      + replayed.divergence->got);
+      replays += replayed.identical() ? 1 : 0;
       ++statuses[std::string(to_string(run.result.status))];
       if (!run.result.reason.empty())
         ++reasons[run.result.reason];
@@ -547,6 +560,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
       }
     }
     BOOST_CHECK_MESSAGE(failing == 0, failing << " of " << runs << " runs broke the contract");
+    BOOST_CHECK_EQUAL(replays, runs);
     // The generator must reach every way a run can end, or the test is weak.
     for (auto* s : {"completed", "failed", "limit_reached"})
       BOOST_CHECK_MESSAGE(runs < 200 || statuses[s] > 0, "no run ended " << s);

@@ -32,6 +32,8 @@ int show(const common_options& opts, const std::string& run_id);
 int export_run(const common_options& opts, const std::string& run_id);
 int doctor(const common_options& opts);
 int migrate(const common_options& opts);
+/// Exit 0 when the replay is identical, 1 at the first divergence.
+int replay(const common_options& opts, const std::string& run_id);
 
 struct run_options {
   common_options common;

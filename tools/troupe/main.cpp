@@ -66,6 +66,12 @@ int main(int argc, char** argv) {
   export_cmd->add_option("RUN", run_id, "run id")->required();
   export_cmd->callback([&] { action = [&] { return export_run(opts, run_id); }; });
 
+  auto* replay_cmd = app.add_subcommand(
+    "replay", "re-run a run's logic from its journal and compare every step");
+  add_common(replay_cmd, opts, true);
+  replay_cmd->add_option("RUN", run_id, "run id")->required();
+  replay_cmd->callback([&] { action = [&] { return replay(opts, run_id); }; });
+
   auto* doctor_cmd =
     app.add_subcommand("doctor", "check the journal's integrity");
   add_common(doctor_cmd, opts, true);

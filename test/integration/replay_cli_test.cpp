@@ -1,0 +1,110 @@
+// `troupe replay` on a real journal: identical when untouched, and the first
+// divergence, at the right seq, when the journal was tampered with.
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+#include "test/support/raw_sqlite.hpp"
+#include "test/support/run_command.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
+
+namespace fs = std::filesystem;
+using namespace troupe;
+using troupe::test::contains;
+using troupe::test::raw_db;
+using troupe::test::run_command;
+using troupe::test::temp_dir;
+
+namespace {
+
+// The hello example, run once into a fresh journal: 30 events, seq 6 is the
+// first tool_result, 7 its checkpoint, 11 the first turn_end.
+struct hello_journal {
+  temp_dir tmp;
+  std::string db;
+  std::string run_id;
+
+  hello_journal() {
+    auto src = fs::path{TROUPE_SCENARIOS} / ".." / ".." / "examples" / "scenarios"
+               / "hello.toml";
+    auto scenario = tmp.path / "hello.toml";
+    fs::copy_file(src, scenario);
+    db = (tmp.path / "journal.db").string();
+    auto r = run_command({TROUPE_BIN, "run", scenario.string(), "--db", db, "--json"});
+    BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+    auto lines = troupe::test::lines_of(r.out);
+    BOOST_REQUIRE(!lines.empty());
+    run_id = nlohmann::json::parse(lines.back()).at("run_id").get<std::string>();
+  }
+
+  troupe::test::command_result replay() const {
+    return run_command({TROUPE_BIN, "replay", run_id, "--db", db});
+  }
+
+  // Rewrites event `seq` through `edit`, keeping the row's checksum valid so
+  // only replay can notice.
+  template <class Edit>
+  void tamper(uint32_t seq, Edit edit) {
+    raw_db raw(db);
+    auto ev = decode(raw.body(run_id, seq));
+    BOOST_REQUIRE_MESSAGE(ev, render(ev));
+    edit(*ev);
+    raw.set_body(run_id, seq, encode(*ev), true);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(replay_cli)
+
+BOOST_FIXTURE_TEST_CASE(an_untouched_run_replays_identical, hello_journal) {
+  auto r = replay();
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out == "identical (30 events)\n");
+  auto json = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--json"});
+  BOOST_TEST(json.exit_code == 0);
+  auto out = nlohmann::json::parse(json.out);
+  BOOST_TEST(out.at("identical").get<bool>());
+  BOOST_TEST(out.at("events").get<int>() == 30);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_dropped_event_is_caught_where_it_was, hello_journal) {
+  raw_db(db).exec("DELETE FROM events WHERE seq = 11");
+  auto r = replay();
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "diverged at seq 12"), r.out);
+  BOOST_TEST(contains(r.out, "expected: turn_end turn=1"), r.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_edited_tool_result_is_caught_at_the_next_decision,
+                        hello_journal) {
+  tamper(6, [](event& ev) { std::get<tool_result>(ev.body).ok = false; });
+  auto r = replay();
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "diverged at seq 7"), r.out);
+  BOOST_TEST(contains(r.out, "tool_errors=1"), r.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_edited_decision_is_caught_at_its_seq, hello_journal) {
+  tamper(13, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
+  auto r = replay();
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "diverged at seq 13"), r.out);
+  BOOST_TEST(contains(r.out, "expected: turn_start turn=2 mode=normal"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_run_is_a_clear_error) {
+  hello_journal j;
+  auto r = run_command({TROUPE_BIN, "replay", "nope", "--db", j.db});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.err, "no run 'nope'"), r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

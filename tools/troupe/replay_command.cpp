@@ -1,0 +1,59 @@
+// `troupe replay RUN`: re-runs a journaled run's logic offline and compares
+// every decision with the journal.
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "persistence/store.hpp"
+#include "runtime/builtin_tools.hpp"
+#include "runtime/replay.hpp"
+#include "schemas/errors.hpp"
+#include "tools/troupe/commands.hpp"
+
+namespace troupe::cli {
+
+int replay(const common_options& opts, const std::string& run_id) {
+  auto db = persistence::store::open(opts.db, persistence::open_mode::read_only);
+  if (!db)
+    return report(db.error());
+  if (auto run = db->find_run(run_id); !run)
+    return report(run.error());
+  std::vector<event> events;
+  auto err = db->for_each_event(run_id, [&](const persistence::stored_event& row) {
+    auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
+    if (!ev)
+      return std::move(ev.error());
+    events.push_back(std::move(*ev));
+    return caf::error{};
+  });
+  if (err)
+    return report(err);
+  // The console knows the built-in tools; embedders replay runs that used
+  // their own tools through troupe::replay_run with their registry.
+  tool_registry registry;
+  if (auto reg_err = register_builtin_tools(registry))
+    return report(reg_err);
+  auto rep = replay_run(events, registry);
+  if (opts.json) {
+    nlohmann::ordered_json out{{"run_id", run_id},
+                               {"identical", rep.identical()},
+                               {"events", rep.events}};
+    if (rep.divergence)
+      out["divergence"] = {{"seq", rep.divergence->seq},
+                           {"expected", rep.divergence->expected},
+                           {"got", rep.divergence->got}};
+    std::cout << out.dump() << std::endl;
+  } else if (rep.identical()) {
+    std::printf("identical (%llu events)\n",
+                static_cast<unsigned long long>(rep.events));
+  } else {
+    std::printf("diverged at seq %u\n  expected: %s\n  got:      %s\n",
+                rep.divergence->seq, rep.divergence->expected.c_str(),
+                rep.divergence->got.c_str());
+  }
+  return rep.identical() ? exit_ok : exit_failure;
+}
+
+} // namespace troupe::cli
