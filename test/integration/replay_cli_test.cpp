@@ -107,4 +107,20 @@ BOOST_AUTO_TEST_CASE(an_unknown_run_is_a_clear_error) {
   BOOST_TEST(contains(r.err, "no run 'nope'"), r.err);
 }
 
+BOOST_FIXTURE_TEST_CASE(diff_tells_equal_runs_from_different_ones, hello_journal) {
+  auto scenario = tmp.path / "hello.toml";
+  auto again = run_command({TROUPE_BIN, "run", scenario.string(), "--db", db, "--json"});
+  BOOST_REQUIRE_EQUAL(again.exit_code, 0);
+  auto second = nlohmann::json::parse(troupe::test::lines_of(again.out).back())
+                  .at("run_id").get<std::string>();
+  auto same = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
+  BOOST_TEST(same.exit_code == 0);
+  BOOST_TEST(same.out == "same steps (30 events each)\n");
+  tamper(6, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
+  auto differ = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
+  BOOST_TEST(differ.exit_code == 1);
+  BOOST_TEST(contains(differ.out, "first difference at seq 6"), differ.out);
+  BOOST_TEST(contains(differ.out, "changed"), differ.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

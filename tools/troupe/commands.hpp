@@ -34,6 +34,9 @@ int doctor(const common_options& opts);
 int migrate(const common_options& opts);
 /// Exit 0 when the replay is identical, 1 at the first divergence.
 int replay(const common_options& opts, const std::string& run_id);
+/// Exit 0 when both runs took the same steps, 1 otherwise.
+int diff(const common_options& opts, const std::string& run_a,
+         const std::string& run_b);
 
 struct run_options {
   common_options common;

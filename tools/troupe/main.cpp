@@ -72,6 +72,13 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("RUN", run_id, "run id")->required();
   replay_cmd->callback([&] { action = [&] { return replay(opts, run_id); }; });
 
+  std::string other_run;
+  auto* diff_cmd = app.add_subcommand("diff", "compare two runs step by step");
+  add_common(diff_cmd, opts, true);
+  diff_cmd->add_option("RUN_A", run_id, "run id")->required();
+  diff_cmd->add_option("RUN_B", other_run, "run id")->required();
+  diff_cmd->callback([&] { action = [&] { return diff(opts, run_id, other_run); }; });
+
   auto* doctor_cmd =
     app.add_subcommand("doctor", "check the journal's integrity");
   add_common(doctor_cmd, opts, true);
