@@ -12,5 +12,6 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
 
 } // namespace troupe

@@ -194,6 +194,23 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       return caf::unit;
     },
     [=](stats_atom) { return self->state.stats; },
+    [=](read_atom, const std::string& run_id)
+      -> caf::result<std::vector<event_bytes>> {
+      auto& st = self->state;
+      if (!st.failure && !st.batch.empty())
+        commit(self);
+      if (st.failure)
+        return writer_failed(st);
+      std::vector<event_bytes> out;
+      auto err = st.db->for_each_event(run_id,
+                                       [&](const persistence::stored_event& row) {
+                                         out.push_back(row.bytes);
+                                         return caf::error{};
+                                       });
+      if (err)
+        return err;
+      return out;
+    },
   };
 }
 

@@ -10,6 +10,9 @@
 //                                            so far is committed
 //   (reopen_atom)                            reopens the store after a failure
 //   (stats_atom)                             replies with journal_stats
+//   (read_atom, run_id)                      commits what is pending, then
+//                                            replies with the run's events
+//                                            (std::vector<event_bytes>)
 // Appends that arrive while a commit runs join the next transaction (group
 // commit). Events carry seq 0; the journal assigns each run contiguous seqs
 // from 1 in arrival order.

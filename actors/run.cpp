@@ -1,11 +1,14 @@
 #include "actors/run.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
 #include "runtime/envelope.hpp"
+#include "runtime/runtime_errc.hpp"
 #include "runtime/run_state.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -20,11 +23,20 @@ struct run_actor_state {
   run_wiring wiring;
   run_state st;
   bool stopped = false;
+  /// Calls whose intent was journaled before a crash, without a result.
+  std::vector<std::string> recovered_calls;
 };
 
 using run_actor = caf::stateful_actor<run_actor_state>;
 
 void drive(run_actor* self);
+
+// The tools the current turn offered (for re-sending its model request).
+std::vector<std::string> next_step_tools(const run_state& st) {
+  if (st.mode == turn_mode::recovery)
+    return {std::string(complete_tool)};
+  return st.tools;
+}
 
 run_result result_of(const run_state& st) {
   run_result r;
@@ -104,20 +116,21 @@ std::vector<tool_spec> specs_for(const tool_registry& reg,
   return out;
 }
 
-void ask_model(run_actor* self, const ask_model_step& step) {
+// Sends the model request of the current turn. On resume after a crash
+// between model_request and model_reply the request is sent again without
+// journaling it twice; deterministic providers answer by position.
+void send_model_request(run_actor* self, const std::vector<std::string>& tools) {
   auto& s = self->state;
-  emit(self, model_request{step.turn, s.st.model, step.tools,
-                           static_cast<uint32_t>(s.st.conversation.size())});
   model_call call;
   call.run_id = s.spec.run_id;
   call.agent = s.st.agent;
   call.model = s.st.model;
-  call.turn = step.turn;
+  call.turn = s.st.turn;
   call.request_index = s.st.totals.model_calls - 1;
   call.messages = s.st.conversation;
-  call.tools = specs_for(*s.wiring.registry, step.tools);
+  call.tools = specs_for(*s.wiring.registry, tools);
   auto t0 = s.wiring.clock();
-  auto turn = step.turn;
+  auto turn = s.st.turn;
   self->request(s.wiring.route, s.wiring.model_timeout, complete_atom::value,
                 std::move(call))
     .then(
@@ -133,6 +146,13 @@ void ask_model(run_actor* self, const ask_model_step& step) {
         emit(self, model_reply{turn, "", {}, {}, failure, 0});
         drive(self);
       });
+}
+
+void ask_model(run_actor* self, const ask_model_step& step) {
+  auto& s = self->state;
+  emit(self, model_request{step.turn, s.st.model, step.tools,
+                           static_cast<uint32_t>(s.st.conversation.size())});
+  send_model_request(self, step.tools);
 }
 
 // Returns true when the step finished synchronously and driving continues.
@@ -155,6 +175,11 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
   return false;
 }
 
+bool was_recovered(const run_actor_state& s, const std::string& call_id) {
+  return std::find(s.recovered_calls.begin(), s.recovered_calls.end(), call_id)
+         != s.recovered_calls.end();
+}
+
 bool execute_call(run_actor* self, const execute_call_step& step) {
   auto& s = self->state;
   auto call = s.st.calls[step.index].call;
@@ -163,22 +188,36 @@ bool execute_call(run_actor* self, const execute_call_step& step) {
     emit_checkpoint(self);
     return true;
   }
+  if (was_recovered(s, call.call_id)) {
+    auto* def = s.wiring.registry->find(call.name);
+    if (def == nullptr || def->effect == tool_effect::unsafe) {
+      // The intent is durable, the result is not: the side effect may or may
+      // not have happened, and running it again could repeat it.
+      auto why = "the outcome of " + call.name + " call " + call.call_id
+                 + " is unknown: the run stopped after its intent was "
+                   "journaled and before its result; it was not run again "
+                   "because the tool is not idempotent";
+      emit(self, error_event{"uncertain", why, ""});
+      emit(self, tool_result{call.call_id, call.name, false, why});
+      emit_checkpoint(self, [=] { drive(self); });
+      return false;
+    }
+  }
   tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
                    s.spec.start.workspace};
   self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value,
                 std::move(req))
     .then(
       [=](tool_outcome& out) {
+        // The result is durable before the run takes its next step.
         emit(self, tool_result{call.call_id, call.name, out.ok,
                                std::move(out.output)});
-        emit_checkpoint(self);
-        drive(self);
+        emit_checkpoint(self, [=] { drive(self); });
       },
       [=](caf::error& err) {
         emit(self, tool_result{call.call_id, call.name, false,
                                call.name + ": " + render(err)});
-        emit_checkpoint(self);
-        drive(self);
+        emit_checkpoint(self, [=] { drive(self); });
       });
   return false;
 }
@@ -233,14 +272,59 @@ void drive(run_actor* self) {
   }
 }
 
+// Continues a journaled run: fold its events, then take the next step as if
+// the process had never stopped.
+void resume(run_actor* self) {
+  auto& s = self->state;
+  auto history = std::move(s.spec.history);
+  s.spec.history.clear();
+  for (auto& ev : history)
+    apply(s.st, ev);
+  for (auto& slot : s.st.calls)
+    if (slot.status == call_slot::state::in_flight)
+      s.recovered_calls.push_back(slot.call.call_id);
+  spdlog::info("run {}: resumed after {} events ({} calls without results)",
+               s.spec.run_id, history.size(), s.recovered_calls.size());
+  auto& last = history.back().body;
+  if (std::holds_alternative<tool_result>(last)
+      || std::holds_alternative<turn_end>(last)) {
+    emit_checkpoint(self, [=] { drive(self); });
+    return;
+  }
+  if (s.st.phase == run_phase::awaiting_reply) {
+    auto step = next_step_tools(s.st);
+    send_model_request(self, step);
+    return;
+  }
+  drive(self);
+}
+
 caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
   self->state.spec = std::move(spec);
   self->state.wiring = std::move(wiring);
+  // A crash (an escaped exception, e.g. from an embedder's callback) ends the
+  // actor with an error; its supervisor restarts it from the journal.
+  self->set_exception_handler([=](std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("run {}: crashed: {}", self->state.spec.run_id, what);
+    return caf::make_error(caf::sec::runtime_error,
+                           "run " + self->state.spec.run_id + " crashed: " + what);
+  });
   self->send(self, start_atom::value);
   return {
     [=](start_atom) {
-      emit(self, self->state.spec.start);
-      drive(self);
+      if (self->state.spec.history.empty()) {
+        emit(self, self->state.spec.start);
+        drive(self);
+      } else {
+        resume(self);
+      }
     },
     [=](cancel_atom) {
       auto& s = self->state;
@@ -260,6 +344,21 @@ int64_t system_clock_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch())
     .count();
+}
+
+caf::expected<run_spec> spec_from_history(std::vector<event> history) {
+  if (history.empty() || !std::holds_alternative<run_start>(history.front().body))
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "cannot resume: the run's journal does not begin "
+                           "with run_start");
+  run_spec spec;
+  auto& first = history.front();
+  spec.run_id = first.run_id;
+  spec.parent_run_id = first.parent_run_id;
+  spec.root_run_id = first.root_run_id;
+  spec.start = std::get<run_start>(first.body);
+  spec.history = std::move(history);
+  return spec;
 }
 
 caf::actor spawn_run(caf::actor_system& sys, run_spec spec, run_wiring wiring) {

@@ -7,6 +7,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -39,10 +42,20 @@ struct run_spec {
   std::string parent_run_id;
   std::string root_run_id;
   run_start start; ///< agent, task, model, tools, limits, workspace, ...
+  /// The run's journaled events when it resumes (after a crash or restart);
+  /// empty for a new run.
+  std::vector<event> history;
 };
 
-/// Spawns a run; it journals run_start and drives itself to completion.
-/// Send it `cancel_atom` to cancel.
+/// Builds the spec of a journaled run from its events (the first must be
+/// run_start).
+[[nodiscard]] caf::expected<run_spec> spec_from_history(std::vector<event> history);
+
+/// Spawns a run. A new run journals run_start; a resumed one folds its
+/// history and continues where the journal ends: a tool call whose intent is
+/// durable but whose result is not is re-executed only when its tool is pure
+/// or idempotent; an unsafe one is reported to the model as uncertain. The
+/// run drives itself to completion. Send it `cancel_atom` to cancel.
 [[nodiscard]] caf::actor spawn_run(caf::actor_system& sys, run_spec spec,
                                    run_wiring wiring);
 

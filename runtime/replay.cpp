@@ -63,10 +63,11 @@ struct describer {
   }
 };
 
-// A cancel is an operator's input: it may arrive between any two steps.
+// A cancel is an operator's input: it may arrive between any two steps. An
+// `uncertain` report comes from recovery after a crash, another input.
 bool is_input(const event& ev) {
   auto* e = std::get_if<error_event>(&ev.body);
-  return e != nullptr && e->code == "canceled";
+  return e != nullptr && (e->code == "canceled" || e->code == "uncertain");
 }
 
 // What the logic would journal next, as a description; empty when the next

@@ -1,6 +1,11 @@
 #include "runtime/troupe.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <set>
+
+#include <spdlog/spdlog.h>
 #include <map>
 #include <mutex>
 #include <random>
@@ -12,6 +17,8 @@
 #include "actors/messages.hpp"
 #include "actors/model_route.hpp"
 #include "actors/run.hpp"
+#include "actors/run_supervisor.hpp"
+#include "persistence/store.hpp"
 #include "actors/tool_worker.hpp"
 #include "runtime/builtin_tools.hpp"
 #include "runtime/runtime_errc.hpp"
@@ -25,14 +32,19 @@ struct runtime::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor journal;
+  caf::actor supervisor;
   caf::actor tools; ///< spawned with the first run; fixes the registry
+  bool resumed = false;
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
   std::map<std::string, caf::actor> custom_routes;
   std::map<std::string, caf::actor> script_routes; ///< per scenario source + model
 
-  mutable std::mutex mtx; ///< guards `live` and `finished`
-  std::map<std::string, caf::actor> live;
+  mutable std::mutex mtx; ///< guards `live`, `finished` and `resume_queue`
+  std::condition_variable all_done;
+  std::set<std::string> live;
   std::map<std::string, run_result> finished;
+  std::deque<run_launch> resume_queue; ///< resumed runs waiting for a slot
+  size_t resumed_alive = 0;
   std::atomic<uint64_t> counter{0};
   std::string id_prefix;
 
@@ -50,6 +62,48 @@ struct runtime::impl {
                                    std::make_shared<script_provider>(sc.scripts));
     script_routes.emplace(key, route);
     return route;
+  }
+
+  void ensure_tools() {
+    if (!tools)
+      tools = spawn_tool_pool(*sys, registry, opts.tool_workers);
+  }
+
+  /// Wiring shared by new and resumed runs; `promise` gets the result.
+  run_wiring wiring_for(caf::actor route, std::function<void(const event&)> on_event,
+                        std::function<void(const run_result&)> user_done,
+                        std::shared_ptr<std::promise<run_result>> promise,
+                        bool resumed_run) {
+    run_wiring w;
+    w.journal = journal;
+    w.route = std::move(route);
+    w.tools = tools;
+    w.registry = registry;
+    w.clock = system_clock_us;
+    w.on_event = std::move(on_event);
+    w.on_done = [this, promise, user_done, resumed_run](const run_result& r) {
+      std::optional<run_launch> next;
+      {
+        std::lock_guard<std::mutex> guard(mtx);
+        live.erase(r.run_id);
+        finished[r.run_id] = r;
+        if (resumed_run) {
+          --resumed_alive;
+          if (!resume_queue.empty()) {
+            next = std::move(resume_queue.front());
+            resume_queue.pop_front();
+            ++resumed_alive;
+          }
+        }
+        all_done.notify_all();
+      }
+      if (next)
+        caf::anon_send(supervisor, start_atom::value, std::move(*next));
+      if (user_done)
+        user_done(r);
+      promise->set_value(r);
+    };
+    return w;
   }
 };
 
@@ -82,6 +136,10 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   if (!journal)
     return std::move(journal.error());
   p->journal = *journal;
+  restart_policy rp;
+  rp.max_restarts = p->opts.max_restarts;
+  rp.window = p->opts.restart_window;
+  p->supervisor = spawn_run_supervisor(*p->sys, p->journal, rp);
   if (auto err = register_builtin_tools(*p->registry))
     return err;
   p->id_prefix = make_id_prefix();
@@ -90,25 +148,26 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
 
 runtime::~runtime() {
   auto& p = *impl_;
-  std::vector<caf::actor> running;
+  std::vector<std::string> running;
   {
     std::lock_guard<std::mutex> guard(p.mtx);
-    for (auto& kv : p.live)
-      running.push_back(kv.second);
+    running.assign(p.live.begin(), p.live.end());
+    p.resume_queue.clear(); // not started: they stay unfinished in the journal
+  }
+  for (auto& id : running)
+    caf::anon_send(p.supervisor, cancel_atom::value, id);
+  {
+    // Every started run journals its end (canceled at its next step).
+    std::unique_lock<std::mutex> guard(p.mtx);
+    p.all_done.wait(guard, [&] { return p.live.empty(); });
   }
   {
     caf::scoped_actor self{*p.sys};
-    for (auto& r : running) {
-      self->monitor(r);
-      self->send(r, cancel_atom::value);
-    }
-    for (size_t i = 0; i < running.size(); ++i)
-      self->receive([](caf::down_msg&) {});
     self->request(p.journal, caf::infinite, flush_atom::value)
       .receive([] {}, [](caf::error& err) {
         troupe::ignore_error(err, "shutting down; the writer already logged it");
       });
-    for (auto& a : {p.journal, p.tools})
+    for (auto& a : {p.supervisor, p.journal, p.tools})
       if (a)
         self->send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& kv : p.custom_routes)
@@ -116,10 +175,7 @@ runtime::~runtime() {
     for (auto& kv : p.script_routes)
       self->send_exit(kv.second, caf::exit_reason::user_shutdown);
   }
-  {
-    std::lock_guard<std::mutex> guard(p.mtx);
-    p.live.clear();
-  }
+  p.supervisor = nullptr;
   p.journal = nullptr;
   p.tools = nullptr;
   p.custom_routes.clear();
@@ -179,8 +235,12 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
     return caf::make_error(runtime_errc::io_failed,
                            sc.source + ": cannot create workspace "
                              + sc.workspace_root.string() + ": " + ec.message());
-  if (!p.tools)
-    p.tools = spawn_tool_pool(*p.sys, p.registry, p.opts.tool_workers);
+  if (p.opts.resume_on_first_start && !p.resumed) {
+    for (auto& r : resume())
+      if (!r)
+        spdlog::error("resume: {}", render(r.error()));
+  }
+  p.ensure_tools();
 
   run_spec spec;
   spec.run_id = p.next_run_id();
@@ -200,38 +260,100 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
 
   auto promise = std::make_shared<std::promise<run_result>>();
   run_handle handle{spec.run_id, promise->get_future().share()};
-  run_wiring w;
-  w.journal = p.journal;
-  w.route = p.route_for(sc, start.model);
-  w.tools = p.tools;
-  w.registry = p.registry;
-  w.clock = system_clock_us;
-  w.on_event = std::move(req.on_event);
-  auto user_done = std::move(req.on_done);
-  auto* self = impl_.get();
-  w.on_done = [self, promise, user_done](const run_result& r) {
-    {
-      std::lock_guard<std::mutex> guard(self->mtx);
-      self->live.erase(r.run_id);
-      self->finished[r.run_id] = r;
-    }
-    if (user_done)
-      user_done(r);
-    promise->set_value(r);
-  };
-  auto id = spec.run_id;
-  std::lock_guard<std::mutex> guard(p.mtx);
-  p.live[id] = spawn_run(*p.sys, std::move(spec), std::move(w));
+  auto w = p.wiring_for(p.route_for(sc, start.model), std::move(req.on_event),
+                        std::move(req.on_done), promise, false);
+  {
+    std::lock_guard<std::mutex> guard(p.mtx);
+    p.live.insert(spec.run_id);
+  }
+  caf::anon_send(p.supervisor, start_atom::value,
+                 run_launch{std::move(spec), std::move(w)});
   return handle;
 }
 
 bool runtime::cancel(const std::string& run_id) {
-  std::lock_guard<std::mutex> guard(impl_->mtx);
-  auto i = impl_->live.find(run_id);
-  if (i == impl_->live.end())
-    return false;
-  caf::anon_send(i->second, cancel_atom::value);
+  {
+    std::lock_guard<std::mutex> guard(impl_->mtx);
+    if (impl_->live.count(run_id) == 0)
+      return false;
+  }
+  caf::anon_send(impl_->supervisor, cancel_atom::value, run_id);
   return true;
+}
+
+std::vector<caf::expected<run_handle>>
+runtime::resume(std::function<void(const run_result&)> on_done) {
+  auto& p = *impl_;
+  p.resumed = true;
+  std::vector<caf::expected<run_handle>> out;
+  auto db = persistence::store::open(p.opts.db_path, persistence::open_mode::read_only);
+  if (!db) {
+    out.emplace_back(std::move(db.error()));
+    return out;
+  }
+  auto unfinished = db->list_runs(run_status::running);
+  if (!unfinished) {
+    out.emplace_back(std::move(unfinished.error()));
+    return out;
+  }
+  p.ensure_tools();
+  std::map<std::string, scenario> scenarios; // by path, loaded once
+  for (auto& info : *unfinished) {
+    {
+      std::lock_guard<std::mutex> guard(p.mtx);
+      if (p.live.count(info.run_id) != 0)
+        continue; // already running in this process
+    }
+    std::vector<event> history;
+    auto err = db->for_each_event(info.run_id, [&](const persistence::stored_event& row) {
+      auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
+      if (!ev)
+        return std::move(ev.error());
+      history.push_back(std::move(*ev));
+      return caf::error{};
+    });
+    if (err) {
+      out.emplace_back(std::move(err));
+      continue;
+    }
+    auto spec = spec_from_history(std::move(history));
+    if (!spec) {
+      out.emplace_back(caf::make_error(runtime_errc::invalid_arguments,
+                                       "run " + info.run_id + ": " + render(spec.error())));
+      continue;
+    }
+    auto& start = spec->start;
+    caf::actor route;
+    if (auto i = p.custom_routes.find(start.model); i != p.custom_routes.end()) {
+      route = i->second;
+    } else {
+      auto sc = scenarios.find(start.scenario);
+      if (sc == scenarios.end()) {
+        auto loaded = load_scenario(start.scenario);
+        if (!loaded) {
+          out.emplace_back(caf::make_error(
+            runtime_errc::invalid_scenario,
+            "run " + info.run_id + " cannot resume: " + render(loaded.error())));
+          continue;
+        }
+        sc = scenarios.emplace(start.scenario, std::move(*loaded)).first;
+      }
+      route = p.route_for(sc->second, start.model);
+    }
+    auto promise = std::make_shared<std::promise<run_result>>();
+    out.emplace_back(run_handle{info.run_id, promise->get_future().share()});
+    auto w = p.wiring_for(route, nullptr, on_done, promise, true);
+    run_launch launch{std::move(*spec), std::move(w)};
+    std::lock_guard<std::mutex> guard(p.mtx);
+    p.live.insert(info.run_id);
+    if (p.resumed_alive < std::max<size_t>(1, p.opts.resume_concurrency)) {
+      ++p.resumed_alive;
+      caf::anon_send(p.supervisor, start_atom::value, std::move(launch));
+    } else {
+      p.resume_queue.push_back(std::move(launch));
+    }
+  }
+  return out;
 }
 
 std::optional<run_result> runtime::result(const std::string& run_id) const {

@@ -10,6 +10,7 @@
 // Every run is an actor inside the runtime's CAF actor system; every step of
 // it is journaled to the SQLite database given at creation.
 
+#include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
@@ -39,6 +40,14 @@ struct runtime_options {
   size_t tool_workers = 2;
   /// CAF scheduler threads; 0 keeps CAF's default (max(cores, 4)).
   size_t scheduler_threads = 0;
+  /// Resume the journal's unfinished runs before the first new run starts.
+  bool resume_on_first_start = true;
+  /// Resumed runs alive at once; the rest wait their turn, so a restart with
+  /// many unfinished runs does not stampede models and tools.
+  size_t resume_concurrency = 64;
+  /// Crash restarts of a run: more than `max_restarts` within `window` fail it.
+  uint32_t max_restarts = 3;
+  std::chrono::milliseconds restart_window{10000};
 };
 
 struct run_request {
@@ -100,6 +109,16 @@ public:
   /// Starts a run of `sc` asynchronously.
   [[nodiscard]] caf::expected<run_handle> start(const scenario& sc,
                                                 run_request req);
+
+  /// Continues every run of the journal that has not ended (after a crash of
+  /// the process), at most `resume_concurrency` at a time. Pure and
+  /// idempotent tools whose results were not journaled run again; unsafe ones
+  /// are reported to the model as uncertain. Scripted runs reload their
+  /// scenario file from the path in their run_start; runs of models served by
+  /// `register_provider` need that provider registered first. Runs that
+  /// cannot resume are returned as errors, and stay unfinished.
+  [[nodiscard]] std::vector<caf::expected<run_handle>> resume(
+    std::function<void(const run_result&)> on_done = {});
 
   /// Asks a run to stop; it journals `canceled` at its next step boundary.
   /// Returns false when no such run is in flight.
