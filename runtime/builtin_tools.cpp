@@ -231,6 +231,49 @@ tool_outcome run_write_file(const json& args, const tool_context& ctx) {
           false};
 }
 
+// -- append_file --------------------------------------------------------------
+
+// Appending is the classic unsafe effect: running the call twice leaves the
+// line twice. Recovery never re-runs it (see docs/architecture.md).
+tool_outcome run_append_file(const json& args, const tool_context& ctx) {
+  constexpr const char* tool = "append_file";
+  auto rel = string_arg(args, "path");
+  auto content = string_arg(args, "content");
+  if (!rel || !content)
+    return failed(tool, "arguments 'path' and 'content' must be strings");
+  auto path = resolve_in_workspace(ctx.workspace_root, *rel);
+  if (!path)
+    return failed(tool, render(path.error()));
+  std::error_code ec;
+  fs::create_directories(path->parent_path(), ec);
+  if (ec)
+    return failed(tool, "cannot create the parent directories of '" + *rel
+                          + "': " + ec.message());
+  int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                  0644);
+  if (fd < 0)
+    return failed(tool, "cannot open '" + *rel + "': " + errno_text(errno));
+  size_t done = 0;
+  int err = 0;
+  while (done < content->size()) {
+    auto n = ::write(fd, content->data() + done, content->size() - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0)
+    err = errno;
+  ::close(fd);
+  if (err != 0)
+    return failed(tool, "cannot append to '" + *rel + "': " + errno_text(err));
+  return {true, "appended " + std::to_string(content->size()) + " bytes to '" + *rel + "'",
+          false};
+}
+
 // -- list_dir -----------------------------------------------------------------
 
 // A file name as the model sees it: unchanged when it is printable UTF-8,
@@ -336,6 +379,19 @@ tool_definition make_write_file_tool() {
           tool_effect::idempotent, run_write_file};
 }
 
+tool_definition make_append_file_tool() {
+  return {"append_file",
+          "Appends content to a file of the workspace, creating it if missing.",
+          json{{"type", "object"},
+               {"properties",
+                {{"path", path_schema("File path relative to the workspace root.")},
+                 {"content", {{"type", "string"},
+                              {"description", "The text to append."}}}}},
+               {"required", {"path", "content"}},
+               {"additionalProperties", false}},
+          tool_effect::unsafe, run_append_file};
+}
+
 tool_definition make_list_dir_tool() {
   return {"list_dir",
           "Lists a directory of the workspace: one entry per line, sorted, "
@@ -365,7 +421,7 @@ tool_definition make_complete_tool() {
 
 caf::error register_builtin_tools(tool_registry& registry) {
   for (auto make : {make_echo_tool, make_read_file_tool, make_write_file_tool,
-                    make_list_dir_tool, make_complete_tool})
+                    make_append_file_tool, make_list_dir_tool, make_complete_tool})
     if (auto err = registry.add(make()))
       return err;
   return caf::none;

@@ -42,6 +42,8 @@ constexpr size_t max_list_dir_entries = 1000;
 /// trailing '/'. An empty directory gives empty output. Pure. Names that are
 /// not printable UTF-8 are shown with `\xNN` escapes.
 [[nodiscard]] tool_definition make_list_dir_tool();
+/// append_file {path, content}: appends (unsafe: never re-run by recovery).
+[[nodiscard]] tool_definition make_append_file_tool();
 
 /// `complete {status: success|failure|partial, answer}`: ends the run. The
 /// handler only echoes the answer; the run loop intercepts the call. Pure.

@@ -255,7 +255,11 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   start.limits = limits_record{l.max_turns, l.max_tool_calls, l.max_tokens,
                                l.deadline_ms, l.max_consecutive_errors,
                                l.max_parse_failures};
-  start.scenario = sc.source;
+  // Absolute, so `resume` finds the file again from any directory.
+  std::error_code path_ec;
+  start.scenario = std::filesystem::exists(sc.source, path_ec)
+                     ? std::filesystem::absolute(sc.source, path_ec).lexically_normal().string()
+                     : sc.source;
   start.workspace = sc.workspace_root.string();
 
   auto promise = std::make_shared<std::promise<run_result>>();

@@ -43,7 +43,12 @@ struct run_options {
   std::string scenario;
   std::string task;
   bool progress = false; ///< progress lines even when stderr is not a terminal
+  bool resume = true;    ///< first continue the journal's unfinished runs
 };
+
+/// Continues every unfinished run of the journal and waits for them.
+/// Exit 0 when all resumed (whatever their status), 1 when one could not.
+int resume(const common_options& opts);
 
 /// Exit codes: 0 completed, 2 limit_reached, 1 failed or canceled, 64 bad input.
 int run(const run_options& opts);

@@ -44,7 +44,20 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--task", ro.task, "the task, overriding the scenario's");
   run_cmd->add_flag("--progress", ro.progress,
                     "progress lines on stderr even when it is not a terminal");
-  run_cmd->callback([&] { action = [&] { return run(ro); }; });
+  bool no_resume = false;
+  run_cmd->add_flag("--no-resume", no_resume,
+                    "do not first continue the journal's unfinished runs");
+  run_cmd->callback([&] {
+    action = [&] {
+      ro.resume = !no_resume;
+      return run(ro);
+    };
+  });
+
+  auto* resume_cmd = app.add_subcommand(
+    "resume", "continue every unfinished run of the journal (after a crash)");
+  add_common(resume_cmd, opts, true);
+  resume_cmd->callback([&] { action = [&] { return resume(opts); }; });
 
   auto* runs_cmd = app.add_subcommand("runs", "list runs");
   add_common(runs_cmd, opts, true);

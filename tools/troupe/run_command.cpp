@@ -67,9 +67,13 @@ int run(const run_options& opts) {
     return report(sc.error());
   runtime_options ro;
   ro.db_path = opts.common.db;
+  ro.resume_on_first_start = false; // resumed explicitly, to wait for them
   auto rt = runtime::create(ro);
   if (!rt)
     return report(rt.error());
+  std::vector<caf::expected<run_handle>> resumed;
+  if (opts.resume)
+    resumed = (*rt)->resume();
   run_request req;
   req.task = opts.task;
   bool progress = !opts.common.json && (opts.progress || ::isatty(2));
@@ -79,6 +83,16 @@ int run(const run_options& opts) {
   if (!handle)
     return report(handle.error());
   auto r = handle->result().get();
+  for (auto& h : resumed) {
+    if (!h) {
+      std::fprintf(stderr, "troupe: resume: %s\n", render(h.error()).c_str());
+      continue;
+    }
+    auto rr = h->result().get();
+    if (!opts.common.json)
+      std::printf("resumed run %s %s\n", rr.run_id.c_str(),
+                  std::string(to_string(rr.status)).c_str());
+  }
   if (opts.common.json) {
     auto& k = r.totals;
     nlohmann::ordered_json out{
@@ -104,6 +118,38 @@ int run(const run_options& opts) {
                 opts.common.db.c_str());
   }
   return exit_code_of(r.status);
+}
+
+int resume(const common_options& opts) {
+  runtime_options ro;
+  ro.db_path = opts.db;
+  ro.resume_on_first_start = false;
+  auto rt = runtime::create(ro);
+  if (!rt)
+    return report(rt.error());
+  auto handles = (*rt)->resume();
+  int code = exit_ok;
+  auto out = nlohmann::ordered_json::array();
+  for (auto& h : handles) {
+    if (!h) {
+      code = report(h.error()) == exit_ok ? exit_ok : exit_failure;
+      continue;
+    }
+    auto r = h->result().get();
+    if (opts.json)
+      out.push_back({{"run_id", r.run_id}, {"status", to_string(r.status)},
+                     {"reason", r.reason}, {"turns", r.totals.turns},
+                     {"tool_calls", r.totals.tool_calls}});
+    else
+      std::printf("run %s %s after %u turns, %u tool calls\n", r.run_id.c_str(),
+                  std::string(to_string(r.status)).c_str(), r.totals.turns,
+                  r.totals.tool_calls);
+  }
+  if (opts.json)
+    std::cout << out.dump() << std::endl;
+  else if (handles.empty())
+    std::printf("no unfinished runs in %s\n", opts.db.c_str());
+  return code;
 }
 
 } // namespace troupe::cli
