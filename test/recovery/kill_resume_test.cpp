@@ -1,0 +1,165 @@
+// kill -9 fault injection: `troupe run` is killed at random moments (before,
+// between and after write-ahead intents and results), then `troupe resume`
+// finishes the run. No unsafe effect may repeat, and nothing acknowledged may
+// be lost.
+
+#define BOOST_TEST_MODULE kill_resume
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "persistence/store.hpp"
+#include "runtime/builtin_tools.hpp"
+#include "runtime/replay.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+#include "test/support/files.hpp"
+#include "test/support/run_command.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
+
+namespace fs = std::filesystem;
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+std::vector<event> events_of(persistence::store& db, const std::string& run_id) {
+  std::vector<event> out;
+  auto rows = db.events(run_id);
+  BOOST_REQUIRE_MESSAGE(rows, render(rows));
+  for (auto& row : *rows) {
+    auto ev = decode(row.bytes);
+    BOOST_REQUIRE_MESSAGE(ev, render(ev));
+    out.push_back(std::move(*ev));
+  }
+  return out;
+}
+
+struct trial_outcome {
+  bool resumed = false;
+  size_t uncertain = 0;
+};
+
+// Checks one trial's journal and ledger after `troupe resume`.
+trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
+                          const tool_registry& registry) {
+  trial_outcome out;
+  if (!fs::exists(db_path))
+    return out; // killed before the journal existed
+  auto db = persistence::store::open(db_path, persistence::open_mode::read_write);
+  BOOST_REQUIRE_MESSAGE(db, render(db));
+  auto report = db->check_integrity();
+  BOOST_REQUIRE_MESSAGE(report, render(report));
+  for (auto& p : report->problems)
+    BOOST_ERROR("integrity: run " << p.run_id << " seq " << p.seq << ": " << p.what);
+  auto runs = db->list_runs();
+  BOOST_REQUIRE(runs);
+  auto lines = fs::exists(ledger) ? lines_of(slurp(ledger)) : std::vector<std::string>{};
+  std::map<std::string, int> line_count;
+  for (auto& l : lines)
+    ++line_count[l];
+  auto times = [&](const std::string& line) {
+    auto i = line_count.find(line);
+    return i == line_count.end() ? 0 : i->second;
+  };
+  for (auto& run : *runs) {
+    BOOST_TEST_CONTEXT("run " << run.run_id) {
+      BOOST_CHECK_MESSAGE(run.status != run_status::running, "not finished");
+      auto evs = events_of(*db, run.run_id);
+      BOOST_REQUIRE(!evs.empty());
+      BOOST_CHECK(std::holds_alternative<completion>(evs.back().body));
+      for (size_t i = 0; i < evs.size(); ++i)
+        BOOST_REQUIRE_EQUAL(evs[i].seq, i + 1);
+      // Every append intent: a completed one left its line exactly once; an
+      // uncertain one at most once.
+      std::map<std::string, std::string> content_of;
+      for (auto& ev : evs)
+        if (auto* c = std::get_if<tool_call>(&ev.body); c && c->name == "append_file") {
+          auto args = nlohmann::json::parse(c->args_json);
+          auto text = args.at("content").get<std::string>();
+          content_of[c->call_id] = text.substr(0, text.size() - 1);
+        }
+      for (auto& ev : evs) {
+        auto* r = std::get_if<tool_result>(&ev.body);
+        if (r == nullptr || r->name != "append_file")
+          continue;
+        auto& line = content_of[r->call_id];
+        bool uncertain = contains(r->output, "is unknown");
+        if (uncertain) {
+          ++out.uncertain;
+          BOOST_CHECK_LE(times(line), 1);
+        } else {
+          BOOST_CHECK_MESSAGE(r->ok, r->output);
+          BOOST_CHECK_MESSAGE(times(line) == 1,
+                              line << " appears " << times(line) << " times");
+        }
+      }
+      for (auto& [line, n] : line_count)
+        BOOST_CHECK_MESSAGE(n == 1, line << " appears " << n << " times");
+      auto replayed = replay_run(evs, registry);
+      BOOST_CHECK_MESSAGE(replayed.identical(),
+                          "replay diverged at seq " << replayed.divergence->seq
+                            << ": expected " << replayed.divergence->expected
+                            << ", got " << replayed.divergence->got);
+      out.resumed = true;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(kill_resume)
+
+BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
+  std::random_device rd;
+  auto seed = std::getenv("TROUPE_KILL_SEED")
+                ? static_cast<unsigned>(std::stoul(std::getenv("TROUPE_KILL_SEED")))
+                : rd();
+  std::cerr << "kill/resume seed " << seed << " (TROUPE_KILL_SEED)" << std::endl;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_us(0, 90000);
+  tool_registry registry;
+  BOOST_REQUIRE(!register_builtin_tools(registry));
+  constexpr int trials = 200;
+  int resumed = 0, completed_before_kill = 0;
+  size_t uncertain = 0;
+  for (int t = 0; t < trials; ++t) {
+    BOOST_TEST_CONTEXT("seed " << seed << " trial " << t) {
+      temp_dir tmp("troupe-kill");
+      auto scenario = tmp.path / "appender.toml";
+      fs::copy_file(fs::path{TROUPE_SCENARIOS} / "appender.toml", scenario);
+      auto db = (tmp.path / "journal.db").string();
+      auto child = spawn_with_stdout(
+        {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"});
+      BOOST_REQUIRE(child.pid > 0);
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      ::kill(child.pid, SIGKILL);
+      std::string out;
+      read_to_end(child, out);
+      auto code = wait_for(child);
+      if (code == 0)
+        ++completed_before_kill;
+      auto res = run_command({TROUPE_BIN, "resume", "--db", db});
+      BOOST_CHECK_MESSAGE(res.exit_code == 0 || !fs::exists(db),
+                          "resume exit " << res.exit_code << ": " << res.err);
+      auto outcome = check_trial(db, tmp.path / "work" / "ledger.txt", registry);
+      resumed += outcome.resumed ? 1 : 0;
+      uncertain += outcome.uncertain;
+    }
+  }
+  std::cerr << "kill/resume: " << trials << " trials, " << resumed
+            << " with a journaled run, " << completed_before_kill
+            << " finished before the kill, " << uncertain
+            << " uncertain append calls" << std::endl;
+  BOOST_TEST(resumed > trials / 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
