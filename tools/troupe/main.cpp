@@ -8,6 +8,7 @@
 #include "runtime/logging.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/policy_commands.hpp"
 
 namespace {
 
@@ -101,6 +102,31 @@ int main(int argc, char** argv) {
     app.add_subcommand("migrate", "upgrade a journal to this schema version");
   add_common(migrate_cmd, opts, false);
   migrate_cmd->callback([&] { action = [&] { return migrate(opts); }; });
+
+  auto* policy_cmd = app.add_subcommand("policy", "check and explain policy files");
+  policy_cmd->require_subcommand(1);
+  std::string policy_file, explain_tool, explain_args = "{}", explain_agent,
+                           explain_role, explain_tenant;
+  bool explain_json = false;
+  auto* validate_cmd = policy_cmd->add_subcommand("validate", "check a policy file");
+  validate_cmd->add_option("FILE", policy_file, "policy file (TOML)")->required();
+  validate_cmd->callback([&] { action = [&] { return policy_validate(policy_file); }; });
+  auto* explain_cmd = policy_cmd->add_subcommand(
+    "explain", "the decision for one call and the rule that made it");
+  explain_cmd->add_option("FILE", policy_file, "policy file (TOML)")->required();
+  explain_cmd->add_option("--tool", explain_tool, "tool name")->required();
+  explain_cmd->add_option("--args", explain_args, "arguments as JSON")
+    ->capture_default_str();
+  explain_cmd->add_option("--agent", explain_agent, "calling agent");
+  explain_cmd->add_option("--role", explain_role, "calling role");
+  explain_cmd->add_option("--tenant", explain_tenant, "tenant");
+  explain_cmd->add_flag("--json", explain_json, "one JSON object on stdout");
+  explain_cmd->callback([&] {
+    action = [&] {
+      return policy_explain(policy_file, explain_tool, explain_args, explain_agent,
+                            explain_role, explain_tenant, explain_json);
+    };
+  });
 
   auto* bench_cmd = app.add_subcommand("bench", "benchmarks");
   bench_cmd->require_subcommand(1);
