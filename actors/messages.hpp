@@ -17,6 +17,30 @@ using complete_atom = caf::atom_constant<caf::atom("complete")>;
 using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
+using approval_atom = caf::atom_constant<caf::atom("approval")>;
+
+/// A pending `ask`: what the approver sees, and when it fails closed.
+struct approval_ticket {
+  std::string run_id;
+  approval_request request;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, approval_request& x) {
+  return f(caf::meta::type_name("approval_request"), x.call_id, x.tool, x.args_json,
+           x.rule, x.deadline_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, approval_decision& x) {
+  return f(caf::meta::type_name("approval_decision"), x.call_id, x.approved, x.by,
+           x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, approval_ticket& x) {
+  return f(caf::meta::type_name("approval_ticket"), x.run_id, x.request);
+}
 
 /// A tool call whose intent is durable, handed to a tool worker.
 struct tool_request {

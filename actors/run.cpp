@@ -156,6 +156,33 @@ void ask_model(run_actor* self, const ask_model_step& step) {
 }
 
 // Returns true when the step finished synchronously and driving continues.
+// Asks the approvals actor; its answer (or the deadline passing) becomes the
+// approval_decision that lets the call run or refuses it.
+void await_approval(run_actor* self, const approval_request& req) {
+  auto& s = self->state;
+  auto deny = [=](std::string by, std::string why) {
+    emit(self, approval_decision{req.call_id, false, std::move(by), std::move(why)});
+    drive(self);
+  };
+  if (!s.wiring.approvals) {
+    deny("troupe", "no approver is configured; `ask` fails closed");
+    return;
+  }
+  auto left_us = std::max<int64_t>(req.deadline_us - s.wiring.clock(), 0);
+  auto timeout = std::chrono::microseconds(left_us) + std::chrono::seconds(5);
+  self->request(s.wiring.approvals,
+                std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+                approval_atom::value, approval_ticket{s.spec.run_id, req})
+    .then(
+      [=](approval_decision& d) {
+        emit(self, std::move(d));
+        drive(self);
+      },
+      [=](caf::error& err) {
+        deny("timeout", "no decision before the deadline (" + render(err) + ")");
+      });
+}
+
 bool vet_call(run_actor* self, const vet_call_step& step) {
   auto& s = self->state;
   auto call = s.st.calls[step.index].call;
@@ -169,9 +196,33 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
                              render(args.error())});
     return true;
   }
+  auto normalized = args->dump();
+  if (!step.decided) {
+    auto* def = s.wiring.registry->find(call.name);
+    bool pure = def != nullptr && def->effect == tool_effect::pure;
+    auto memo = scope_violation(call.name, pure, normalized);
+    if (!memo.empty()) {
+      emit(self, error_event{"out_of_scope", memo + " (call " + call.call_id + ")",
+                             call.call_id});
+      return true;
+    }
+    auto verdict = decide(*s.wiring.governance,
+                          call_context{call.name, *args, s.st.agent, "", s.st.tenant});
+    emit(self, policy_decision{call.call_id, std::string(to_string(verdict.decision)),
+                               verdict.rule_id, verdict.policy_version, verdict.reason});
+    if (verdict.decision == decision_kind::deny)
+      return true;
+    if (verdict.decision == decision_kind::ask) {
+      auto deadline = s.wiring.clock()
+                      + static_cast<int64_t>(verdict.approval_timeout_ms) * 1000;
+      approval_request req{call.call_id, call.name, normalized, verdict.rule_id, deadline};
+      emit(self, req);
+      await_approval(self, req);
+      return false;
+    }
+  }
   // Write-ahead: the intent is durable before the tool runs.
-  emit(self, tool_call{call.call_id, call.name, args->dump()},
-       [=] { drive(self); });
+  emit(self, tool_call{call.call_id, call.name, normalized}, [=] { drive(self); });
   return false;
 }
 
@@ -296,6 +347,9 @@ void resume(run_actor* self) {
     send_model_request(self, step);
     return;
   }
+  // Pending approvals keep their original deadlines across restarts.
+  for (auto& req : s.st.pending_approvals)
+    await_approval(self, req);
   drive(self);
 }
 

@@ -14,6 +14,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "runtime/policy.hpp"
 #include "runtime/run_result.hpp"
 #include "runtime/tool_registry.hpp"
 #include "schemas/event.hpp"
@@ -26,6 +27,11 @@ struct run_wiring {
   caf::actor route; ///< the model route of the agent's model
   caf::actor tools; ///< the tool pool
   std::shared_ptr<const tool_registry> registry;
+  /// Decides every tool call; never null for a started run.
+  std::shared_ptr<const policy> governance;
+  /// Answers `(approval_atom, approval_ticket) -> approval_decision`; when
+  /// null, every `ask` is denied at once (fail closed).
+  caf::actor approvals;
   /// Reads the clock for event timestamps (microseconds since the epoch).
   std::function<int64_t()> clock;
   /// Called for every event the run journals, in order (progress output).

@@ -84,6 +84,14 @@ struct summarizer {
     return "turn " + std::to_string(x.turn) + ", "
            + std::to_string(x.totals.tool_calls) + " tool calls";
   }
+  std::string operator()(const approval_request& x) const {
+    return x.call_id + " " + x.tool + " awaits approval (rule " + x.rule + ", until "
+           + format_timestamp(x.deadline_us) + ")";
+  }
+  std::string operator()(const approval_decision& x) const {
+    return x.call_id + (x.approved ? " approved by " : " denied by ") + x.by
+           + (x.reason.empty() ? "" : ": " + one_line(x.reason, 50));
+  }
   std::string operator()(const parse_failure& x) const {
     return x.call_id + " " + x.name + ": " + one_line(x.reason, 60);
   }

@@ -39,7 +39,7 @@ struct describer {
     return "tool_call " + x.call_id + " " + x.name + " " + x.args_json;
   }
   std::string operator()(const policy_decision& x) const {
-    return "policy_decision " + x.call_id + " " + x.decision;
+    return "policy_decision " + x.call_id + " " + x.decision + " rule=" + x.rule;
   }
   std::string operator()(const tool_result& x) const {
     return "tool_result " + x.call_id + " " + x.name;
@@ -61,6 +61,12 @@ struct describer {
   std::string operator()(const parse_failure& x) const {
     return "parse_failure " + x.call_id + " " + x.name;
   }
+  std::string operator()(const approval_request& x) const {
+    return "approval_request " + x.call_id + " " + x.tool + " rule=" + x.rule;
+  }
+  std::string operator()(const approval_decision& x) const {
+    return "approval_decision " + x.call_id;
+  }
 };
 
 // A cancel is an operator's input: it may arrive between any two steps. An
@@ -73,7 +79,7 @@ bool is_input(const event& ev) {
 // What the logic would journal next, as a description; empty when the next
 // event is an input whose content replay takes from the journal.
 std::string expected_next(const run_state& st, const tool_registry& reg,
-                          const event& previous) {
+                          const policy& governance, const event& previous) {
   if (std::holds_alternative<tool_result>(previous.body)
       || std::holds_alternative<turn_end>(previous.body)) {
     event cp;
@@ -82,6 +88,15 @@ std::string expected_next(const run_state& st, const tool_registry& reg,
   }
   if (st.phase == run_phase::awaiting_reply)
     return "model_reply turn=" + std::to_string(st.turn);
+  if (auto* d = std::get_if<policy_decision>(&previous.body); d && d->decision == "ask") {
+    for (auto& slot : st.calls)
+      if (slot.call.call_id == d->call_id)
+        return describe_decision(
+          event{{}, 0, {}, {}, 0, approval_request{d->call_id, slot.call.name, "", d->rule, 0}});
+  }
+  for (auto& slot : st.calls)
+    if (slot.status == call_slot::state::awaiting_approval)
+      return "approval_decision " + slot.call.call_id;
   auto step = next_step(st);
   event ev;
   if (auto* s = std::get_if<start_turn_step>(&step))
@@ -90,12 +105,24 @@ std::string expected_next(const run_state& st, const tool_registry& reg,
     ev.body = model_request{s->turn, "", s->tools, 0};
   else if (auto* s = std::get_if<vet_call_step>(&step)) {
     auto& c = st.calls[s->index].call;
+    auto args = prepare_call(reg, c.name, c.args_json);
     if (!s->refusal.empty()) {
       ev.body = error_event{"refused", s->refusal, c.call_id};
-    } else if (auto args = prepare_call(reg, c.name, c.args_json)) {
+    } else if (!args) {
+      ev.body = parse_failure{c.call_id, c.name, c.args_json, ""};
+    } else if (s->decided) {
       ev.body = tool_call{c.call_id, c.name, args->dump()};
     } else {
-      ev.body = parse_failure{c.call_id, c.name, c.args_json, ""};
+      auto* def = reg.find(c.name);
+      bool pure = def != nullptr && def->effect == tool_effect::pure;
+      auto memo = scope_violation(c.name, pure, args->dump());
+      if (!memo.empty()) {
+        ev.body = error_event{"out_of_scope", memo, c.call_id};
+      } else {
+        auto v = decide(governance, call_context{c.name, *args, st.agent, "", st.tenant});
+        ev.body = policy_decision{c.call_id, std::string(to_string(v.decision)),
+                                  v.rule_id, v.policy_version, v.reason};
+      }
     }
   } else if (auto* s = std::get_if<execute_call_step>(&step)) {
     auto& c = st.calls[s->index].call;
@@ -118,7 +145,7 @@ std::string describe_decision(const event& ev) {
 }
 
 replay_report replay_run(const std::vector<event>& events,
-                         const tool_registry& registry) {
+                         const tool_registry& registry, const policy& governance) {
   replay_report rep;
   run_state st;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -133,7 +160,7 @@ replay_report replay_run(const std::vector<event>& events,
       continue;
     }
     if (!is_input(ev)) {
-      auto want = expected_next(st, registry, events[i - 1]);
+      auto want = expected_next(st, registry, governance, events[i - 1]);
       auto got = describe_decision(ev);
       if (want != got) {
         rep.divergence = replay_divergence{ev.seq, want, got};

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/policy.hpp"
 #include "runtime/tool_registry.hpp"
 #include "schemas/event.hpp"
 
@@ -26,9 +27,12 @@ struct replay_report {
 };
 
 /// Replays `events` (one run, in seq order). `registry` decides which tool
-/// calls pass the envelope, as it did when the run was live. Pure: no I/O.
+/// calls pass the envelope and `governance` decides them, as when the run was
+/// live; give another policy to ask what it would have changed (what-if):
+/// the first divergence is where the runs would split. Pure: no I/O.
 [[nodiscard]] replay_report replay_run(const std::vector<event>& events,
-                                       const tool_registry& registry);
+                                       const tool_registry& registry,
+                                       const policy& governance);
 
 /// A one-line rendering of the fields replay compares, e.g.
 /// `turn_start turn=2 mode=repair`.

@@ -78,6 +78,7 @@ struct folder {
   void operator()(const run_start& x) {
     st.run_id = ev.run_id;
     st.agent = x.agent;
+    st.tenant = x.tenant;
     st.model = x.model;
     st.tools = x.tools;
     st.limits = x.limits;
@@ -143,7 +144,39 @@ struct folder {
     if (x.name == complete_tool)
       st.complete_call = complete_args(x.args_json);
   }
-  void operator()(const policy_decision&) {}
+  void operator()(const policy_decision& x) {
+    auto* slot = find_slot(st, x.call_id);
+    if (slot == nullptr)
+      return;
+    if (x.decision == "allow") {
+      slot->status = call_slot::state::approved;
+    } else if (x.decision == "ask") {
+      slot->status = call_slot::state::awaiting_approval;
+    } else {
+      slot->status = call_slot::state::done;
+      ++st.totals.denials;
+      remember(st, slot->call.name + " denied: " + one_line(x.reason, 80));
+      add_tool_message(st, x.call_id, "denied by rule " + x.rule + ": " + x.reason);
+    }
+  }
+  void operator()(const approval_request& x) { st.pending_approvals.push_back(x); }
+  void operator()(const approval_decision& x) {
+    auto& pending = st.pending_approvals;
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [&](auto& a) { return a.call_id == x.call_id; }),
+                  pending.end());
+    auto* slot = find_slot(st, x.call_id);
+    if (slot == nullptr)
+      return;
+    if (x.approved) {
+      slot->status = call_slot::state::approved;
+      return;
+    }
+    slot->status = call_slot::state::done;
+    ++st.totals.denials;
+    remember(st, slot->call.name + " not approved: " + one_line(x.reason, 80));
+    add_tool_message(st, x.call_id, "denied by " + x.by + ": " + x.reason);
+  }
   void operator()(const tool_result& x) {
     mark_done(st, x.call_id);
     if (x.ok) {
@@ -174,6 +207,11 @@ struct folder {
   void operator()(const error_event& x) {
     if (x.code == "canceled") {
       st.cancel_requested = true;
+      return;
+    }
+    if (x.code == "out_of_scope") {
+      st.out_of_scope = x.message;
+      mark_done(st, x.call_id);
       return;
     }
     if (!x.call_id.empty()) {
@@ -246,6 +284,10 @@ run_step handle_calls(const run_state& st) {
     auto& slot = st.calls[i];
     if (slot.status == call_slot::state::in_flight)
       return execute_call_step{i};
+    if (slot.status == call_slot::state::awaiting_approval)
+      return wait_step{};
+    if (slot.status == call_slot::state::approved)
+      return vet_call_step{i, {}, true};
     if (slot.status == call_slot::state::done)
       continue;
     if (st.complete_call)
@@ -290,6 +332,12 @@ run_status status_of_complete(std::string_view status, bool in_recovery) {
 }
 
 run_step next_step(const run_state& st) {
+  if (!st.out_of_scope.empty() && st.phase != run_phase::finished) {
+    auto c = make_outcome(st, run_status::failed, "",
+                          "framework_fix_needed: " + st.out_of_scope);
+    c.reason = "out_of_scope";
+    return finish_step{c};
+  }
   switch (st.phase) {
     case run_phase::created:
     case run_phase::finished:
@@ -327,6 +375,33 @@ run_step next_step(const run_state& st) {
   if (auto hit = limit_hit(st))
     return recover_step{hit->first, hit->second};
   return start_turn_step{st.turn + 1, st.next_mode};
+}
+
+std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
+                            const std::string& normalized_args) {
+  if (tool_is_pure)
+    return {};
+  auto args = nlohmann::json::parse(normalized_args, nullptr, false);
+  if (!args.is_object())
+    return {};
+  auto i = args.find("path");
+  if (i == args.end() || !i->is_string())
+    return {};
+  auto path = i->get<std::string>();
+  bool outside = !path.empty() && path.front() == '/';
+  size_t start = 0;
+  while (!outside && start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos)
+      end = path.size();
+    outside = path.compare(start, end - start, "..") == 0 && end - start == 2;
+    start = end + 1;
+  }
+  if (!outside)
+    return {};
+  return "call to " + tool_name + " would write '" + path
+         + "', outside the run's workspace; the task needs a change outside "
+           "the run's scope";
 }
 
 std::string runtime_summary(const run_state& st) {

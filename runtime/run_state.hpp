@@ -32,7 +32,13 @@ enum class run_phase : uint8_t {
 /// One tool call of the current reply, as the run tracks it.
 struct call_slot {
   tool_call_ref call;
-  enum class state : uint8_t { pending, in_flight, done } status = state::pending;
+  enum class state : uint8_t {
+    pending,           ///< not yet vetted
+    approved,          ///< policy (or an approver) allowed it; intent not yet journaled
+    awaiting_approval, ///< policy said ask; the run waits for a decision
+    in_flight,         ///< intent journaled, no result yet
+    done,
+  } status = state::pending;
 };
 
 struct run_state {
@@ -58,6 +64,9 @@ struct run_state {
   uint32_t consecutive_provider_failures = 0;
   bool cancel_requested = false;
   std::string recovery_reason;     ///< set once a limit started recovery
+  std::string out_of_scope;        ///< memo of a call outside the run's scope
+  std::vector<approval_request> pending_approvals; ///< asked, not yet decided
+  std::string tenant;
   kpis totals;
 
   // -- the end ----------------------------------------------------------------
@@ -91,12 +100,17 @@ struct ask_model_step {
   std::vector<std::string> tools;
 };
 
-/// Vet call `index` of the current reply (envelope, policy) and journal
-/// either `tool_call` (durably) or `parse_failure`; refusals (limit reached,
-/// tool not offered) are journaled as `error` with the call id.
+/// Vet call `index` of the current reply: refuse it (limit reached, tool not
+/// offered: an `error` with the call id), or run the envelope (failure:
+/// `parse_failure`), the scope boundary (a write outside the workspace:
+/// `error` out_of_scope, which fails the run) and the policy
+/// (`policy_decision`; allow → `tool_call` durably, ask → `approval_request`).
+/// With `decided`, the policy or an approver already allowed it: journal the
+/// `tool_call`.
 struct vet_call_step {
   size_t index;
   std::string refusal; ///< non-empty: refuse with this reason instead
+  bool decided = false;
 };
 
 /// Execute call `index` (its tool_call is durable) and journal tool_result.
@@ -132,6 +146,14 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
 
 /// The summary the runtime writes itself when the recovery turn fails too.
 [[nodiscard]] std::string runtime_summary(const run_state& st);
+
+/// Whether a call would write outside its workspace, judged from the path's
+/// spelling alone (absolute, or with a `..` component), so that replay decides
+/// the same way on any machine. Tools that are not pure and take a `path`
+/// write. Returns the memo to journal, or an empty string.
+[[nodiscard]] std::string scope_violation(const std::string& tool_name,
+                                          bool tool_is_pure,
+                                          const std::string& normalized_args);
 
 /// Maps `complete`'s status argument to the run status.
 [[nodiscard]] run_status status_of_complete(std::string_view status,

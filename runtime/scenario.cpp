@@ -110,7 +110,8 @@ public:
 
   [[nodiscard]] caf::error parse(const toml::table& root, const std::filesystem::path& base_dir) {
     TROUPE_TRY(check_keys(root, "the top level",
-                          {"run", "limits", "workspace", "models", "agents", "script"}));
+                          {"run", "limits", "workspace", "models", "agents", "script",
+                           "policy"}));
     const toml::table* run = nullptr;
     TROUPE_TRY(section(root, "run", run));
     if (!run)
@@ -555,6 +556,7 @@ caf::expected<scenario> parse_scenario(std::string_view text, const std::string&
     return parser.fail(e.source(), syntax_error(text, e));
   }
   TROUPE_TRY(parser.parse(root, base_dir));
+  TROUPE_TRY(attach_policy(root, source, base_dir, result));
   return result;
 }
 

@@ -20,6 +20,7 @@
 // without including it.
 #include <caf/make_message.hpp>
 
+#include "runtime/policy.hpp"
 #include "runtime/runtime_errc.hpp"
 
 namespace troupe {
@@ -92,6 +93,9 @@ struct scenario {
   /// Agent name -> replies in the order the provider hands them out. Every
   /// key names an entry of agents; an agent may have no entry.
   std::map<std::string, std::vector<scripted_reply>> scripts;
+  /// The tool policy: `[policy]` inline, `policy = "file.toml"` (relative to
+  /// the scenario), or the built-in default_policy() when neither is given.
+  troupe::policy governance = default_policy();
 };
 
 /// Parses scenario text. `source` names the text in error messages (usually
@@ -102,6 +106,11 @@ struct scenario {
 /// "complete", which the runtime always provides.
 /// @returns the scenario, or `runtime_errc::invalid_scenario` for the first
 ///          problem found.
+/// Reads the scenario's `policy` key into `out.governance` (see above).
+[[nodiscard]] caf::error attach_policy(const ::toml::table& root, const std::string& source,
+                                       const std::filesystem::path& base_dir,
+                                       scenario& out);
+
 [[nodiscard]] caf::expected<scenario>
 parse_scenario(std::string_view text, const std::string& source,
                const std::filesystem::path& base_dir,

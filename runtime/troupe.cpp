@@ -33,6 +33,7 @@ struct runtime::impl {
   std::unique_ptr<caf::actor_system> sys;
   caf::actor journal;
   caf::actor supervisor;
+  caf::actor approvals; ///< null until an approvals service is attached
   caf::actor tools; ///< spawned with the first run; fixes the registry
   bool resumed = false;
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
@@ -70,7 +71,8 @@ struct runtime::impl {
   }
 
   /// Wiring shared by new and resumed runs; `promise` gets the result.
-  run_wiring wiring_for(caf::actor route, std::function<void(const event&)> on_event,
+  run_wiring wiring_for(caf::actor route, std::shared_ptr<const policy> governance,
+                        std::function<void(const event&)> on_event,
                         std::function<void(const run_result&)> user_done,
                         std::shared_ptr<std::promise<run_result>> promise,
                         bool resumed_run) {
@@ -79,6 +81,8 @@ struct runtime::impl {
     w.route = std::move(route);
     w.tools = tools;
     w.registry = registry;
+    w.governance = std::move(governance);
+    w.approvals = approvals;
     w.clock = system_clock_us;
     w.on_event = std::move(on_event);
     w.on_done = [this, promise, user_done, resumed_run](const run_result& r) {
@@ -264,7 +268,9 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
 
   auto promise = std::make_shared<std::promise<run_result>>();
   run_handle handle{spec.run_id, promise->get_future().share()};
-  auto w = p.wiring_for(p.route_for(sc, start.model), std::move(req.on_event),
+  auto w = p.wiring_for(p.route_for(sc, start.model),
+                        std::make_shared<const policy>(sc.governance),
+                        std::move(req.on_event),
                         std::move(req.on_done), promise, false);
   {
     std::lock_guard<std::mutex> guard(p.mtx);
@@ -328,6 +334,7 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
     }
     auto& start = spec->start;
     caf::actor route;
+    auto governance = std::make_shared<const policy>(default_policy());
     if (auto i = p.custom_routes.find(start.model); i != p.custom_routes.end()) {
       route = i->second;
     } else {
@@ -343,10 +350,11 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
         sc = scenarios.emplace(start.scenario, std::move(*loaded)).first;
       }
       route = p.route_for(sc->second, start.model);
+      governance = std::make_shared<const policy>(sc->second.governance);
     }
     auto promise = std::make_shared<std::promise<run_result>>();
     out.emplace_back(run_handle{info.run_id, promise->get_future().share()});
-    auto w = p.wiring_for(route, nullptr, on_done, promise, true);
+    auto w = p.wiring_for(route, governance, nullptr, on_done, promise, true);
     run_launch launch{std::move(*spec), std::move(w)};
     std::lock_guard<std::mutex> guard(p.mtx);
     p.live.insert(info.run_id);

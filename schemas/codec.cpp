@@ -84,6 +84,7 @@ void put(Kpis::Builder b, const kpis& k) {
   b.setWallMs(k.wall_ms);
   b.setToolErrors(k.tool_errors);
   b.setModelErrors(k.model_errors);
+  b.setDenials(k.denials);
 }
 
 void put(capnp::List<capnp::Text>::Builder b,
@@ -191,6 +192,21 @@ struct body_encoder {
     b.setState(capnp::Data::Reader(
       reinterpret_cast<const kj::byte*>(x.state.data()), x.state.size()));
   }
+  void operator()(const approval_request& x) {
+    auto b = ev.initApprovalRequest();
+    b.setCallId(text(x.call_id));
+    b.setTool(text(x.tool));
+    b.setArgsJson(text(x.args_json));
+    b.setRule(text(x.rule));
+    b.setDeadlineUs(x.deadline_us);
+  }
+  void operator()(const approval_decision& x) {
+    auto b = ev.initApprovalDecision();
+    b.setCallId(text(x.call_id));
+    b.setApproved(x.approved);
+    b.setBy(text(x.by));
+    b.setReason(text(x.reason));
+  }
   void operator()(const parse_failure& x) {
     auto b = ev.initParseFailure();
     b.setCallId(text(x.call_id));
@@ -214,6 +230,7 @@ kpis get(Kpis::Reader r) {
   k.wall_ms = r.getWallMs();
   k.tool_errors = r.getToolErrors();
   k.model_errors = r.getModelErrors();
+  k.denials = r.getDenials();
   return k;
 }
 
@@ -321,6 +338,19 @@ bool decode_body(Event::Reader r, event_body& out) {
       out = checkpoint{b.getTurn(), get(b.getKpis()),
                        std::string(reinterpret_cast<const char*>(d.begin()),
                                    d.size())};
+      return true;
+    }
+    case Event::APPROVAL_REQUEST: {
+      auto b = r.getApprovalRequest();
+      out = approval_request{str(b.getCallId()), str(b.getTool()),
+                             str(b.getArgsJson()), str(b.getRule()),
+                             b.getDeadlineUs()};
+      return true;
+    }
+    case Event::APPROVAL_DECISION: {
+      auto b = r.getApprovalDecision();
+      out = approval_decision{str(b.getCallId()), b.getApproved(),
+                              str(b.getBy()), str(b.getReason())};
       return true;
     }
     case Event::PARSE_FAILURE: {

@@ -43,6 +43,7 @@ struct kpis {
   uint64_t wall_ms = 0;
   uint32_t tool_errors = 0;
   uint32_t model_errors = 0;
+  uint32_t denials = 0; ///< calls refused by policy or by an approver
 };
 
 enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
@@ -146,11 +147,27 @@ struct parse_failure {
   std::string reason;
 };
 
+struct approval_request {
+  std::string call_id;
+  std::string tool;
+  std::string args_json;
+  std::string rule;
+  int64_t deadline_us = 0; ///< after this the request is denied (fail closed)
+};
+
+struct approval_decision {
+  std::string call_id;
+  bool approved = false;
+  std::string by; ///< the approver, or "timeout"
+  std::string reason;
+};
+
 /// The variant order is the event kind; keep it in sync with `event_kind`.
 using event_body =
   std::variant<run_start, turn_start, model_request, model_reply, tool_call,
                policy_decision, tool_result, turn_end, recovery, completion,
-               error_event, checkpoint, parse_failure>;
+               error_event, checkpoint, parse_failure, approval_request,
+               approval_decision>;
 
 enum class event_kind : uint8_t {
   run_start,
@@ -166,6 +183,8 @@ enum class event_kind : uint8_t {
   error,
   checkpoint,
   parse_failure,
+  approval_request,
+  approval_decision,
 };
 
 inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;

@@ -39,6 +39,7 @@ struct Kpis {
   wallMs        @7 :UInt64 $Json.name("wall_ms");
   toolErrors    @8 :UInt32 $Json.name("tool_errors");
   modelErrors   @9 :UInt32 $Json.name("model_errors");
+  denials       @10 :UInt32;
 }
 
 enum TurnMode {
@@ -146,6 +147,21 @@ struct ParseFailure {
   reason   @3 :Text;
 }
 
+struct ApprovalRequest {
+  callId     @0 :Text $Json.name("call_id");
+  tool       @1 :Text;
+  argsJson   @2 :Text $Json.name("args_json");
+  rule       @3 :Text;
+  deadlineUs @4 :Int64 $Json.name("deadline_us");   # fail closed after this
+}
+
+struct ApprovalDecision {
+  callId   @0 :Text $Json.name("call_id");
+  approved @1 :Bool;
+  by       @2 :Text;   # who decided, or "timeout"
+  reason   @3 :Text;
+}
+
 struct Event $Json.discriminator(name = "kind") {
   runId       @0 :Text $Json.name("run_id");
   seq         @1 :UInt32;
@@ -167,5 +183,7 @@ struct Event $Json.discriminator(name = "kind") {
     error          @15 :Error;
     checkpoint     @16 :Checkpoint;
     parseFailure   @17 :ParseFailure   $Json.name("parse_failure");
+    approvalRequest  @18 :ApprovalRequest  $Json.name("approval_request");
+    approvalDecision @19 :ApprovalDecision $Json.name("approval_decision");
   }
 }

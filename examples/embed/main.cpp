@@ -66,6 +66,20 @@ troupe::scenario support_scenario() {
   sc.models["desk-model"] = {"desk-model", "custom"};
   sc.agents["desk"] = {"desk", "desk-model", "Answer order questions.",
                        {"lookup_order", "complete"}};
+  // No tool runs without a policy decision: allow exactly what the desk needs.
+  auto rules = troupe::parse_policy(R"(
+    version = 1
+    [[rule]]
+    id = "orders-read-only"
+    tool = "lookup_order"
+    decision = "allow"
+    [[rule]]
+    id = "finish"
+    tool = "complete"
+    decision = "allow"
+  )", "embed-example-policy");
+  if (rules)
+    sc.governance = *rules;
   return sc;
 }
 

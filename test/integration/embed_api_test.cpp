@@ -130,6 +130,13 @@ BOOST_FIXTURE_TEST_CASE(custom_tools_run_and_are_fixed_after_the_first_run,
   BOOST_REQUIRE(!(*rt)->register_provider("dbl", std::make_shared<doubling_model>()));
   auto sc = make_scenario("dbl");
   sc.agents["a"].tools = {"double_it", "complete"};
+  auto rules = parse_policy("version = 1\n[[rule]]\nid = \"doubling\"\n"
+                            "tool = \"double_it\"\ndecision = \"allow\"\n"
+                            "[[rule]]\nid = \"done\"\ntool = \"complete\"\n"
+                            "decision = \"allow\"\n",
+                            "inline");
+  BOOST_REQUIRE_MESSAGE(rules, render(rules));
+  sc.governance = *rules;
   auto h = (*rt)->start(sc, {});
   BOOST_REQUIRE(h);
   auto r = h->result().get();

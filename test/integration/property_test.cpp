@@ -536,7 +536,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
       auto bad = problems_of(run, evs, *info);
       // Deterministic replay: the same logic over the journal decides the
       // same steps.
-      auto replayed = replay_run(evs, replay_registry);
+      auto replayed = replay_run(evs, replay_registry, default_policy());
       if (!replayed.identical())
         bad.push_back("replay diverged at seq " + std::to_string(replayed.divergence->seq)
                       + ": expected " + replayed.divergence->expected + ", got "

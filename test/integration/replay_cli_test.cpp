@@ -24,8 +24,9 @@ using troupe::test::temp_dir;
 
 namespace {
 
-// The hello example, run once into a fresh journal: 30 events, seq 6 is the
-// first tool_result, 7 its checkpoint, 11 the first turn_end.
+// The hello example, run once into a fresh journal: 35 events; seq 5 is the
+// first policy_decision, 7 the first tool_result, 8 its checkpoint, 13 the
+// first turn_end, 15 the second turn_start.
 struct hello_journal {
   temp_dir tmp;
   std::string db;
@@ -67,36 +68,36 @@ BOOST_AUTO_TEST_SUITE(replay_cli)
 BOOST_FIXTURE_TEST_CASE(an_untouched_run_replays_identical, hello_journal) {
   auto r = replay();
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(r.out == "identical (30 events)\n");
+  BOOST_TEST(r.out == "identical (35 events)\n");
   auto json = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--json"});
   BOOST_TEST(json.exit_code == 0);
   auto out = nlohmann::json::parse(json.out);
   BOOST_TEST(out.at("identical").get<bool>());
-  BOOST_TEST(out.at("events").get<int>() == 30);
+  BOOST_TEST(out.at("events").get<int>() == 35);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_dropped_event_is_caught_where_it_was, hello_journal) {
-  raw_db(db).exec("DELETE FROM events WHERE seq = 11");
+  raw_db(db).exec("DELETE FROM events WHERE seq = 13");
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(contains(r.out, "diverged at seq 12"), r.out);
+  BOOST_TEST(contains(r.out, "diverged at seq 14"), r.out);
   BOOST_TEST(contains(r.out, "expected: turn_end turn=1"), r.out);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_edited_tool_result_is_caught_at_the_next_decision,
                         hello_journal) {
-  tamper(6, [](event& ev) { std::get<tool_result>(ev.body).ok = false; });
+  tamper(7, [](event& ev) { std::get<tool_result>(ev.body).ok = false; });
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(contains(r.out, "diverged at seq 7"), r.out);
+  BOOST_TEST(contains(r.out, "diverged at seq 8"), r.out);
   BOOST_TEST(contains(r.out, "tool_errors=1"), r.out);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_edited_decision_is_caught_at_its_seq, hello_journal) {
-  tamper(13, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
+  tamper(15, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(contains(r.out, "diverged at seq 13"), r.out);
+  BOOST_TEST(contains(r.out, "diverged at seq 15"), r.out);
   BOOST_TEST(contains(r.out, "expected: turn_start turn=2 mode=normal"), r.out);
 }
 
@@ -115,11 +116,11 @@ BOOST_FIXTURE_TEST_CASE(diff_tells_equal_runs_from_different_ones, hello_journal
                   .at("run_id").get<std::string>();
   auto same = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(same.exit_code == 0);
-  BOOST_TEST(same.out == "same steps (30 events each)\n");
-  tamper(6, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
+  BOOST_TEST(same.out == "same steps (35 events each)\n");
+  tamper(7, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
   auto differ = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(differ.exit_code == 1);
-  BOOST_TEST(contains(differ.out, "first difference at seq 6"), differ.out);
+  BOOST_TEST(contains(differ.out, "first difference at seq 7"), differ.out);
   BOOST_TEST(contains(differ.out, "changed"), differ.out);
 }
 

@@ -358,33 +358,37 @@ BOOST_AUTO_TEST_CASE(hello_example_completes_and_writes_its_workspace) {
   BOOST_CHECK_EQUAL(fs::path{start[0].workspace}, ws);
 }
 
-BOOST_AUTO_TEST_CASE(path_escapes_are_refused_and_the_run_completes) {
+BOOST_AUTO_TEST_CASE(path_escapes_are_denied_and_a_write_outside_stops_the_run) {
   temp_dir tmp;
   auto passwd_before = slurp("/etc/passwd");
   auto r = run_scenario(tmp, "path_escape.toml");
-  auto evs = check_completed_run(r);
+  BOOST_TEST_INFO("stdout: " << r.cmd.out << "\nstderr: " << r.cmd.err);
+  BOOST_CHECK_EQUAL(r.cmd.exit_code, 1);
+  BOOST_CHECK_EQUAL(str(r.result, "status"), "failed");
+  BOOST_CHECK_EQUAL(str(r.result, "reason"), "out_of_scope");
+  BOOST_CHECK(contains(str(r.result, "summary"), "framework_fix_needed"));
+  auto evs = journal_of(r.db, str(r.result, "run_id"));
   auto calls = bodies_of<tool_call>(evs);
-  auto results = bodies_of<tool_result>(evs);
-  struct expectation {
-    std::string tool;
-    std::string path;
-  };
-  std::vector<expectation> escapes{{"write_file", "../x"},
-                                   {"write_file", "/etc/passwd"},
-                                   {"read_file", "../../etc/passwd"}};
-  for (auto& e : escapes) {
-    BOOST_TEST_CONTEXT(e.tool << " " << e.path) {
-      const tool_call* call = nullptr;
-      for (auto& c : calls)
-        if (c.name == e.tool && contains(c.args_json, "\"" + e.path + "\""))
-          call = &c;
-      BOOST_REQUIRE(call != nullptr);
-      auto* res = result_for(results, call->call_id);
-      BOOST_REQUIRE(res != nullptr);
-      BOOST_CHECK(!res->ok);
-      BOOST_CHECK_MESSAGE(contains(res->output, "'" + e.path + "'"), res->output);
-    }
+  auto decisions = bodies_of<policy_decision>(evs);
+  // The reads never became tool calls: the policy denied them first.
+  for (auto& c : calls)
+    BOOST_CHECK_MESSAGE(!contains(c.args_json, "passwd"), c.args_json);
+  size_t denied = 0;
+  for (auto& d : decisions)
+    denied += d.decision == "deny" ? 1 : 0;
+  BOOST_CHECK_EQUAL(denied, 2u);
+  // Every executed call had a policy decision before it.
+  for (auto& c : calls) {
+    bool decided = false;
+    for (auto& d : decisions)
+      decided = decided || (d.call_id == c.call_id && d.decision == "allow");
+    BOOST_CHECK_MESSAGE(decided, c.call_id << " ran without an allow");
   }
+  bool memo = false;
+  for (auto& e : bodies_of<error_event>(evs))
+    memo = memo || (e.code == "out_of_scope" && contains(e.message, "'../x'"));
+  BOOST_CHECK_MESSAGE(memo, "no out_of_scope memo naming the write");
+  BOOST_CHECK(std::holds_alternative<completion>(evs.back().body));
   auto ws = tmp.path / "work" / "escape";
   BOOST_CHECK_EQUAL(slurp(ws / "inside.txt"), "stayed inside");
   BOOST_CHECK(!fs::exists(tmp.path / "work" / "x"));

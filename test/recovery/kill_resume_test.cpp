@@ -103,7 +103,7 @@ trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
       }
       for (auto& [line, n] : line_count)
         BOOST_CHECK_MESSAGE(n == 1, line << " appears " << n << " times");
-      auto replayed = replay_run(evs, registry);
+      auto replayed = replay_run(evs, registry, default_policy());
       BOOST_CHECK_MESSAGE(replayed.identical(),
                           "replay diverged at seq " << replayed.divergence->seq
                             << ": expected " << replayed.divergence->expected

@@ -10,6 +10,7 @@
 
 #include "schemas/errors.hpp"
 #include "test/support/temp_dir.hpp"
+#include "test/support/text.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -336,7 +337,6 @@ BOOST_AUTO_TEST_CASE(syntax_errors_quote_the_line_even_at_eof_or_crlf) {
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected_at_every_level) {
   check_rejected({
-    {"top level", with("[policy]\nallow = []\n"), "8:2", "'policy'"},
     {"run", with("[limits]\nmax_turn = 3\n"), "9:1", "'max_turn' in [limits]"},
     {"workspace", with("[workspace]\npath = \"x\"\n"), "9:1", "'path'"},
     {"model", with("[models.n]\nprovider = \"script\"\nurl = \"x\"\n"), "10:1",
@@ -462,6 +462,49 @@ BOOST_AUTO_TEST_CASE(script_errors) {
      "'usage'"},
     {"text not a string", with(s + "text = 5\n"), "9:8", "'text'"},
   });
+}
+
+BOOST_AUTO_TEST_CASE(without_a_policy_the_default_policy_applies) {
+  auto scn = parse(minimal);
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
+  BOOST_TEST(scn->governance.version == troupe::default_policy().version);
+}
+
+BOOST_AUTO_TEST_CASE(an_inline_policy_is_parsed) {
+  auto scn = parse(std::string{minimal} + R"([policy]
+version = 1
+mode = "enforce"
+default = "deny"
+[[policy.rule]]
+id = "echo-ok"
+tool = "echo"
+decision = "allow"
+)");
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
+  BOOST_TEST(scn->governance.rules.size() == 1u);
+  BOOST_TEST(scn->governance.rules[0].id == "echo-ok");
+  BOOST_TEST(troupe::to_string(scn->governance.mode) == "enforce");
+}
+
+BOOST_AUTO_TEST_CASE(a_policy_file_is_read_beside_the_scenario) {
+  troupe::test::temp_dir tmp;
+  std::ofstream{tmp.path / "rules.toml"} << "version = 1\n[[rule]]\nid = \"r\"\n"
+                                             "tool = \"echo\"\ndecision = \"ask\"\n";
+  auto scn = parse("policy = \"rules.toml\"\n" + std::string{minimal}, tmp.path);
+  BOOST_REQUIRE_MESSAGE(scn, troupe::render(scn));
+  BOOST_REQUIRE(scn->governance.rules.size() == 1u);
+  BOOST_TEST(troupe::to_string(scn->governance.rules[0].decision) == "ask");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_policy_names_file_line_and_column) {
+  auto scn = parse(std::string{minimal} + "[policy]\nversion = 1\nmood = \"x\"\n");
+  BOOST_REQUIRE(!scn);
+  auto msg = troupe::render(scn.error());
+  BOOST_TEST(troupe::test::contains(msg, "demo.toml:"), msg);
+  BOOST_TEST(troupe::test::contains(msg, "mood"), msg);
+  auto wrong = parse("policy = 3\n" + std::string{minimal});
+  BOOST_REQUIRE(!wrong);
+  BOOST_TEST(troupe::test::contains(troupe::render(wrong.error()), "'policy' must be a table"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,7 +21,7 @@ event envelope(event_body body) {
 }
 
 std::vector<event_body> one_of_each_kind() {
-  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0};
+  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0, 2};
   return {
     run_start{"lead", "acme", "write\nhello", "script", "be careful",
               {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3},
@@ -39,6 +39,8 @@ std::vector<event_body> one_of_each_kind() {
     error_event{"provider", "timeout", ""},
     checkpoint{2, k, std::string("\0\1binary", 8)},
     parse_failure{"c2", "write_file", "{bad", "expected a value"},
+    approval_request{"c3", "shell", R"({"argv":["ls"]})", "ask-shell", 1732000000999999},
+    approval_decision{"c3", true, "alice", "looks fine"},
   };
 }
 

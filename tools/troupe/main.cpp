@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
     "replay", "re-run a run's logic from its journal and compare every step");
   add_common(replay_cmd, opts, true);
   replay_cmd->add_option("RUN", run_id, "run id")->required();
-  replay_cmd->callback([&] { action = [&] { return replay(opts, run_id); }; });
+  std::string replay_with;
+  replay_cmd->add_option("--with", replay_with,
+                         "replay against this scenario's policy (what-if)");
+  replay_cmd->callback([&] { action = [&] { return replay(opts, run_id, replay_with); }; });
 
   std::string other_run;
   auto* diff_cmd = app.add_subcommand("diff", "compare two runs step by step");

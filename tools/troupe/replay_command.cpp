@@ -9,12 +9,17 @@
 #include "persistence/store.hpp"
 #include "runtime/builtin_tools.hpp"
 #include "runtime/replay.hpp"
+#include "runtime/runtime_errc.hpp"
+#include "runtime/scenario.hpp"
+
+#include <filesystem>
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
 
-int replay(const common_options& opts, const std::string& run_id) {
+int replay(const common_options& opts, const std::string& run_id,
+           const std::string& opts_with) {
   auto db = persistence::store::open(opts.db, persistence::open_mode::read_only);
   if (!db)
     return report(db.error());
@@ -35,7 +40,27 @@ int replay(const common_options& opts, const std::string& run_id) {
   tool_registry registry;
   if (auto reg_err = register_builtin_tools(registry))
     return report(reg_err);
-  auto rep = replay_run(events, registry);
+  // The policy the run was decided by: its scenario's (the path is in
+  // run_start), or the built-in default when the run had no scenario file.
+  auto governance = default_policy();
+  auto with = opts_with.empty()
+                ? (events.empty() ? std::string{}
+                                  : std::get<run_start>(events.front().body).scenario)
+                : opts_with;
+  std::error_code ec;
+  if (!with.empty() && std::filesystem::exists(with, ec)) {
+    auto sc = load_scenario(with, registry.names());
+    if (!sc) {
+      if (!opts_with.empty())
+        return report(sc.error());
+    } else {
+      governance = sc->governance;
+    }
+  } else if (!opts_with.empty()) {
+    return report(caf::make_error(runtime_errc::invalid_scenario,
+                                  opts_with + ": no such scenario file"));
+  }
+  auto rep = replay_run(events, registry, governance);
   if (opts.json) {
     nlohmann::ordered_json out{{"run_id", run_id},
                                {"identical", rep.identical()},
@@ -49,6 +74,8 @@ int replay(const common_options& opts, const std::string& run_id) {
     std::printf("identical (%llu events)\n",
                 static_cast<unsigned long long>(rep.events));
   } else {
+    if (!opts_with.empty())
+      std::printf("with %s the run would split:\n", opts_with.c_str());
     std::printf("diverged at seq %u\n  expected: %s\n  got:      %s\n",
                 rep.divergence->seq, rep.divergence->expected.c_str(),
                 rep.divergence->got.c_str());
