@@ -1,5 +1,8 @@
 // `troupe doctor`: every check reports what it found with run and seq; none
-// stops at the first problem, so one pass shows the whole damage.
+// stops at the first problem, so one pass shows the whole damage. The checks
+// are independent, except that a row failing its CRC is not also reported as
+// a chain break: a body altered behind the store's back shows as a checksum
+// mismatch, or, when the CRC was recomputed too, as a chain break.
 
 #include "persistence/detail/store_impl.hpp"
 
@@ -51,6 +54,28 @@ void check_row(const stored_event& ev, uint32_t expected_seq,
         + std::string(to_string(decoded->kind())) + "'");
 }
 
+// Checks one link of the run's chain. The next link starts from the stored
+// hash, not the computed one: an altered body breaks exactly one link (its
+// own), a removed or inserted row the link after it, an altered hash its own
+// and the next; everything after chains cleanly again.
+void check_link(const stored_event& ev, event_hash& prev,
+                integrity_report& rep) {
+  auto add = [&](std::string what) {
+    rep.problems.push_back({ev.run_id, ev.seq, std::move(what)});
+  };
+  auto computed = chain_next(prev, ev.bytes.data(), ev.bytes.size());
+  if (!computed) {
+    add(render(computed.error()));
+    return;
+  }
+  if (*computed != ev.hash)
+    add("hash chain broken at seq " + std::to_string(ev.seq) + ": stored "
+        + to_hex(ev.hash, 16) + ", computed " + to_hex(*computed, 16)
+        + " from the previous row's hash and this body (this row was "
+          "altered, or a row before it was removed, inserted or altered)");
+  prev = ev.hash;
+}
+
 } // namespace
 
 caf::expected<integrity_report> store::check_integrity() {
@@ -63,13 +88,24 @@ caf::expected<integrity_report> store::check_integrity() {
   rep.runs = runs->size();
   std::string current;
   uint32_t next = 1;
+  event_hash link{};
   std::unordered_map<std::string, uint32_t> last_seen;
   auto err = for_each_event("", [&](const stored_event& ev) {
     if (ev.run_id != current) {
       current = ev.run_id;
       next = 1;
+      auto seed = chain_seed(current);
+      if (!seed)
+        return std::move(seed.error());
+      link = *seed;
     }
     check_row(ev, next, rep);
+    // A body that fails its CRC is reported once, as a checksum mismatch;
+    // its link would only repeat that. The chain continues from its hash.
+    if (checksum(ev.bytes.data(), ev.bytes.size()) == ev.crc)
+      check_link(ev, link, rep);
+    else
+      link = ev.hash;
     next = ev.seq + 1;
     last_seen[ev.run_id] = ev.seq;
     ++rep.events;

@@ -12,7 +12,7 @@ namespace {
 // Integer rowid keys everywhere: measured here, inserting into a rowid table
 // with a secondary (run, seq) index is ~30x faster than a WITHOUT ROWID table
 // keyed by (run_id TEXT, seq). Events reference runs by their integer rowid.
-constexpr const char* schema_v2 = R"sql(
+constexpr const char* schema_v3 = R"sql(
 CREATE TABLE runs (
   id             INTEGER PRIMARY KEY,
   run_id         TEXT    NOT NULL UNIQUE,
@@ -43,7 +43,8 @@ CREATE TABLE events (
   kind   TEXT    NOT NULL,
   ts_us  INTEGER NOT NULL,
   body   BLOB    NOT NULL,
-  crc    INTEGER NOT NULL
+  crc    INTEGER NOT NULL,
+  hash   BLOB    NOT NULL
 );
 CREATE UNIQUE INDEX events_by_run_seq ON events(run, seq);
 CREATE INDEX events_by_kind ON events(kind, run);
@@ -68,6 +69,13 @@ UPDATE events SET crc = troupe_crc32(body);
 UPDATE runs SET last_seq = (SELECT ifnull(max(seq), 0) FROM events
                             WHERE events.run = runs.id);
 CREATE INDEX events_by_kind ON events(kind, run);
+)sql";
+
+// Version 3 chains every row to the one before it (persistence/hash_chain.hpp).
+// SQLite cannot add a NOT NULL column without a default; the empty default is
+// never kept: fill_hashes writes every row before the migration commits.
+constexpr const char* migrate_2_to_3 = R"sql(
+ALTER TABLE events ADD COLUMN hash BLOB NOT NULL DEFAULT x'';
 )sql";
 
 void crc32_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -112,6 +120,68 @@ caf::error fill_kpis_from_completions(store::impl& s) {
                            : s.fail(rc, "reading completions to migrate");
 }
 
+// Computes the chain of every run over the rows as they are, in seq order.
+// Rows damaged before the migration are chained as found: their CRC (and any
+// seq gap) still tells `troupe doctor` about them.
+caf::error fill_hashes(store::impl& s) {
+  detail::statement sel, up;
+  if (auto rc = sel.prepare(s.db, "SELECT e.id, r.run_id, e.body FROM events e "
+                                  "JOIN runs r ON r.id = e.run "
+                                  "ORDER BY e.run, e.seq");
+      rc != SQLITE_OK)
+    return s.fail(rc, "reading events to chain");
+  if (auto rc = up.prepare(s.db, "UPDATE events SET hash = ?2 WHERE id = ?1");
+      rc != SQLITE_OK)
+    return s.fail(rc, "preparing the hash migration");
+  std::string run;
+  event_hash prev{};
+  int rc;
+  // Updating rows the SELECT has passed is safe: it changes no column the
+  // scan orders or filters by.
+  while ((rc = sel.step()) == SQLITE_ROW) {
+    if (run.empty() || sel.text_at(1) != run) {
+      run = sel.text_at(1);
+      auto seed = chain_seed(run);
+      if (!seed)
+        return std::move(seed.error());
+      prev = *seed;
+    }
+    auto hash = chain_next(prev, sel.blob_at(2), sel.bytes_at(2));
+    if (!hash)
+      return std::move(hash.error());
+    prev = *hash;
+    up.bind(1, sel.int_at(0));
+    up.bind_blob(2, prev.data(), prev.size());
+    auto urc = up.step();
+    up.reset();
+    if (urc != SQLITE_DONE)
+      return s.fail(urc, "writing the hash chain of run " + run);
+  }
+  return rc == SQLITE_DONE ? caf::error{}
+                           : s.fail(rc, "reading events to chain");
+}
+
+// Version 4 adds the approvals table: human decisions on `ask` calls, written
+// by the approvals actor and by `troupe approve|deny` from other processes.
+constexpr const char* migrate_3_to_4 = R"sql(
+CREATE TABLE approvals (
+  id           INTEGER PRIMARY KEY,
+  run_id       TEXT    NOT NULL,
+  call_id      TEXT    NOT NULL,
+  tool         TEXT    NOT NULL,
+  args_json    TEXT    NOT NULL,
+  rule         TEXT    NOT NULL,
+  requested_us INTEGER NOT NULL,
+  deadline_us  INTEGER NOT NULL,
+  status       TEXT    NOT NULL DEFAULT 'pending',
+  decided_by   TEXT    NOT NULL DEFAULT '',
+  reason       TEXT    NOT NULL DEFAULT '',
+  decided_us   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(run_id, call_id)
+);
+CREATE INDEX approvals_by_status ON approvals(status, deadline_us);
+)sql";
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
@@ -141,7 +211,9 @@ void register_functions(sqlite3* db) {
 caf::error create_schema(store::impl& s) {
   if (auto err = s.exec("BEGIN IMMEDIATE", "starting schema creation"))
     return err;
-  auto err = s.exec(schema_v2, "creating the journal schema");
+  auto err = s.exec(schema_v3, "creating the journal schema");
+  if (!err)
+    err = s.exec(migrate_3_to_4, "creating the approvals table");
   if (!err)
     err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
                  "tagging the file as a troupe journal");
@@ -155,13 +227,27 @@ caf::error create_schema(store::impl& s) {
 }
 
 caf::error migrate(store::impl& s, int64_t from) {
+  if (from < 1)
+    return caf::make_error(store_errc::not_a_journal,
+                           s.path + ": troupe's application id but schema "
+                                    "version "
+                             + std::to_string(from)
+                             + ", which no troupe ever wrote");
   if (auto err = s.exec("BEGIN IMMEDIATE", "starting a migration"))
     return err;
+  // Each step brings the file one version up; all of them share the one
+  // transaction, so a failure anywhere leaves the file at `from`.
   caf::error err;
-  if (from == 1)
+  if (from <= 1)
     err = s.exec(migrate_1_to_2, "migrating schema version 1 to 2");
-  if (!err && from == 1)
+  if (!err && from <= 1)
     err = fill_kpis_from_completions(s);
+  if (!err && from <= 2)
+    err = s.exec(migrate_2_to_3, "migrating schema version 2 to 3");
+  if (!err && from <= 2)
+    err = fill_hashes(s);
+  if (!err && from <= 3)
+    err = s.exec(migrate_3_to_4, "migrating schema version 3 to 4");
   if (!err)
     err = set_version(s, current_schema_version);
   if (!err)

@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "persistence/hash_chain.hpp"
 #include "persistence/store_errc.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/event.hpp"
@@ -24,7 +25,7 @@ namespace troupe::persistence {
 
 /// The schema version this build writes. Older files migrate (read-write
 /// opens only); newer files are refused by name and version.
-inline constexpr int64_t current_schema_version = 2;
+inline constexpr int64_t current_schema_version = 4;
 
 /// `PRAGMA application_id` of troupe journals ("TRUP").
 inline constexpr int64_t application_id = 0x54525550;
@@ -56,6 +57,9 @@ struct stored_event {
   int64_t ts_us = 0;
   event_bytes bytes;
   uint32_t crc = 0;
+  /// The row's link of its run's hash chain (persistence/hash_chain.hpp); all
+  /// zero when the stored value is not 32 bytes long.
+  event_hash hash{};
 };
 
 /// An event whose seq the journal has stamped, ready to be written.
@@ -75,6 +79,13 @@ struct integrity_report {
   uint64_t events = 0;
   std::vector<integrity_problem> problems;
   [[nodiscard]] bool clean() const noexcept { return problems.empty(); }
+};
+
+/// What store::import_events did.
+struct import_report {
+  uint64_t runs = 0;    ///< distinct runs among the imported events
+  uint64_t written = 0; ///< events written (new to this journal)
+  uint64_t present = 0; ///< events skipped: already stored, identical
 };
 
 class store {
@@ -104,6 +115,20 @@ public:
   /// error the transaction is rolled back.
   [[nodiscard]] caf::error append(const std::vector<sealed_event>& batch);
 
+  /// Writes events that carry their seqs already (an export read back), in
+  /// one transaction, and returns after COMMIT. Idempotent: an event whose
+  /// (run, seq) is stored with identical bytes is skipped (so are bytes that
+  /// an older build laid out differently but that decode to the same event;
+  /// the stored row is kept as it is). All or nothing:
+  /// - a stored event that differs: import_conflict naming run and seq;
+  /// - within the input, each run's events must count up by one, and the
+  ///   first one not yet stored must be the run's next seq: sequence_gap.
+  /// New runs get their runs row as append gives it (agent and tenant from
+  /// run_start, status and KPIs from completion); hashes continue each run's
+  /// chain, so an event imported into any journal gets the hash it had.
+  [[nodiscard]] caf::expected<import_report>
+  import_events(const std::vector<sealed_event>& events);
+
   // -- readers ---------------------------------------------------------------
 
   [[nodiscard]] caf::expected<std::vector<run_info>>
@@ -121,8 +146,9 @@ public:
   for_each_event(const std::string& run_id,
                  const std::function<caf::error(const stored_event&)>& fn);
 
-  /// SQLite's integrity_check, per-run seq contiguity, checksum and decode of
-  /// every row, and agreement between each row and its decoded envelope.
+  /// SQLite's integrity_check, per-run seq contiguity, checksum, hash chain
+  /// link and decode of every row, agreement between each row and its decoded
+  /// envelope, and runs.last_seq against the last event of each run.
   [[nodiscard]] caf::expected<integrity_report> check_integrity();
 
   /// The connection and its prepared statements (persistence/detail only).

@@ -14,9 +14,11 @@ enum class store_errc : uint8_t {
   newer_schema,    ///< written by a newer troupe; refused, never touched
   needs_migration, ///< an older schema opened read-only
   corrupted,       ///< SQLite reports corruption or a row fails its checks
-  io_error,        ///< any other SQLite failure (disk full, permissions, ...)
+  io_error,        ///< any other SQLite (disk full, permissions, ...) or
+                   ///< libcrypto failure
   unknown_run,     ///< no run with that id
   sequence_gap,    ///< an append would break per-run seq contiguity
+  import_conflict, ///< an imported event differs from the one stored at its seq
 };
 
 } // namespace troupe::persistence

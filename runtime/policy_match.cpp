@@ -259,7 +259,7 @@ policy default_policy() {
   policy p;
   p.mode = policy_mode::strict;
   p.fallback = decision_kind::deny;
-  for (const char* tool : {"read_file", "write_file", "list_dir"})
+  for (const char* tool : {"read_file", "write_file", "append_file", "list_dir"})
     p.rules.push_back(builtin_rule(tool, true));
   for (const char* tool : {"echo", "complete"})
     p.rules.push_back(builtin_rule(tool, false));

@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/approvals.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "actors/model_route.hpp"
@@ -140,6 +141,18 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   if (!journal)
     return std::move(journal.error());
   p->journal = *journal;
+  approvals_config ac;
+  ac.db_path = p->opts.db_path;
+  if (p->opts.on_approval_requested) {
+    auto cb = p->opts.on_approval_requested;
+    ac.on_requested = [cb](const persistence::approval_row& r) {
+      cb(pending_approval{r.run_id, r.call_id, r.tool, r.args_json, r.rule, r.deadline_us});
+    };
+  }
+  auto approvals = spawn_approvals(*p->sys, std::move(ac));
+  if (!approvals)
+    return std::move(approvals.error());
+  p->approvals = *approvals;
   restart_policy rp;
   rp.max_restarts = p->opts.max_restarts;
   rp.window = p->opts.restart_window;
@@ -171,7 +184,7 @@ runtime::~runtime() {
       .receive([] {}, [](caf::error& err) {
         troupe::ignore_error(err, "shutting down; the writer already logged it");
       });
-    for (auto& a : {p.supervisor, p.journal, p.tools})
+    for (auto& a : {p.supervisor, p.approvals, p.journal, p.tools})
       if (a)
         self->send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& kv : p.custom_routes)
@@ -180,6 +193,7 @@ runtime::~runtime() {
       self->send_exit(kv.second, caf::exit_reason::user_shutdown);
   }
   p.supervisor = nullptr;
+  p.approvals = nullptr;
   p.journal = nullptr;
   p.tools = nullptr;
   p.custom_routes.clear();
@@ -279,6 +293,28 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   caf::anon_send(p.supervisor, start_atom::value,
                  run_launch{std::move(spec), std::move(w)});
   return handle;
+}
+
+caf::expected<std::vector<pending_approval>> runtime::pending_approvals() const {
+  auto store = persistence::approval_store::open(impl_->opts.db_path);
+  if (!store)
+    return std::move(store.error());
+  auto rows = store->pending();
+  if (!rows)
+    return std::move(rows.error());
+  std::vector<pending_approval> out;
+  for (auto& r : *rows)
+    out.push_back({r.run_id, r.call_id, r.tool, r.args_json, r.rule, r.deadline_us});
+  return out;
+}
+
+caf::error runtime::decide_approval(const std::string& run_id, const std::string& call_id,
+                                    bool approved, const std::string& by,
+                                    const std::string& reason) {
+  auto store = persistence::approval_store::open(impl_->opts.db_path);
+  if (!store)
+    return std::move(store.error());
+  return store->decide(run_id, call_id, approved, by, reason, system_clock_us());
 }
 
 bool runtime::cancel(const std::string& run_id) {

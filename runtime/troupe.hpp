@@ -34,6 +34,16 @@ class actor_system;
 
 namespace troupe {
 
+/// A tool call waiting for a person's decision.
+struct pending_approval {
+  std::string run_id;
+  std::string call_id;
+  std::string tool;
+  std::string args_json;
+  std::string rule;
+  int64_t deadline_us = 0; ///< denied automatically after this (fail closed)
+};
+
 struct runtime_options {
   std::string db_path = "troupe.db";
   /// Detached threads that execute tools.
@@ -48,6 +58,9 @@ struct runtime_options {
   /// Crash restarts of a run: more than `max_restarts` within `window` fail it.
   uint32_t max_restarts = 3;
   std::chrono::milliseconds restart_window{10000};
+  /// Called for every new approval request (policy `ask`), on a runtime
+  /// thread; decide it with decide_approval(), here or from anywhere else.
+  std::function<void(const pending_approval&)> on_approval_requested;
 };
 
 struct run_request {
@@ -119,6 +132,16 @@ public:
   /// cannot resume are returned as errors, and stay unfinished.
   [[nodiscard]] std::vector<caf::expected<run_handle>> resume(
     std::function<void(const run_result&)> on_done = {});
+
+  /// Approval requests not yet decided, in this runtime's journal.
+  [[nodiscard]] caf::expected<std::vector<pending_approval>> pending_approvals() const;
+
+  /// Approves or denies a pending request; the waiting run continues. Errors
+  /// when there is no such request or it was decided already.
+  [[nodiscard]] caf::error decide_approval(const std::string& run_id,
+                                           const std::string& call_id, bool approved,
+                                           const std::string& by,
+                                           const std::string& reason = {});
 
   /// Asks a run to stop; it journals `canceled` at its next step boundary.
   /// Returns false when no such run is in flight.

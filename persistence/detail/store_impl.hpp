@@ -15,6 +15,7 @@ namespace troupe::persistence {
 struct run_cursor {
   int64_t rowid = 0;
   uint32_t last_seq = 0;
+  event_hash last_hash{}; ///< the hash of seq last_seq, or the chain seed
 };
 
 struct store::impl {
@@ -28,6 +29,7 @@ struct store::impl {
   detail::statement insert_event;
   detail::statement insert_run;
   detail::statement find_run_rowid;
+  detail::statement find_event;
   detail::statement update_cursor;
   detail::statement complete_run;
 
@@ -36,6 +38,7 @@ struct store::impl {
     insert_event = {};
     insert_run = {};
     find_run_rowid = {};
+    find_event = {};
     update_cursor = {};
     complete_run = {};
     if (db != nullptr)
@@ -73,6 +76,10 @@ void bind_completion(statement& st, int64_t rowid, const completion& done);
 
 /// Registers `troupe_crc32(blob)` on the connection (used by migrations).
 void register_functions(sqlite3* db);
+
+/// Copies a hash column into `out`; false (and `out` zeroed) when the value
+/// is not event_hash_size bytes long.
+bool read_hash(const statement& st, int col, event_hash& out);
 
 } // namespace detail
 

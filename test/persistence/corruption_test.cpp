@@ -196,19 +196,21 @@ BOOST_AUTO_TEST_CASE(valid_event_in_the_wrong_row_is_an_envelope_problem) {
     raw.set_body("run-a", 2, raw.body("run-b", 2), true);
   }
   auto rep = check(path);
-  BOOST_TEST(rep.problems.size() == 1u);
+  BOOST_TEST(rep.problems.size() == 2u);
   BOOST_TEST(has_problem(rep, "run-a", 2, "envelope"));
+  BOOST_TEST(has_problem(rep, "run-a", 2, "hash chain broken at seq 2"));
 }
 
-BOOST_AUTO_TEST_CASE(deleted_middle_event_is_a_seq_gap) {
+BOOST_AUTO_TEST_CASE(deleted_middle_event_is_a_seq_gap_and_a_chain_break) {
   temp_dir dir;
   auto path = dir.file("j.db");
   write_journal(path, 6);
   delete_event(path, "run-a", 3);
   auto rep = check(path);
   BOOST_TEST(!rep.clean());
-  BOOST_TEST(rep.problems.size() == 1u);
+  BOOST_TEST(rep.problems.size() == 2u);
   BOOST_TEST(has_problem(rep, "run-a", 4, "seq gap: expected 3, found 4"));
+  BOOST_TEST(has_problem(rep, "run-a", 4, "hash chain broken at seq 4"));
   BOOST_TEST(rep.events == 11u);
 }
 

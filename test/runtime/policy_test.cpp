@@ -897,6 +897,8 @@ BOOST_AUTO_TEST_CASE(default_policy_allows_builtin_tools_inside_the_workspace) {
   };
   BOOST_TEST(allowed("read_file", R"({"path":"a.txt"})"));
   BOOST_TEST(allowed("write_file", R"({"path":"dir/a.txt","content":"x"})"));
+  BOOST_TEST(allowed("append_file", R"({"path":"log.txt","content":"x"})"));
+  BOOST_TEST(!allowed("append_file", R"({"path":"../log.txt","content":"x"})"));
   BOOST_TEST(allowed("list_dir", "{}"));
   BOOST_TEST(allowed("list_dir", R"({"path":"."})"));
   BOOST_TEST(allowed("echo", R"({"anything":1})"));

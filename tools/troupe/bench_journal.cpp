@@ -15,6 +15,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
+#include "persistence/hash_chain.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -162,10 +163,16 @@ phase_result run_raw_phase(const bench_journal_options& opts,
                nullptr, nullptr, nullptr);
   sqlite3_stmt* ins = nullptr;
   sqlite3_prepare_v2(db,
-                     "INSERT INTO events(run, seq, kind, ts_us, body, crc) "
-                     "VALUES(1, ?1, 'tool_result', ?2, ?3, ?4)",
+                     "INSERT INTO events(run, seq, kind, ts_us, body, crc, hash) "
+                     "VALUES(1, ?1, 'tool_result', ?2, ?3, ?4, ?5)",
                      -1, &ins, nullptr);
   auto draft = sample_draft("raw");
+  // Same row shape as the journal's: the hash chain link too.
+  auto link = persistence::chain_seed("raw");
+  if (!link) {
+    out.error = render(link.error());
+    return out;
+  }
   uint64_t batch = uint64_t{opts.appenders} * opts.window;
   auto t0 = clock_type::now();
   for (uint64_t i = 0; i < opts.events;) {
@@ -176,6 +183,13 @@ phase_result run_raw_phase(const bench_journal_options& opts,
       sqlite3_bind_blob(ins, 3, draft.data(), static_cast<int>(draft.size()),
                         SQLITE_STATIC);
       sqlite3_bind_int64(ins, 4, checksum(draft.data(), draft.size()));
+      link = persistence::chain_next(*link, draft.data(), draft.size());
+      if (!link) {
+        out.error = render(link.error());
+        break;
+      }
+      sqlite3_bind_blob(ins, 5, link->data(), static_cast<int>(link->size()),
+                        SQLITE_STATIC);
       if (sqlite3_step(ins) != SQLITE_DONE && out.error.empty())
         out.error = sqlite3_errmsg(db);
       sqlite3_reset(ins);

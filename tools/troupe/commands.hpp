@@ -55,6 +55,13 @@ int resume(const common_options& opts);
 /// Exit codes: 0 completed, 2 limit_reached, 1 failed or canceled, 64 bad input.
 int run(const run_options& opts);
 
+/// Lists pending approval requests.
+int approvals(const common_options& opts);
+/// Approves or denies one pending request (exit 1 when there is none).
+int decide(const common_options& opts, const std::string& run_id,
+           const std::string& call_id, bool approved, const std::string& by,
+           const std::string& reason);
+
 struct bench_journal_options {
   uint64_t events = 20000;
   unsigned appenders = 8;

@@ -8,6 +8,7 @@
 #include "runtime/logging.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
 
 namespace {
@@ -96,6 +97,13 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("RUN_B", other_run, "run id")->required();
   diff_cmd->callback([&] { action = [&] { return diff(opts, run_id, other_run); }; });
 
+  std::string import_file;
+  auto* import_cmd = app.add_subcommand(
+    "import", "write exported JSON lines (troupe export) into a journal");
+  add_common(import_cmd, opts, true);
+  import_cmd->add_option("FILE", import_file, "JSON lines from troupe export")->required();
+  import_cmd->callback([&] { action = [&] { return import_events(opts, import_file); }; });
+
   auto* doctor_cmd =
     app.add_subcommand("doctor", "check the journal's integrity");
   add_common(doctor_cmd, opts, true);
@@ -105,6 +113,26 @@ int main(int argc, char** argv) {
     app.add_subcommand("migrate", "upgrade a journal to this schema version");
   add_common(migrate_cmd, opts, false);
   migrate_cmd->callback([&] { action = [&] { return migrate(opts); }; });
+
+  auto* approvals_cmd = app.add_subcommand("approvals", "list pending approvals");
+  add_common(approvals_cmd, opts, true);
+  approvals_cmd->callback([&] { action = [&] { return approvals(opts); }; });
+  std::string call_id, decided_by = "cli", reason;
+  for (bool approve : {true, false}) {
+    auto* cmd = app.add_subcommand(approve ? "approve" : "deny",
+                                   approve ? "approve a pending tool call"
+                                           : "deny a pending tool call");
+    add_common(cmd, opts, false);
+    cmd->add_option("RUN", run_id, "run id")->required();
+    cmd->add_option("CALL", call_id, "call id")->required();
+    cmd->add_option("--by", decided_by, "who decides")->capture_default_str();
+    cmd->add_option("--reason", reason, "why");
+    cmd->callback([&, approve] {
+      action = [&, approve] {
+        return decide(opts, run_id, call_id, approve, decided_by, reason);
+      };
+    });
+  }
 
   auto* policy_cmd = app.add_subcommand("policy", "check and explain policy files");
   policy_cmd->require_subcommand(1);

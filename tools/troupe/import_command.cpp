@@ -1,0 +1,96 @@
+// `troupe import`: JSON lines back into a journal. Every line is checked
+// before the journal is opened, and the import is one transaction, so a bad
+// file or a conflict leaves the journal as it was.
+
+#include "tools/troupe/import_command.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "persistence/store.hpp"
+#include "schemas/codec.hpp"
+#include "schemas/errors.hpp"
+#include "schemas/json_import.hpp"
+
+namespace troupe::cli {
+
+namespace {
+
+using persistence::sealed_event;
+
+bool blank(const std::string& line) {
+  return line.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+int bad_input(const std::string& what) {
+  std::cerr << "troupe: " << what << std::endl;
+  return exit_usage;
+}
+
+// Decodes every line of `in` into `out`; returns exit_ok or the exit code of
+// the first bad line, which it has reported naming FILE:LINE.
+int read_events(std::istream& in, const std::string& file,
+                std::vector<sealed_event>& out) {
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    if (blank(line))
+      continue;
+    auto where = file + ":" + std::to_string(number);
+    auto bytes = from_json(line, where);
+    if (!bytes)
+      return bad_input(render(bytes.error()));
+    auto header = peek_header(*bytes);
+    if (!header)
+      return bad_input(where + ": " + render(header.error()));
+    out.push_back({std::move(*header), std::move(*bytes)});
+  }
+  if (in.bad())
+    return bad_input(file + ": read failed: " + std::strerror(errno));
+  return exit_ok;
+}
+
+} // namespace
+
+int import_events(const common_options& opts, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    return bad_input(file + ": cannot read the export (" + std::strerror(errno)
+                     + ")");
+  std::vector<sealed_event> events;
+  if (auto rc = read_events(in, file, events); rc != exit_ok)
+    return rc;
+  auto db = persistence::store::open(opts.db, persistence::open_mode::read_write);
+  if (!db)
+    return report(db.error());
+  auto rep = db->import_events(events);
+  if (!rep) {
+    auto rc = report(rep.error());
+    // The file and the journal disagree: a data problem, like doctor's.
+    if (rep.error() == persistence::store_errc::import_conflict
+        || rep.error() == persistence::store_errc::sequence_gap)
+      return exit_data;
+    return rc;
+  }
+  if (opts.json)
+    std::cout << nlohmann::ordered_json{{"db", opts.db},
+                                        {"file", file},
+                                        {"runs", rep->runs},
+                                        {"imported", rep->written},
+                                        {"already_present", rep->present}}
+                   .dump()
+              << std::endl;
+  else
+    std::printf("imported %llu events of %llu runs (%llu already present)\n",
+                static_cast<unsigned long long>(rep->written),
+                static_cast<unsigned long long>(rep->runs),
+                static_cast<unsigned long long>(rep->present));
+  return exit_ok;
+}
+
+} // namespace troupe::cli
