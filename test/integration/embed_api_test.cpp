@@ -11,6 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
+#include "runtime/builtin_tools.hpp"
+#include "runtime/replay.hpp"
+#include "schemas/codec.hpp"
+
+#include <atomic>
+#include <future>
 #include "runtime/troupe.hpp"
 
 using namespace troupe;
@@ -46,6 +52,10 @@ private:
   int waiting_ = 0;
   bool released_ = false;
 };
+
+bool contains_text(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 struct fixture {
   std::filesystem::path dir = std::filesystem::temp_directory_path()
@@ -156,4 +166,114 @@ BOOST_FIXTURE_TEST_CASE(starting_with_an_unregistered_tool_is_an_error, fixture)
   auto h = (*rt)->start(sc, {});
   BOOST_REQUIRE(!h);
   BOOST_TEST(render(h.error()).find("nope") != std::string::npos);
+}
+
+// -- supervision --------------------------------------------------------------
+
+namespace {
+
+// Echo until turn `turns`, then complete.
+struct counting_model final : model_provider {
+  explicit counting_model(uint32_t turns) : turns(turns) {}
+  uint32_t turns;
+  model_response complete(const model_call& call) override {
+    model_response r;
+    if (call.request_index + 1 < turns)
+      r.tool_calls.push_back({"c" + std::to_string(call.request_index), "echo", "{}"});
+    else
+      r.tool_calls.push_back({"done", "complete", R"({"status":"success","answer":"ok"})"});
+    return r;
+  }
+};
+
+// Throws on its `fail_at`-th request, once.
+struct flaky_model final : model_provider {
+  std::atomic<int> calls{0};
+  model_response complete(const model_call& call) override {
+    if (++calls == 2)
+      throw std::runtime_error("provider blew up");
+    return counting_model{4}.complete(call);
+  }
+};
+
+std::vector<event> journal_events(const std::string& db, const std::string& run_id) {
+  auto st = persistence::store::open(db, persistence::open_mode::read_only);
+  BOOST_REQUIRE_MESSAGE(st, render(st));
+  auto rows = st->events(run_id);
+  BOOST_REQUIRE(rows);
+  std::vector<event> out;
+  for (auto& r : *rows)
+    out.push_back(*decode(r.bytes));
+  return out;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_crashed_run_restarts_from_its_journal, fixture) {
+  auto db = (dir / "restart.db").string();
+  std::string run_id;
+  {
+    auto rt = runtime::create({db});
+    BOOST_REQUIRE(rt);
+    BOOST_REQUIRE(!(*rt)->register_provider("count", std::make_shared<counting_model>(4)));
+    auto crashed = std::make_shared<std::atomic<bool>>(false);
+    run_request req;
+    // An embedder callback that throws once, on the second turn: the run
+    // actor crashes and its supervisor restarts it from the journal.
+    req.on_event = [crashed](const event& ev) {
+      if (auto* t = std::get_if<turn_start>(&ev.body); t && t->turn == 2 && !crashed->exchange(true))
+        throw std::runtime_error("injected crash");
+    };
+    auto h = (*rt)->start(make_scenario("count"), std::move(req));
+    BOOST_REQUIRE(h);
+    auto r = h->result().get();
+    run_id = r.run_id;
+    BOOST_TEST(crashed->load());
+    BOOST_TEST(to_string(r.status) == "completed");
+    BOOST_TEST(r.totals.turns == 4u);
+  }
+  auto evs = journal_events(db, run_id);
+  tool_registry reg;
+  BOOST_REQUIRE(!register_builtin_tools(reg));
+  auto replayed = replay_run(evs, reg, default_policy());
+  BOOST_TEST(replayed.identical());
+}
+
+BOOST_FIXTURE_TEST_CASE(too_many_crashes_fail_the_run_and_tell_its_owner, fixture) {
+  auto db = (dir / "intensity.db").string();
+  runtime_options opts{db};
+  opts.max_restarts = 2;
+  auto rt = runtime::create(opts);
+  BOOST_REQUIRE(rt);
+  BOOST_REQUIRE(!(*rt)->register_provider("count", std::make_shared<counting_model>(4)));
+  run_request req;
+  req.on_event = [](const event& ev) {
+    if (std::holds_alternative<turn_start>(ev.body))
+      throw std::runtime_error("always crashes");
+  };
+  std::promise<run_result> told;
+  req.on_done = [&told](const run_result& r) { told.set_value(r); };
+  auto h = (*rt)->start(make_scenario("count"), std::move(req));
+  BOOST_REQUIRE(h);
+  auto r = h->result().get();
+  BOOST_TEST(to_string(r.status) == "failed");
+  BOOST_TEST(r.reason == "restart_intensity_exceeded");
+  BOOST_TEST(contains_text(r.summary, "3 times"), r.summary);
+  BOOST_TEST(told.get_future().get().reason == "restart_intensity_exceeded");
+  auto evs = journal_events(db, r.run_id);
+  BOOST_REQUIRE(std::holds_alternative<completion>(evs.back().body));
+  BOOST_TEST(std::get<completion>(evs.back().body).reason == "restart_intensity_exceeded");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_crashing_route_fails_one_request_not_the_run, fixture) {
+  auto rt = runtime::create({(dir / "route.db").string()});
+  BOOST_REQUIRE(rt);
+  auto flaky = std::make_shared<flaky_model>();
+  BOOST_REQUIRE(!(*rt)->register_provider("flaky", flaky));
+  auto h = (*rt)->start(make_scenario("flaky"), {});
+  BOOST_REQUIRE(h);
+  auto r = h->result().get();
+  BOOST_TEST(to_string(r.status) == "completed");
+  BOOST_TEST(r.totals.model_errors == 1u);
+  BOOST_TEST(r.totals.retries == 1u);
 }
