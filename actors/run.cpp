@@ -9,6 +9,7 @@
 #include "actors/messages.hpp"
 #include "runtime/envelope.hpp"
 #include "runtime/runtime_errc.hpp"
+#include "runtime/run_snapshot.hpp"
 #include "runtime/run_state.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -104,7 +105,7 @@ void emit(run_actor* self, event_body body,
 
 void emit_checkpoint(run_actor* self, std::function<void()> then = nullptr) {
   auto& st = self->state.st;
-  emit(self, checkpoint{st.turn, st.totals, {}}, std::move(then));
+  emit(self, checkpoint{st.turn, st.totals, snapshot_of(st)}, std::move(then));
 }
 
 std::vector<tool_spec> specs_for(const tool_registry& reg,

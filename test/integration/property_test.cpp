@@ -35,6 +35,7 @@
 #include "test/support/temp_dir.hpp"
 #include "runtime/builtin_tools.hpp"
 #include "runtime/replay.hpp"
+#include "runtime/run_snapshot.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;
@@ -520,6 +521,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
     std::map<std::string, size_t> reasons;
     size_t failing = 0;
     size_t replays = 0;
+    size_t snapshots_checked = 0;
     tool_registry replay_registry;
     BOOST_REQUIRE(!register_builtin_tools(replay_registry));
     for (auto& run : done) {
@@ -542,6 +544,28 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
                       + ": expected " + replayed.divergence->expected + ", got "
                       + replayed.divergence->got);
       replays += replayed.identical() ? 1 : 0;
+      // Snapshot + tail equals the full fold, from every checkpoint.
+      run_state full;
+      for (auto& ev : evs)
+        apply(full, ev);
+      for (size_t k = 1; k < evs.size(); ++k) {
+        if (!std::holds_alternative<checkpoint>(evs[k].body))
+          continue;
+        auto restored = restore(evs.front(), evs[k]);
+        if (!restored) {
+          bad.push_back("restore at seq " + std::to_string(evs[k].seq) + ": "
+                        + render(restored.error()));
+          break;
+        }
+        for (size_t j = k + 1; j < evs.size(); ++j)
+          apply(*restored, evs[j]);
+        if (!same_control_state(*restored, full)) {
+          bad.push_back("snapshot at seq " + std::to_string(evs[k].seq)
+                        + " + tail differs from the full fold");
+          break;
+        }
+        ++snapshots_checked;
+      }
       ++statuses[std::string(to_string(run.result.status))];
       if (!run.result.reason.empty())
         ++reasons[run.result.reason];
@@ -561,6 +585,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
     }
     BOOST_CHECK_MESSAGE(failing == 0, failing << " of " << runs << " runs broke the contract");
     BOOST_CHECK_EQUAL(replays, runs);
+    BOOST_CHECK_GT(snapshots_checked, runs);
     // The generator must reach every way a run can end, or the test is weak.
     for (auto* s : {"completed", "failed", "limit_reached"})
       BOOST_CHECK_MESSAGE(runs < 200 || statuses[s] > 0, "no run ended " << s);
