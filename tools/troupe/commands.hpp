@@ -82,4 +82,12 @@ struct bench_turns_options {
 
 int bench_turns(const bench_turns_options& opts);
 
+struct bench_recovery_options {
+  uint64_t runs = 10000;     ///< runs in flight when the process is killed
+  uint32_t long_turns = 1000; ///< turns of the long, growing run
+  bool json = false;
+};
+
+int bench_recovery(const bench_recovery_options& opts);
+
 } // namespace troupe::cli

@@ -198,6 +198,18 @@ int main(int argc, char** argv) {
   bench_turns_cmd->add_flag("--json", bt.json, "one JSON object on stdout");
   bench_turns_cmd->callback([&] { action = [&] { return bench_turns(bt); }; });
 
+  bench_recovery_options br;
+  auto* bench_recovery_cmd = bench_cmd->add_subcommand(
+    "recovery", "resume after SIGKILL, replay speed, a long run's journal");
+  bench_recovery_cmd->add_option("--runs", br.runs, "runs in flight at the kill")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  bench_recovery_cmd->add_option("--turns", br.long_turns, "turns of the long run")
+    ->capture_default_str()
+    ->check(CLI::Range(2u, 1000000u));
+  bench_recovery_cmd->add_flag("--json", br.json, "one JSON object on stdout");
+  bench_recovery_cmd->callback([&] { action = [&] { return bench_recovery(br); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
