@@ -2,25 +2,25 @@
 // cold path and the pool. Each case says which part of the sandbox holds.
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <netinet/in.h>
 #include <string>
-#include <sys/socket.h>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <boost/test/unit_test.hpp>
 #include <dirent.h>
-#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
@@ -309,6 +309,24 @@ BOOST_AUTO_TEST_CASE(a_memory_hog_hits_the_address_space_limit) {
       BOOST_TEST(res->exit_code != 0);
       BOOST_TEST(res->stdout_data.find("allocated") == std::string::npos);
       BOOST_TEST(res->stderr_data.find("MemoryError") != std::string::npos);
+    }
+  }
+}
+
+// Holds by: RLIMIT_FSIZE (SIGXFSZ); the workspace keeps a file cut at the
+// limit.
+BOOST_AUTO_TEST_CASE(a_disk_filler_hits_the_file_size_limit) {
+  for (auto& [name, run] : sandbox_paths()) {
+    BOOST_TEST_CONTEXT(name) {
+      auto file = shared_workspace() / ("big-" + name);
+      auto req = shell("head -c 4194304 /dev/zero > '" + file.string() + "'");
+      req.limits.file_size_bytes = sandbox_mib;
+      auto res = run(req);
+      BOOST_REQUIRE_MESSAGE(res, render(res));
+      BOOST_TEST(res->exit_code != 0); // the shell reports head's SIGXFSZ
+      BOOST_TEST(res->limit_breached == (res->signal == SIGXFSZ));
+      BOOST_TEST(fs::file_size(file) == sandbox_mib);
+      fs::remove(file);
     }
   }
 }

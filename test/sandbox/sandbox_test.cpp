@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -79,6 +80,8 @@ std::vector<int> processes_with(const std::string& marker) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(sandbox)
+
 BOOST_AUTO_TEST_SUITE(redaction)
 
 BOOST_AUTO_TEST_CASE(replaces_every_occurrence_with_the_name) {
@@ -113,7 +116,7 @@ BOOST_AUTO_TEST_CASE(binary_text_and_adjacent_occurrences) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(sandbox_basics)
+BOOST_AUTO_TEST_SUITE(basics)
 
 BOOST_AUTO_TEST_CASE(isolation_is_available_and_probed) {
   auto avail = isolation_available();
@@ -321,7 +324,7 @@ BOOST_AUTO_TEST_CASE(no_writable_roots_runs_in_the_private_tmp) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(sandbox_pool_lifecycle)
+BOOST_AUTO_TEST_SUITE(pool)
 
 pool_config small_pool(const fs::path& root, size_t workers) {
   pool_config cfg;
@@ -545,3 +548,5 @@ BOOST_AUTO_TEST_CASE(wire_codec_round_trips_binary_data) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END() // sandbox

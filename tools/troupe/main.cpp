@@ -8,6 +8,7 @@
 #include "runtime/logging.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/bench_sandbox.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
 
@@ -209,6 +210,17 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(2u, 1000000u));
   bench_recovery_cmd->add_flag("--json", br.json, "one JSON object on stdout");
   bench_recovery_cmd->callback([&] { action = [&] { return bench_recovery(br); }; });
+
+  bench_sandbox_options bs;
+  auto* bench_sandbox_cmd = bench_cmd->add_subcommand(
+    "sandbox", "sandboxed command latency: a new sandbox per call vs the pool");
+  bench_sandbox_cmd->add_option("--calls", bs.calls, "calls per phase")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  bench_sandbox_cmd->add_option("--worker", bs.worker_binary,
+                                "troupe-sandbox-worker (default: beside troupe)");
+  bench_sandbox_cmd->add_flag("--json", bs.json, "one JSON object on stdout");
+  bench_sandbox_cmd->callback([&] { action = [&] { return bench_sandbox(bs); }; });
 
   try {
     app.parse(argc, argv);
