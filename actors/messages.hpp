@@ -49,6 +49,8 @@ struct tool_request {
   std::string name;
   std::string args_json; ///< normalized by the envelope
   std::string workspace_root;
+  std::vector<std::string> granted_secrets; ///< names only, from the policy
+  bool network = false;
 };
 
 template <class Inspector>
@@ -89,7 +91,7 @@ typename Inspector::result_type inspect(Inspector& f, model_response& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tool_request& x) {
   return f(caf::meta::type_name("tool_request"), x.run_id, x.call_id, x.name,
-           x.args_json, x.workspace_root);
+           x.args_json, x.workspace_root, x.granted_secrets, x.network);
 }
 
 template <class Inspector>

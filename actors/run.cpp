@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
@@ -255,8 +256,13 @@ bool execute_call(run_actor* self, const execute_call_step& step) {
       return false;
     }
   }
+  // The grants of the rule that allowed the call (the decision is pure, so
+  // asking again gives the journaled answer, also after a restart).
+  auto args = nlohmann::json::parse(call.args_json, nullptr, false);
+  auto verdict = decide(*s.wiring.governance,
+                        call_context{call.name, args, s.st.agent, "", s.st.tenant});
   tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
-                   s.spec.start.workspace};
+                   s.spec.start.workspace, verdict.secrets, verdict.network};
   self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value,
                 std::move(req))
     .then(

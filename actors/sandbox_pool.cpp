@@ -635,4 +635,34 @@ void sandbox_pool::maintain() {
   }
 }
 
+// The installed layout puts the worker next to `troupe`; a developer may
+// have it on the PATH instead.
+std::string find_sandbox_worker(const std::string& given) {
+  if (!given.empty())
+    return given;
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto next = self.parent_path() / "troupe-sandbox-worker";
+    if (access(next.c_str(), X_OK) == 0)
+      return next.string();
+  }
+  if (const char* path = std::getenv("PATH")) {
+    std::string p = path;
+    size_t start = 0;
+    while (start <= p.size()) {
+      auto end = p.find(':', start);
+      auto dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      auto cand = fs::path{dir.empty() ? "." : dir} / "troupe-sandbox-worker";
+      if (access(cand.c_str(), X_OK) == 0)
+        return cand.string();
+      if (end == std::string::npos)
+        break;
+      start = end + 1;
+    }
+  }
+  return {};
+}
+
+
 } // namespace troupe

@@ -172,4 +172,8 @@ inline constexpr uint32_t max_frame_bytes = 256u << 20;
 
 } // namespace detail
 
+/// The troupe-sandbox-worker to use: `given` when not empty, else the one
+/// beside the running executable, else the first on PATH; empty when none.
+[[nodiscard]] std::string find_sandbox_worker(const std::string& given = {});
+
 } // namespace troupe

@@ -20,7 +20,8 @@ caf::behavior tool_worker(caf::event_based_actor*,
       auto args = nlohmann::json::parse(req.args_json, nullptr, false);
       if (args.is_discarded())
         return {false, req.name + ": arguments are not JSON", false};
-      tool_context ctx{req.workspace_root, req.run_id, req.call_id};
+      tool_context ctx{req.workspace_root, req.run_id, req.call_id, req.granted_secrets,
+                       req.network};
       return invoke_tool(*def, args, ctx);
     },
   };

@@ -49,6 +49,11 @@ struct tool_context {
   std::filesystem::path workspace_root;
   std::string run_id;
   std::string call_id;
+  /// What the policy rule that allowed the call grants: secret names (the
+  /// values are looked up by the tool, never carried in messages or journaled)
+  /// and network access for process tools.
+  std::vector<std::string> granted_secrets;
+  bool network = false;
 
   /// The key an idempotent tool passes to external systems so a re-run
   /// after a crash is recognized as the same request: `run_id:call_id`.

@@ -19,6 +19,7 @@
 #include "actors/model_route.hpp"
 #include "actors/run.hpp"
 #include "actors/run_supervisor.hpp"
+#include "actors/shell_tool.hpp"
 #include "persistence/store.hpp"
 #include "actors/tool_worker.hpp"
 #include "runtime/builtin_tools.hpp"
@@ -158,6 +159,19 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   rp.window = p->opts.restart_window;
   p->supervisor = spawn_run_supervisor(*p->sys, p->journal, rp);
   if (auto err = register_builtin_tools(*p->registry))
+    return err;
+  auto secrets = std::make_shared<secret_store>();
+  if (!p->opts.secrets_file.empty()) {
+    auto loaded = secret_store::load(p->opts.secrets_file);
+    if (!loaded)
+      return std::move(loaded.error());
+    *secrets = std::move(*loaded);
+  }
+  shell_tool_config shell;
+  shell.worker_binary = p->opts.sandbox_worker_binary;
+  shell.workers = p->opts.sandbox_workers;
+  shell.secrets = secrets;
+  if (auto err = p->registry->add(make_shell_tool(std::move(shell))))
     return err;
   p->id_prefix = make_id_prefix();
   return std::unique_ptr<runtime>(new runtime(std::move(p)));

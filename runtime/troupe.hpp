@@ -58,6 +58,13 @@ struct runtime_options {
   /// Crash restarts of a run: more than `max_restarts` within `window` fail it.
   uint32_t max_restarts = 3;
   std::chrono::milliseconds restart_window{10000};
+  /// The secrets file (`NAME=value` lines); names it lacks come from the
+  /// environment. Policy rules grant secrets to tools by name.
+  std::string secrets_file;
+  /// The `shell` tool's sandbox workers and its worker program (empty:
+  /// beside this executable, then PATH).
+  size_t sandbox_workers = 2;
+  std::string sandbox_worker_binary;
   /// Called for every new approval request (policy `ask`), on a runtime
   /// thread; decide it with decide_approval(), here or from anywhere else.
   std::function<void(const pending_approval&)> on_approval_requested;

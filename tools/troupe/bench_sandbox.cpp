@@ -40,35 +40,6 @@ int64_t percentile(std::vector<int64_t>& xs, double p) {
   return xs[k];
 }
 
-// The installed layout puts the worker next to `troupe`; a developer may
-// have it on the PATH instead.
-std::string find_worker(const std::string& given) {
-  if (!given.empty())
-    return given;
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto next = self.parent_path() / "troupe-sandbox-worker";
-    if (access(next.c_str(), X_OK) == 0)
-      return next.string();
-  }
-  if (const char* path = std::getenv("PATH")) {
-    std::string p = path;
-    size_t start = 0;
-    while (start <= p.size()) {
-      auto end = p.find(':', start);
-      auto dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
-      auto cand = fs::path{dir.empty() ? "." : dir} / "troupe-sandbox-worker";
-      if (access(cand.c_str(), X_OK) == 0)
-        return cand.string();
-      if (end == std::string::npos)
-        break;
-      start = end + 1;
-    }
-  }
-  return {};
-}
-
 sandbox_request trivial_call(const fs::path& workspace) {
   sandbox_request req;
   req.argv = {"/bin/true"};
@@ -116,7 +87,7 @@ int bench_sandbox(const bench_sandbox_options& opts) {
     std::cerr << "troupe: bench sandbox: " << render(avail.error()) << "\n";
     return exit_failure;
   }
-  auto worker = find_worker(opts.worker_binary);
+  auto worker = find_sandbox_worker(opts.worker_binary);
   if (worker.empty()) {
     std::cerr << "troupe: bench sandbox: troupe-sandbox-worker not found next to "
                  "troupe or on the PATH; pass --worker\n";

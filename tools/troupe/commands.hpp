@@ -46,11 +46,12 @@ struct run_options {
   std::string task;
   bool progress = false; ///< progress lines even when stderr is not a terminal
   bool resume = true;    ///< first continue the journal's unfinished runs
+  std::string secrets_file;
 };
 
 /// Continues every unfinished run of the journal and waits for them.
 /// Exit 0 when all resumed (whatever their status), 1 when one could not.
-int resume(const common_options& opts);
+int resume(const common_options& opts, const std::string& secrets_file = {});
 
 /// Exit codes: 0 completed, 2 limit_reached, 1 failed or canceled, 64 bad input.
 int run(const run_options& opts);

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--task", ro.task, "the task, overriding the scenario's");
   run_cmd->add_flag("--progress", ro.progress,
                     "progress lines on stderr even when it is not a terminal");
+  run_cmd->add_option("--secrets-file", ro.secrets_file,
+                      "NAME=value lines; policy rules grant them to tools by name");
   bool no_resume = false;
   run_cmd->add_flag("--no-resume", no_resume,
                     "do not first continue the journal's unfinished runs");
@@ -60,7 +62,9 @@ int main(int argc, char** argv) {
   auto* resume_cmd = app.add_subcommand(
     "resume", "continue every unfinished run of the journal (after a crash)");
   add_common(resume_cmd, opts, true);
-  resume_cmd->callback([&] { action = [&] { return resume(opts); }; });
+  std::string resume_secrets;
+  resume_cmd->add_option("--secrets-file", resume_secrets, "as for troupe run");
+  resume_cmd->callback([&] { action = [&] { return resume(opts, resume_secrets); }; });
 
   auto* runs_cmd = app.add_subcommand("runs", "list runs");
   add_common(runs_cmd, opts, true);

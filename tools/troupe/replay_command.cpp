@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
+#include "actors/shell_tool.hpp"
 #include "runtime/builtin_tools.hpp"
 #include "runtime/replay.hpp"
 #include "runtime/runtime_errc.hpp"
@@ -39,6 +40,9 @@ int replay(const common_options& opts, const std::string& run_id,
   // their own tools through troupe::replay_run with their registry.
   tool_registry registry;
   if (auto reg_err = register_builtin_tools(registry))
+    return report(reg_err);
+  // Replay never runs a tool; the shell tool is there for its schema.
+  if (auto reg_err = registry.add(make_shell_tool({})))
     return report(reg_err);
   // The policy the run was decided by: its scenario's (the path is in
   // run_start), or the built-in default when the run had no scenario file.

@@ -62,11 +62,14 @@ int run(const run_options& opts) {
   tool_registry builtins;
   if (auto err = register_builtin_tools(builtins))
     return report(err);
-  auto sc = load_scenario(opts.scenario, builtins.names());
+  auto known = builtins.names();
+  known.push_back("shell"); // registered by the runtime, with its sandbox pool
+  auto sc = load_scenario(opts.scenario, known);
   if (!sc)
     return report(sc.error());
   runtime_options ro;
   ro.db_path = opts.common.db;
+  ro.secrets_file = opts.secrets_file;
   ro.resume_on_first_start = false; // resumed explicitly, to wait for them
   auto rt = runtime::create(ro);
   if (!rt)
@@ -120,9 +123,10 @@ int run(const run_options& opts) {
   return exit_code_of(r.status);
 }
 
-int resume(const common_options& opts) {
+int resume(const common_options& opts, const std::string& secrets_file) {
   runtime_options ro;
   ro.db_path = opts.db;
+  ro.secrets_file = secrets_file;
   ro.resume_on_first_start = false;
   auto rt = runtime::create(ro);
   if (!rt)
