@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/sandbox_process.hpp"
 #include "persistence/store.hpp"
 #include "runtime/event_summary.hpp"
 #include "runtime/run_state.hpp"
@@ -175,7 +176,36 @@ int export_run(const common_options& opts, const std::string& run_id) {
   return exit_ok;
 }
 
+namespace {
+
+// Whether process tools can be isolated here; they refuse to run otherwise.
+ordered_json isolation_report() {
+  auto probe = probe_isolation();
+  return ordered_json{{"ok", probe.ok()},
+                      {"namespaces", probe.namespaces},
+                      {"idmapped_mounts", probe.idmapped_mounts},
+                      {"uid_drop", probe.uid_drop},
+                      {"bubblewrap_found", probe.bubblewrap_found},
+                      {"sandbox_start_us", probe.sandbox_start_us},
+                      {"detail", probe.detail}};
+}
+
+void print_isolation(const ordered_json& iso) {
+  if (iso["ok"].get<bool>())
+    std::printf("isolation: ok (pid, net, mount, ipc and uts namespaces; idmapped "
+                "workspace; unprivileged uid; a sandbox starts in %llu us)\n",
+                static_cast<unsigned long long>(iso["sandbox_start_us"].get<uint64_t>()));
+  else
+    std::printf("isolation: UNAVAILABLE: %s; the shell tool refuses to run\n",
+                iso["detail"].get<std::string>().c_str());
+}
+
+} // namespace
+
 int doctor(const common_options& opts) {
+  auto iso = isolation_report();
+  if (!opts.json)
+    print_isolation(iso);
   auto db = store::open(opts.db, open_mode::read_only);
   if (!db)
     return report(db.error());
@@ -192,7 +222,8 @@ int doctor(const common_options& opts) {
                               {"runs", rep->runs},
                               {"events", rep->events},
                               {"clean", rep->clean()},
-                              {"problems", problems}}
+                              {"problems", problems},
+                              {"isolation", iso}}
                    .dump()
               << "\n";
   } else {
