@@ -1,6 +1,8 @@
 #include "actors/run.hpp"
 
 #include <algorithm>
+#include <map>
+#include <random>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -27,6 +29,9 @@ struct run_actor_state {
   bool stopped = false;
   /// Calls whose intent was journaled before a crash, without a result.
   std::vector<std::string> recovered_calls;
+  /// Backoff jitter; each draw is journaled in a `retry` event.
+  std::mt19937_64 rng{std::random_device{}()};
+  std::map<std::string, uint32_t> attempts; ///< per call id
 };
 
 using run_actor = caf::stateful_actor<run_actor_state>;
@@ -228,6 +233,39 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
   return false;
 }
 
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+// Runs the tool. A failure the tool calls retryable is tried again after an
+// exponential backoff with jitter (the draw and the delay are journaled);
+// anything else becomes the call's result.
+void send_tool_request(run_actor* self, tool_request req) {
+  auto& s = self->state;
+  self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value, req)
+    .then(
+      [=](tool_outcome& out) {
+        auto& st = self->state;
+        auto attempt = ++st.attempts[req.call_id];
+        if (!out.ok && out.retryable && attempt < st.wiring.max_tool_attempts) {
+          double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(st.rng);
+          auto base = st.wiring.retry_base_delay.count() * (uint64_t{1} << (attempt - 1));
+          auto delay_us = static_cast<uint64_t>(
+            std::min<double>(static_cast<double>(base) * (0.5 + jitter),
+                             static_cast<double>(st.wiring.retry_max_delay.count())));
+          emit(self, retry{req.call_id, attempt, delay_us, jitter, out.output});
+          self->delayed_send(self, std::chrono::microseconds(delay_us), retry_atom::value,
+                             req);
+          return;
+        }
+        // The result is durable before the run takes its next step.
+        emit(self, tool_result{req.call_id, req.name, out.ok, std::move(out.output)});
+        emit_checkpoint(self, [=] { drive(self); });
+      },
+      [=](caf::error& err) {
+        emit(self, tool_result{req.call_id, req.name, false, req.name + ": " + render(err)});
+        emit_checkpoint(self, [=] { drive(self); });
+      });
+}
+
 bool was_recovered(const run_actor_state& s, const std::string& call_id) {
   return std::find(s.recovered_calls.begin(), s.recovered_calls.end(), call_id)
          != s.recovered_calls.end();
@@ -263,20 +301,7 @@ bool execute_call(run_actor* self, const execute_call_step& step) {
                         call_context{call.name, args, s.st.agent, "", s.st.tenant});
   tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
                    s.spec.start.workspace, verdict.secrets, verdict.network};
-  self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value,
-                std::move(req))
-    .then(
-      [=](tool_outcome& out) {
-        // The result is durable before the run takes its next step.
-        emit(self, tool_result{call.call_id, call.name, out.ok,
-                               std::move(out.output)});
-        emit_checkpoint(self, [=] { drive(self); });
-      },
-      [=](caf::error& err) {
-        emit(self, tool_result{call.call_id, call.name, false,
-                               call.name + ": " + render(err)});
-        emit_checkpoint(self, [=] { drive(self); });
-      });
+  send_tool_request(self, std::move(req));
   return false;
 }
 
@@ -387,6 +412,7 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
         resume(self);
       }
     },
+    [=](retry_atom, tool_request& req) { send_tool_request(self, std::move(req)); },
     [=](cancel_atom) {
       auto& s = self->state;
       if (s.stopped || s.st.phase == run_phase::finished || s.st.cancel_requested)

@@ -40,6 +40,11 @@ struct run_wiring {
   std::function<void(const run_result&)> on_done;
   std::chrono::milliseconds model_timeout{60000};
   std::chrono::milliseconds tool_timeout{60000};
+  /// Attempts of a tool call whose failures are retryable, and the backoff:
+  /// base * 2^(attempt-1) * (0.5 + jitter), jitter uniform in [0, 1), capped.
+  uint32_t max_tool_attempts = 3;
+  std::chrono::microseconds retry_base_delay{100000};
+  std::chrono::microseconds retry_max_delay{5000000};
 };
 
 /// What to run.

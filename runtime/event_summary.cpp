@@ -92,6 +92,10 @@ struct summarizer {
     return x.call_id + (x.approved ? " approved by " : " denied by ") + x.by
            + (x.reason.empty() ? "" : ": " + one_line(x.reason, 50));
   }
+  std::string operator()(const retry& x) const {
+    return x.call_id + " attempt " + std::to_string(x.attempt) + " failed, retry in "
+           + std::to_string(x.delay_us / 1000) + " ms: " + one_line(x.reason, 50);
+  }
   std::string operator()(const parse_failure& x) const {
     return x.call_id + " " + x.name + ": " + one_line(x.reason, 60);
   }

@@ -67,11 +67,14 @@ struct describer {
   std::string operator()(const approval_decision& x) const {
     return "approval_decision " + x.call_id;
   }
+  std::string operator()(const retry& x) const { return "retry " + x.call_id; }
 };
 
 // A cancel is an operator's input: it may arrive between any two steps. An
 // `uncertain` report comes from recovery after a crash, another input.
 bool is_input(const event& ev) {
+  if (std::holds_alternative<retry>(ev.body))
+    return true; // a retryable failure and its random backoff draw
   auto* e = std::get_if<error_event>(&ev.body);
   return e != nullptr && (e->code == "canceled" || e->code == "uncertain");
 }

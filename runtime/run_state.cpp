@@ -160,6 +160,7 @@ struct folder {
     }
   }
   void operator()(const approval_request& x) { st.pending_approvals.push_back(x); }
+  void operator()(const retry&) { ++st.totals.retries; }
   void operator()(const approval_decision& x) {
     auto& pending = st.pending_approvals;
     pending.erase(std::remove_if(pending.begin(), pending.end(),

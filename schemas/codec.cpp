@@ -207,6 +207,14 @@ struct body_encoder {
     b.setBy(text(x.by));
     b.setReason(text(x.reason));
   }
+  void operator()(const retry& x) {
+    auto b = ev.initRetry();
+    b.setCallId(text(x.call_id));
+    b.setAttempt(x.attempt);
+    b.setDelayUs(x.delay_us);
+    b.setJitter(x.jitter);
+    b.setReason(text(x.reason));
+  }
   void operator()(const parse_failure& x) {
     auto b = ev.initParseFailure();
     b.setCallId(text(x.call_id));
@@ -351,6 +359,12 @@ bool decode_body(Event::Reader r, event_body& out) {
       auto b = r.getApprovalDecision();
       out = approval_decision{str(b.getCallId()), b.getApproved(),
                               str(b.getBy()), str(b.getReason())};
+      return true;
+    }
+    case Event::RETRY: {
+      auto b = r.getRetry();
+      out = retry{str(b.getCallId()), b.getAttempt(), b.getDelayUs(), b.getJitter(),
+                  str(b.getReason())};
       return true;
     }
     case Event::PARSE_FAILURE: {

@@ -162,12 +162,22 @@ struct approval_decision {
   std::string reason;
 };
 
+/// A retryable tool failure, retried after `delay_us`; the random draw is
+/// journaled so replay is exact.
+struct retry {
+  std::string call_id;
+  uint32_t attempt = 0;
+  uint64_t delay_us = 0;
+  double jitter = 0;
+  std::string reason;
+};
+
 /// The variant order is the event kind; keep it in sync with `event_kind`.
 using event_body =
   std::variant<run_start, turn_start, model_request, model_reply, tool_call,
                policy_decision, tool_result, turn_end, recovery, completion,
                error_event, checkpoint, parse_failure, approval_request,
-               approval_decision>;
+               approval_decision, retry>;
 
 enum class event_kind : uint8_t {
   run_start,
@@ -185,6 +195,7 @@ enum class event_kind : uint8_t {
   parse_failure,
   approval_request,
   approval_decision,
+  retry,
 };
 
 inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;

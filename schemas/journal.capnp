@@ -162,6 +162,14 @@ struct ApprovalDecision {
   reason   @3 :Text;
 }
 
+struct Retry {
+  callId  @0 :Text $Json.name("call_id");
+  attempt @1 :UInt32;              # the attempt that failed, from 1
+  delayUs @2 :UInt64 $Json.name("delay_us");
+  jitter  @3 :Float64;             # the random draw in [0, 1) behind the delay
+  reason  @4 :Text;
+}
+
 struct Event $Json.discriminator(name = "kind") {
   runId       @0 :Text $Json.name("run_id");
   seq         @1 :UInt32;
@@ -185,5 +193,6 @@ struct Event $Json.discriminator(name = "kind") {
     parseFailure   @17 :ParseFailure   $Json.name("parse_failure");
     approvalRequest  @18 :ApprovalRequest  $Json.name("approval_request");
     approvalDecision @19 :ApprovalDecision $Json.name("approval_decision");
+    retry            @20 :Retry;
   }
 }

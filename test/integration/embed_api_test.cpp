@@ -277,3 +277,79 @@ BOOST_FIXTURE_TEST_CASE(a_crashing_route_fails_one_request_not_the_run, fixture)
   BOOST_TEST(r.totals.model_errors == 1u);
   BOOST_TEST(r.totals.retries == 1u);
 }
+
+BOOST_FIXTURE_TEST_CASE(retryable_failures_back_off_with_journaled_jitter, fixture) {
+  auto db = (dir / "retry.db").string();
+  std::string run_id;
+  {
+    auto rt = runtime::create({db});
+    BOOST_REQUIRE(rt);
+    auto failures = std::make_shared<std::atomic<int>>(0);
+    tool_definition def;
+    def.name = "flaky_io";
+    def.description = "fails twice with a retryable error, then works";
+    def.parameters = nlohmann::json::parse(R"({"type":"object"})");
+    def.effect = tool_effect::idempotent;
+    def.handler = [failures](const nlohmann::json&, const tool_context&) {
+      if (++*failures <= 2)
+        return tool_outcome{false, "EAGAIN: try again", true};
+      return tool_outcome{true, "worked", false};
+    };
+    BOOST_REQUIRE(!(*rt)->register_tool(def));
+    struct io_model final : model_provider {
+      model_response complete(const model_call& call) override {
+        model_response r;
+        if (call.request_index == 0)
+          r.tool_calls.push_back({"io1", "flaky_io", "{}"});
+        else
+          r.tool_calls.push_back({"done", "complete", R"({"status":"success","answer":"ok"})"});
+        return r;
+      }
+    };
+    BOOST_REQUIRE(!(*rt)->register_provider("io", std::make_shared<io_model>()));
+    auto sc = make_scenario("io");
+    sc.agents["a"].tools = {"flaky_io", "complete"};
+    auto rules = parse_policy("version = 1\n[[rule]]\nid = \"io\"\ntool = \"flaky_io\"\n"
+                              "decision = \"allow\"\n[[rule]]\nid = \"done\"\n"
+                              "tool = \"complete\"\ndecision = \"allow\"\n",
+                              "inline");
+    BOOST_REQUIRE(rules);
+    sc.governance = *rules;
+    auto h = (*rt)->start(sc, {});
+    BOOST_REQUIRE(h);
+    auto r = h->result().get();
+    run_id = r.run_id;
+    BOOST_TEST(to_string(r.status) == "completed");
+    BOOST_TEST(r.totals.retries == 2u);
+    BOOST_TEST(failures->load() == 3);
+  }
+  auto evs = journal_events(db, run_id);
+  std::vector<retry> retries;
+  for (auto& ev : evs)
+    if (auto* x = std::get_if<retry>(&ev.body))
+      retries.push_back(*x);
+  BOOST_REQUIRE_EQUAL(retries.size(), 2u);
+  for (uint32_t i = 0; i < 2; ++i) {
+    BOOST_TEST(retries[i].attempt == i + 1);
+    BOOST_TEST(retries[i].jitter >= 0.0);
+    BOOST_TEST(retries[i].jitter < 1.0);
+    auto base = 100000.0 * (1u << i);
+    BOOST_TEST(static_cast<double>(retries[i].delay_us) >= base * 0.5 - 1);
+    BOOST_TEST(static_cast<double>(retries[i].delay_us) <= base * 1.5 + 1);
+  }
+  tool_registry reg;
+  BOOST_REQUIRE(!register_builtin_tools(reg));
+  tool_definition io;
+  io.name = "flaky_io";
+  io.parameters = nlohmann::json::parse(R"({"type":"object"})");
+  io.effect = tool_effect::idempotent;
+  io.handler = [](const nlohmann::json&, const tool_context&) { return tool_outcome{}; };
+  BOOST_REQUIRE(!reg.add(io));
+  auto rules = parse_policy("version = 1\n[[rule]]\nid = \"io\"\ntool = \"flaky_io\"\n"
+                            "decision = \"allow\"\n[[rule]]\nid = \"done\"\n"
+                            "tool = \"complete\"\ndecision = \"allow\"\n",
+                            "inline");
+  BOOST_REQUIRE(rules);
+  auto replayed = replay_run(evs, reg, *rules);
+  BOOST_TEST(replayed.identical());
+}

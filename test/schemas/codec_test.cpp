@@ -41,6 +41,7 @@ std::vector<event_body> one_of_each_kind() {
     parse_failure{"c2", "write_file", "{bad", "expected a value"},
     approval_request{"c3", "shell", R"({"argv":["ls"]})", "ask-shell", 1732000000999999},
     approval_decision{"c3", true, "alice", "looks fine"},
+    retry{"c4", 1, 137000, 0.37, "EAGAIN"},
   };
 }
 

@@ -203,15 +203,15 @@ void print_isolation(const ordered_json& iso) {
 } // namespace
 
 int doctor(const common_options& opts) {
-  auto iso = isolation_report();
-  if (!opts.json)
-    print_isolation(iso);
   auto db = store::open(opts.db, open_mode::read_only);
   if (!db)
     return report(db.error());
   auto rep = db->check_integrity();
   if (!rep)
     return report(rep.error());
+  auto iso = isolation_report();
+  if (!opts.json)
+    print_isolation(iso);
   if (opts.json) {
     auto problems = ordered_json::array();
     for (auto& p : rep->problems)
