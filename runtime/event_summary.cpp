@@ -61,7 +61,8 @@ struct summarizer {
     return x.call_id + " " + x.name + " " + one_line(x.args_json, 60);
   }
   std::string operator()(const policy_decision& x) const {
-    return x.call_id + " " + x.decision + " by " + x.rule;
+    return x.call_id + " " + x.decision + " by rule " + x.rule
+           + (x.decision == "allow" ? "" : ": " + one_line(x.reason, 60));
   }
   std::string operator()(const tool_result& x) const {
     return x.call_id + " " + x.name + (x.ok ? " ok: " : " error: ")

@@ -34,6 +34,16 @@ void print_progress(const event& ev) {
                    std::string(to_string(ev.kind())).c_str(),
                    summarize(ev).c_str());
       break;
+    case event_kind::policy_decision:
+      if (std::get<policy_decision>(ev.body).decision != "allow")
+        std::fprintf(stderr, "  %-13s %s\n", "policy", summarize(ev).c_str());
+      break;
+    case event_kind::approval_request:
+    case event_kind::approval_decision:
+    case event_kind::retry:
+      std::fprintf(stderr, "  %-13s %s\n", std::string(to_string(ev.kind())).c_str(),
+                   summarize(ev).c_str());
+      break;
     case event_kind::model_reply:
       if (!std::get<model_reply>(ev.body).failure.empty())
         std::fprintf(stderr, "  %-13s %s\n", "model", summarize(ev).c_str());
