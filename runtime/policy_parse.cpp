@@ -3,6 +3,7 @@
 // the position of the offending key or value.
 
 #include "runtime/policy.hpp"
+#include "runtime/text_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -472,26 +473,10 @@ caf::expected<policy> parse_policy(std::string_view text, const std::string& sou
 caf::expected<policy> load_policy(const std::filesystem::path& file,
                                   std::vector<policy_warning>* warnings) {
   const std::string source = file.string();
-  auto cannot_read = [&](int code) {
-    return caf::make_error(runtime_errc::invalid_scenario,
-                           source + ": cannot read the policy file ("
-                             + std::generic_category().message(code)
-                             + "); expected a readable TOML file");
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> fp{std::fopen(source.c_str(), "rb"),
-                                                     &std::fclose};
-  if (!fp)
-    return cannot_read(errno);
-  std::string text;
-  char buf[8192];
-  size_t n;
-  errno = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), fp.get())) > 0)
-    text.append(buf, n);
-  // Opening a directory succeeds on Linux; only reading it fails (EISDIR).
-  if (std::ferror(fp.get()))
-    return cannot_read(errno != 0 ? errno : EIO);
-  return parse_policy(text, source, warnings);
+  auto text = read_text_file(source, "policy file");
+  if (!text)
+    return std::move(text.error());
+  return parse_policy(*text, source, warnings);
 }
 
 } // namespace troupe

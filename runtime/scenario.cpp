@@ -1,4 +1,5 @@
 #include "runtime/scenario.hpp"
+#include "runtime/text_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -563,30 +564,16 @@ caf::expected<scenario> parse_scenario(std::string_view text, const std::string&
 caf::expected<scenario> load_scenario(const std::filesystem::path& file,
                                       const std::vector<std::string>& known_tools) {
   const std::string source = file.string();
-  auto cannot_read = [&](int code) {
-    return caf::make_error(runtime_errc::invalid_scenario,
-                           source + ": cannot read the scenario file ("
-                             + std::generic_category().message(code)
-                             + "); expected a readable TOML file");
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> fp{std::fopen(source.c_str(), "rb"),
-                                                     &std::fclose};
-  if (!fp)
-    return cannot_read(errno);
-  std::string text;
-  char buf[8192];
-  size_t n;
-  errno = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), fp.get())) > 0)
-    text.append(buf, n);
-  // Opening a directory succeeds on Linux; only reading it fails (EISDIR).
-  if (std::ferror(fp.get()))
-    return cannot_read(errno != 0 ? errno : EIO);
+  auto text = read_text_file(source, "scenario file");
+  if (!text)
+    return std::move(text.error());
   std::error_code ec;
   auto absolute = std::filesystem::absolute(file, ec);
   if (ec)
-    return cannot_read(ec.value());
-  return parse_scenario(text, source, absolute.parent_path(), known_tools);
+    return caf::make_error(runtime_errc::invalid_scenario,
+                           source + ": cannot resolve the scenario's directory ("
+                             + ec.message() + ")");
+  return parse_scenario(*text, source, absolute.parent_path(), known_tools);
 }
 
 } // namespace troupe
