@@ -10,6 +10,7 @@
 
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/files.hpp"
 #include "test/support/raw_sqlite.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
@@ -99,6 +100,64 @@ BOOST_FIXTURE_TEST_CASE(an_edited_decision_is_caught_at_its_seq, hello_journal) 
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.out, "diverged at seq 15"), r.out);
   BOOST_TEST(contains(r.out, "expected: turn_start turn=2 mode=normal"), r.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(what_if_a_policy_denies_a_tool_reports_the_split, hello_journal) {
+  // The same scenario, but its policy denies list_dir, which the run used.
+  auto text = troupe::test::slurp(tmp.path / "hello.toml");
+  text += R"(
+[policy]
+version = 1
+mode = "enforce"
+[[policy.rule]]
+id = "builtin-write_file"
+tool = "write_file"
+paths = ["**"]
+decision = "allow"
+[[policy.rule]]
+id = "builtin-read_file"
+tool = "read_file"
+paths = ["**"]
+decision = "allow"
+[[policy.rule]]
+id = "no-listing"
+tool = "list_dir"
+decision = "deny"
+[[policy.rule]]
+id = "builtin-complete"
+tool = "complete"
+decision = "allow"
+)";
+  auto strict = tmp.path / "strict.toml";
+  troupe::test::write_file(strict, text);
+  auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--with", strict.string()});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "would split"), r.out);
+  // Everything matches until the listing: there the run would have split.
+  BOOST_TEST(contains(r.out, "expected: policy_decision t2c2 deny rule=no-listing"), r.out);
+  BOOST_TEST(contains(r.out, "got:      policy_decision t2c2 allow rule=builtin-list_dir"),
+             r.out);
+  auto unchanged = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--with",
+                                (tmp.path / "hello.toml").string()});
+  BOOST_TEST(unchanged.exit_code == 0, unchanged.out);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_exported_run_imports_and_replays_identical, hello_journal) {
+  auto exported = run_command({TROUPE_BIN, "export", run_id, "--db", db});
+  BOOST_REQUIRE_EQUAL(exported.exit_code, 0);
+  auto file = tmp.path / "run.jsonl";
+  troupe::test::write_file(file, exported.out);
+  auto copy = (tmp.path / "copy.db").string();
+  auto imported = run_command({TROUPE_BIN, "import", file.string(), "--db", copy});
+  BOOST_TEST(imported.exit_code == 0, imported.err);
+  auto again = run_command({TROUPE_BIN, "import", file.string(), "--db", copy});
+  BOOST_TEST(again.exit_code == 0, again.err);
+  BOOST_TEST(contains(again.out, "imported 0 events"), again.out);
+  auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", copy});
+  BOOST_TEST(r.exit_code == 0, r.out);
+  BOOST_TEST(r.out == "identical (35 events)\n");
+  auto doctor = run_command({TROUPE_BIN, "doctor", "--db", copy});
+  BOOST_TEST(doctor.exit_code == 0, doctor.out);
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_run_is_a_clear_error) {
