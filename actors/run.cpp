@@ -80,8 +80,8 @@ event make_event(run_actor* self, event_body body) {
   event ev;
   ev.run_id = s.spec.run_id;
   ev.parent_run_id = s.spec.parent_run_id;
-  ev.root_run_id = s.spec.root_run_id.empty() ? s.spec.run_id
-                                              : s.spec.root_run_id;
+  // Empty for a top-level run (its own root): saves the id on every event.
+  ev.root_run_id = s.spec.root_run_id == s.spec.run_id ? std::string{} : s.spec.root_run_id;
   ev.ts_us = s.wiring.clock();
   ev.body = std::move(body);
   return ev;

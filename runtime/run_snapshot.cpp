@@ -52,7 +52,6 @@ json to_json(const run_state& st) {
     j["rr"] = st.recovery_reason;
   if (!st.out_of_scope.empty())
     j["os"] = st.out_of_scope;
-  j["k"] = kpis_json(st.totals);
   if (st.complete_call)
     j["cc"] = json::array({st.complete_call->first, st.complete_call->second});
   if (!st.pending_approvals.empty()) {
@@ -61,8 +60,6 @@ json to_json(const run_state& st) {
       pa.push_back({a.call_id, a.tool, a.args_json, a.rule, a.deadline_us});
     j["pa"] = std::move(pa);
   }
-  if (!st.recent_results.empty())
-    j["rc"] = st.recent_results;
   return j;
 }
 
@@ -85,7 +82,6 @@ void from_json(const json& j, run_state& st) {
   st.consecutive_provider_failures = j.at("cp");
   st.recovery_reason = j.value("rr", std::string{});
   st.out_of_scope = j.value("os", std::string{});
-  st.totals = kpis_of(j.at("k"));
   if (j.contains("cc"))
     st.complete_call = std::make_pair(j["cc"].at(0).get<std::string>(),
                                       j["cc"].at(1).get<std::string>());
@@ -93,7 +89,6 @@ void from_json(const json& j, run_state& st) {
   if (j.contains("pa"))
     for (auto& a : j["pa"])
       st.pending_approvals.push_back({a.at(0), a.at(1), a.at(2), a.at(3), a.at(4)});
-  st.recent_results = j.value("rc", std::vector<std::string>{});
 }
 
 } // namespace
@@ -128,13 +123,15 @@ caf::expected<run_state> restore(const event& start, const event& cp) {
                            "restore: the snapshot of run " + start.run_id
                              + " is malformed: " + e.what());
   }
+  st.totals = body->totals; // KPIs travel in the checkpoint itself
   apply(st, cp); // the checkpoint's own timestamp moves the run's clock
   return st;
 }
 
 bool same_control_state(const run_state& a, const run_state& b) {
-  return to_json(a) == to_json(b) && a.run_id == b.run_id && a.agent == b.agent
-         && a.tools == b.tools && a.started_us == b.started_us;
+  return to_json(a) == to_json(b) && kpis_json(a.totals) == kpis_json(b.totals)
+         && a.run_id == b.run_id && a.agent == b.agent && a.tools == b.tools
+         && a.started_us == b.started_us;
 }
 
 } // namespace troupe

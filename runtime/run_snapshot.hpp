@@ -1,9 +1,10 @@
 #pragma once
 // Checkpoint snapshots: the control state of a run (phase, turn, calls in
-// flight, counters, KPIs, pending approvals), compact, without what run_start
-// fixes and without the conversation. The conversation is a projection of the
-// run's message events and is never copied into snapshots, so the journal
-// grows linearly with the turns, not quadratically.
+// flight, counters, pending approvals), compact, without what run_start fixes,
+// without the KPIs (the checkpoint event carries them) and without the
+// conversation and the recent tool outcomes used in summaries: those are
+// projections of the run's events and are never copied into snapshots, so the
+// journal grows linearly with the turns, not quadratically.
 //
 // Contract (tested on every run of the property test): restore(run_start,
 // the checkpoint event at seq k) followed by apply() of the events after k
