@@ -13,6 +13,7 @@
 #include "runtime/envelope.hpp"
 #include "runtime/runtime_errc.hpp"
 #include "runtime/run_snapshot.hpp"
+#include "runtime/sandbox_spec.hpp"
 #include "runtime/run_state.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -257,6 +258,8 @@ void send_tool_request(run_actor* self, tool_request req) {
           return;
         }
         // The result is durable before the run takes its next step.
+        if (st.wiring.redactions && !st.wiring.redactions->empty())
+          out.output = redact(out.output, *st.wiring.redactions);
         emit(self, tool_result{req.call_id, req.name, out.ok, std::move(out.output)});
         emit_checkpoint(self, [=] { drive(self); });
       },

@@ -29,6 +29,10 @@ struct run_wiring {
   std::shared_ptr<const tool_registry> registry;
   /// Decides every tool call; never null for a started run.
   std::shared_ptr<const policy> governance;
+  /// Values of every secret the run's policy can grant: every tool result is
+  /// redacted of them before it is journaled or shown to the model, whichever
+  /// tool produced it (a file a shell wrote a token into, read back later).
+  std::shared_ptr<const std::map<std::string, std::string>> redactions;
   /// Answers `(approval_atom, approval_ticket) -> approval_decision`; when
   /// null, every `ask` is denied at once (fail closed).
   caf::actor approvals;

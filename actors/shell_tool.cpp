@@ -38,7 +38,8 @@ std::string describe(const sandbox_result& r, const std::map<std::string, std::s
                     uint64_t total) {
     if (data.empty() && !truncated)
       return;
-    out += std::string("--- ") + name + " ---\n" + redact(data, secrets);
+    out += std::string("--- ") + name + " ---\n"
+           + (truncated ? redact_cut(data, secrets) : redact(data, secrets));
     if (!data.empty() && data.back() != '\n')
       out += '\n';
     if (truncated)

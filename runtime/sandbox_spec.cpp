@@ -52,4 +52,18 @@ std::string redact(std::string_view text,
   return out;
 }
 
+std::string redact_cut(std::string_view text,
+                       const std::map<std::string, std::string>& secrets) {
+  auto out = redact(text, secrets);
+  for (auto& [name, value] : secrets) {
+    for (size_t k = value.size() > 0 ? value.size() - 1 : 0; k >= 4; --k) {
+      if (out.size() >= k && out.compare(out.size() - k, k, value, 0, k) == 0) {
+        out.replace(out.size() - k, k, "[REDACTED:" + name + "]");
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 } // namespace troupe

@@ -111,4 +111,9 @@ struct sandbox_result {
 [[nodiscard]] std::string redact(std::string_view text,
                                  const std::map<std::string, std::string>& secrets);
 
+/// For output cut at a size cap: also redacts a trailing beginning of a
+/// secret (at least 4 bytes of it), which the cut may have left behind.
+[[nodiscard]] std::string redact_cut(std::string_view text,
+                                     const std::map<std::string, std::string>& secrets);
+
 } // namespace troupe

@@ -25,6 +25,7 @@
 #include "runtime/builtin_tools.hpp"
 #include "runtime/runtime_errc.hpp"
 #include "runtime/script_provider.hpp"
+#include "runtime/secrets.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe {
@@ -39,6 +40,7 @@ struct runtime::impl {
   caf::actor tools; ///< spawned with the first run; fixes the registry
   bool resumed = false;
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
+  std::shared_ptr<secret_store> secrets = std::make_shared<secret_store>();
   std::map<std::string, caf::actor> custom_routes;
   std::map<std::string, caf::actor> script_routes; ///< per scenario source + model
 
@@ -73,6 +75,16 @@ struct runtime::impl {
   }
 
   /// Wiring shared by new and resumed runs; `promise` gets the result.
+  /// Every secret value the policy can grant, for redaction.
+  std::shared_ptr<const std::map<std::string, std::string>>
+  redactions_for(const policy& governance) const {
+    std::vector<std::string> names;
+    for (auto& rule : governance.rules)
+      names.insert(names.end(), rule.secrets.begin(), rule.secrets.end());
+    return std::make_shared<const std::map<std::string, std::string>>(
+      secrets->resolve(names));
+  }
+
   run_wiring wiring_for(caf::actor route, std::shared_ptr<const policy> governance,
                         std::function<void(const event&)> on_event,
                         std::function<void(const run_result&)> user_done,
@@ -83,6 +95,7 @@ struct runtime::impl {
     w.route = std::move(route);
     w.tools = tools;
     w.registry = registry;
+    w.redactions = redactions_for(*governance);
     w.governance = std::move(governance);
     w.approvals = approvals;
     w.clock = system_clock_us;
@@ -160,17 +173,16 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   p->supervisor = spawn_run_supervisor(*p->sys, p->journal, rp);
   if (auto err = register_builtin_tools(*p->registry))
     return err;
-  auto secrets = std::make_shared<secret_store>();
   if (!p->opts.secrets_file.empty()) {
     auto loaded = secret_store::load(p->opts.secrets_file);
     if (!loaded)
       return std::move(loaded.error());
-    *secrets = std::move(*loaded);
+    *p->secrets = std::move(*loaded);
   }
   shell_tool_config shell;
   shell.worker_binary = p->opts.sandbox_worker_binary;
   shell.workers = p->opts.sandbox_workers;
-  shell.secrets = secrets;
+  shell.secrets = p->secrets;
   if (auto err = p->registry->add(make_shell_tool(std::move(shell))))
     return err;
   p->id_prefix = make_id_prefix();
