@@ -378,6 +378,25 @@ run_step next_step(const run_state& st) {
   return start_turn_step{st.turn + 1, st.next_mode};
 }
 
+namespace {
+
+bool leaves_workspace(const std::string& path) {
+  if (!path.empty() && path.front() == '/')
+    return true;
+  size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos)
+      end = path.size();
+    if (end - start == 2 && path.compare(start, 2, "..") == 0)
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+} // namespace
+
 std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
                             const std::string& normalized_args) {
   if (tool_is_pure)
@@ -385,24 +404,17 @@ std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
   auto args = nlohmann::json::parse(normalized_args, nullptr, false);
   if (!args.is_object())
     return {};
-  auto i = args.find("path");
-  if (i == args.end() || !i->is_string())
-    return {};
-  auto path = i->get<std::string>();
-  bool outside = !path.empty() && path.front() == '/';
-  size_t start = 0;
-  while (!outside && start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string::npos)
-      end = path.size();
-    outside = path.compare(start, end - start, "..") == 0 && end - start == 2;
-    start = end + 1;
+  // `path` is where file tools write; `cwd` is where process tools work.
+  for (const char* key : {"path", "cwd"}) {
+    auto i = args.find(key);
+    if (i == args.end() || !i->is_string() || !leaves_workspace(i->get<std::string>()))
+      continue;
+    return "call to " + tool_name + " would " + (key[0] == 'p' ? "write '" : "work in '")
+           + i->get<std::string>()
+           + "', outside the run's workspace; the task needs a change outside the "
+             "run's scope";
   }
-  if (!outside)
-    return {};
-  return "call to " + tool_name + " would write '" + path
-         + "', outside the run's workspace; the task needs a change outside "
-           "the run's scope";
+  return {};
 }
 
 std::string runtime_summary(const run_state& st) {

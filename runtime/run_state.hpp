@@ -150,7 +150,8 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
 /// Whether a call would write outside its workspace, judged from the path's
 /// spelling alone (absolute, or with a `..` component), so that replay decides
 /// the same way on any machine. Tools that are not pure and take a `path`
-/// write. Returns the memo to journal, or an empty string.
+/// write; those with a `cwd` work there. Returns the memo to journal, or an
+/// empty string.
 [[nodiscard]] std::string scope_violation(const std::string& tool_name,
                                           bool tool_is_pure,
                                           const std::string& normalized_args);

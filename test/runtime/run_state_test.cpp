@@ -358,3 +358,20 @@ BOOST_AUTO_TEST_CASE(folding_the_same_events_gives_the_same_state) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(scope_boundary)
+
+BOOST_AUTO_TEST_CASE(writes_and_working_dirs_outside_the_workspace_are_out_of_scope) {
+  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"../x"})").empty());
+  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"/etc/passwd"})").empty());
+  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"a/../../x"})").empty());
+  BOOST_TEST(!scope_violation("shell", false, R"({"argv":["ls"],"cwd":".."})").empty());
+  BOOST_TEST(scope_violation("write_file", false, R"({"path":"a/..b/x"})").empty());
+  BOOST_TEST(scope_violation("write_file", false, R"({"path":"notes/x.md"})").empty());
+  BOOST_TEST(scope_violation("shell", false, R"({"argv":["ls"],"cwd":"src"})").empty());
+  // Pure tools never write: reads outside are the policy's business.
+  BOOST_TEST(scope_violation("read_file", true, R"({"path":"../x"})").empty());
+  BOOST_TEST(scope_violation("echo", false, "[1]").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
