@@ -2,6 +2,7 @@
 // parser, it walks the toml++ tree once and returns the first problem with
 // the position of the offending key or value.
 
+#include "runtime/toml_text.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/text_file.hpp"
 
@@ -34,6 +35,10 @@ static_assert(TOML_LIB_MAJOR == 3, "policy.hpp forward-declares toml::v3::table"
 
 namespace troupe {
 
+using detail::describe;
+using detail::in_quotes;
+using detail::join;
+
 namespace {
 
 using key_list = std::vector<std::string_view>;
@@ -46,31 +51,7 @@ const key_list rule_keys = {"id",     "tool",   "decision", "paths",   "command_
 
 constexpr const char* glob_chars = "*?[]!^\\";
 
-std::string describe(toml::node_type t) {
-  switch (t) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
-  }
-}
 
-std::string in_quotes(std::string_view s) {
-  return "'" + std::string{s} + "'";
-}
-
-std::string join(const key_list& keys) {
-  std::string out;
-  for (auto k : keys)
-    out += (out.empty() ? "" : ", ") + std::string{k};
-  return out;
-}
 
 bool only_chars(std::string_view s, std::string_view allowed) {
   return s.find_first_not_of(allowed) == s.npos;

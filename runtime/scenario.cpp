@@ -1,3 +1,4 @@
+#include "runtime/toml_text.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/text_file.hpp"
 
@@ -25,6 +26,10 @@ static_assert(TOML_EXCEPTIONS, "scenario.cpp expects toml++ with exceptions enab
 
 namespace troupe {
 
+using detail::describe;
+using detail::in_quotes;
+using detail::join;
+
 namespace {
 
 using json = nlohmann::json;
@@ -39,31 +44,7 @@ constexpr std::string_view complete_tool = "complete";
 constexpr const char* reply_kinds = "exactly one of tool_calls, raw_tool_calls, text, error "
                                     "(text may accompany tool_calls or raw_tool_calls)";
 
-std::string describe(toml::node_type t) {
-  switch (t) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
-  }
-}
 
-std::string in_quotes(std::string_view s) {
-  return "'" + std::string{s} + "'";
-}
-
-std::string join(key_list keys) {
-  std::string out;
-  for (auto k : keys)
-    out += (out.empty() ? "" : ", ") + std::string{k};
-  return out;
-}
 
 template <class Map>
 std::string join_keys(const Map& m) {
