@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actors/detail/sandbox_request.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe {

@@ -35,11 +35,12 @@
 // is safe from multi-threaded programs: the forked children perform only
 // system calls on data prepared before the fork (no allocation, no locks,
 // no glibc wrappers that coordinate threads).
+//
+// The pieces (the root, the command child, the caller's pump, the pool
+// worker's resident sandbox) are in actors/detail/, under troupe::detail.
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
-#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/make_message.hpp> // before CAF_ERROR_CODE_ENUM: its expansion needs it
@@ -99,69 +100,6 @@ struct isolation_probe {
 /// is a result (see `sandbox_result`), not an error. Errors:
 /// `invalid_request`, `unavailable` (see `allow_unsandboxed`), `spawn_failed`.
 [[nodiscard]] caf::expected<sandbox_result> run_sandboxed(const sandbox_request& req);
-
-// -- shared with the pool and troupe-sandbox-worker; not for other modules ---
-
-namespace detail {
-
-/// The base of the uids sandboxes run commands as; a sandbox adds a host
-/// thread or process id (< 2^22). systemd leaves 0x70000000-0x7ffdffff
-/// unassigned.
-inline constexpr uint32_t sandbox_uid_base = 0x70000000u;
-
-/// Checks `req` and puts it in the form sandboxes and pool keys use: writable
-/// roots canonical, deduplicated, without roots nested in others, sorted;
-/// cwd canonical (defaulted as `sandbox_request::cwd` says).
-[[nodiscard]] caf::expected<sandbox_request> normalize_request(const sandbox_request& req);
-
-/// The isolation profile of a normalized request: sandboxes with equal keys
-/// have the same filesystem and network and can serve each other's calls.
-[[nodiscard]] std::string profile_key(bool network,
-                                      const std::vector<std::filesystem::path>& roots);
-
-/// A long-lived sandbox (a pool worker): the calling process enters the
-/// namespaces and the root once, then `run` runs each call in a fresh
-/// child. Only for single-threaded processes.
-class resident_sandbox {
-public:
-  /// Enters new namespaces and forks; returns in the child, which is pid 1
-  /// of the new pid namespace with the sandbox root as its root. In the
-  /// parent it never returns: it waits for the child and exits with its
-  /// status. `uid` is the uid commands run as. Keeps `keep_fd` open.
-  [[nodiscard]] static caf::expected<resident_sandbox>
-  enter(bool network, const std::vector<std::filesystem::path>& roots, uint32_t uid,
-        int keep_fd);
-
-  /// Runs one call (its request normalized, with this sandbox's profile):
-  /// a fresh child with its own IPC namespace, session, rlimits, cwd and
-  /// env. Afterwards every process the call left is killed and reaped.
-  /// `abort_fd` becomes readable when the caller has gone away; the call is
-  /// then killed and `sandbox_errc::worker_crashed` returned.
-  /// REQUIRES: `reset_tmp` succeeded after the previous call.
-  [[nodiscard]] caf::expected<sandbox_result> run(const sandbox_request& req, int abort_fd);
-
-  /// Replaces /tmp with an empty tmpfs (writable roots below /tmp attached
-  /// again), so nothing a call left in /tmp reaches the next call. Meant to
-  /// run after the reply is sent, off the caller's latency. A failure leaves
-  /// the sandbox unfit for further calls.
-  [[nodiscard]] caf::error reset_tmp();
-
-  bool network = false;
-  std::vector<std::filesystem::path> roots;
-  uint32_t uid = 0;
-
-private:
-  struct tmp_root {
-    std::string path;
-    std::vector<std::string> mkdirs;
-    int fd = -1; ///< a detached clone of the root's idmapped mount
-  };
-  std::vector<tmp_root> tmp_roots_;
-  uint64_t tmp_bytes_ = 0;       ///< size of the current /tmp
-  uint64_t ignored_signals_ = 0; ///< what commands must not inherit
-};
-
-} // namespace detail
 
 } // namespace troupe
 

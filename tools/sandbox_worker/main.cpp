@@ -20,6 +20,9 @@
 
 #include <unistd.h>
 
+#include "actors/detail/resident_sandbox.hpp"
+#include "actors/detail/sandbox_common.hpp"
+#include "actors/detail/sandbox_request.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
 #include "schemas/errors.hpp"
