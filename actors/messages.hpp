@@ -51,6 +51,7 @@ struct tool_request {
   std::string workspace_root;
   std::vector<std::string> granted_secrets; ///< names only, from the policy
   bool network = false;
+  bool unsandboxed = false;
 };
 
 template <class Inspector>
@@ -91,7 +92,7 @@ typename Inspector::result_type inspect(Inspector& f, model_response& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tool_request& x) {
   return f(caf::meta::type_name("tool_request"), x.run_id, x.call_id, x.name,
-           x.args_json, x.workspace_root, x.granted_secrets, x.network);
+           x.args_json, x.workspace_root, x.granted_secrets, x.network, x.unsandboxed);
 }
 
 template <class Inspector>

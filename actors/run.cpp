@@ -303,7 +303,8 @@ bool execute_call(run_actor* self, const execute_call_step& step) {
   auto verdict = decide(*s.wiring.governance,
                         call_context{call.name, args, s.st.agent, "", s.st.tenant});
   tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
-                   s.spec.start.workspace, verdict.secrets, verdict.network};
+                   s.spec.start.workspace, verdict.secrets, verdict.network,
+                   verdict.unsandboxed};
   send_tool_request(self, std::move(req));
   return false;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/sandbox_pool.hpp"
+#include "actors/sandbox_process.hpp"
 #include "runtime/workspace.hpp"
 #include "schemas/errors.hpp"
 
@@ -88,10 +89,22 @@ tool_outcome run_shell(shell_state& st, const json& args, const tool_context& ct
         st.start_error = render(started.error());
       }
     }
-    if (!st.start_error.empty())
-      return failed("isolation is unavailable, so the command was not run (no "
-                    "silent fallback to unsandboxed execution): " + st.start_error);
     pool = st.pool.get();
+  }
+  if (pool == nullptr) {
+    if (!ctx.unsandboxed)
+      return failed("isolation is unavailable, so the command was not run (no silent "
+                    "fallback; a policy rule with unsandboxed = true allows it): "
+                    + st.start_error);
+    // The rule explicitly accepts running without the pool's isolation: the
+    // cold path still isolates when it can, and otherwise runs with rlimits,
+    // a process group and the timeout only.
+    req.allow_unsandboxed = true;
+    auto result = run_sandboxed(req);
+    if (!result)
+      return failed(redact(render(result.error()), granted));
+    bool ok = !result->timed_out && result->signal == 0 && result->exit_code == 0;
+    return {ok, "isolation: " + result->isolation + "\n" + describe(*result, granted), false};
   }
   auto result = pool->run(req);
   if (!result)

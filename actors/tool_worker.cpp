@@ -21,7 +21,7 @@ caf::behavior tool_worker(caf::event_based_actor*,
       if (args.is_discarded())
         return {false, req.name + ": arguments are not JSON", false};
       tool_context ctx{req.workspace_root, req.run_id, req.call_id, req.granted_secrets,
-                       req.network};
+                       req.network, req.unsandboxed};
       return invoke_tool(*def, args, ctx);
     },
   };

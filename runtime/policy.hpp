@@ -69,6 +69,9 @@ struct policy_rule {
   std::vector<std::string> tenants;
   std::vector<std::string> secrets; ///< secret names granted to the tool
   bool network = false;             ///< a process tool may use the network
+  /// A process tool may run without isolation where this machine has none.
+  /// Off by default: without it, process tools refuse to run there.
+  bool unsandboxed = false;
   std::optional<uint64_t> timeout_ms; ///< approval timeout of `ask`
   /// Position of the rule's table in `policy::source`; 0 for built-in rules.
   int line = 0;
@@ -121,6 +124,7 @@ struct policy_verdict {
   /// Secrets the tool receives (from an allow or ask rule; never on deny).
   std::vector<std::string> secrets;
   bool network = false;
+  bool unsandboxed = false;
   /// For `ask`: how long to wait for approval before denying; 0 otherwise.
   uint64_t approval_timeout_ms = 0;
 };

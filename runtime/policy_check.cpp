@@ -28,6 +28,7 @@ json rule_json(const policy_rule& r) {
               {"tenants", r.tenants},
               {"secrets", r.secrets},
               {"network", r.network},
+              {"unsandboxed", r.unsandboxed},
               {"timeout_ms", r.timeout_ms ? json(*r.timeout_ms) : json(nullptr)}};
 }
 

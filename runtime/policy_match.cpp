@@ -233,6 +233,7 @@ policy_verdict decide(const policy& p, const call_context& call) {
     if (d != decision_kind::deny) {
       v.secrets = rule->secrets;
       v.network = rule->network;
+      v.unsandboxed = rule->unsandboxed;
     }
   } else {
     d = p.mode == policy_mode::strict ? decision_kind::deny : p.fallback;

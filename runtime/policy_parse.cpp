@@ -47,7 +47,7 @@ const key_list top_keys = {"version", "mode", "default", "approval_timeout_ms", 
 
 const key_list rule_keys = {"id",     "tool",   "decision", "paths",   "command_prefix",
                                 "command", "hosts", "agents",   "roles",   "tenants",
-                                "secrets", "network", "timeout_ms"};
+                                "secrets", "network", "unsandboxed", "timeout_ms"};
 
 constexpr const char* glob_chars = "*?[]!^\\";
 
@@ -362,6 +362,11 @@ private:
       if (!net->is_boolean())
         return wrong_type(*net, "network", where, "true or false");
       r.network = net->as_boolean()->get();
+    }
+    if (const auto* uns = t.get("unsandboxed")) {
+      if (!uns->is_boolean())
+        return wrong_type(*uns, "unsandboxed", where, "true or false");
+      r.unsandboxed = uns->as_boolean()->get();
     }
     TROUPE_TRY(read_timeout(t, where, "timeout_ms", r.timeout_ms));
     warn_idle_keys(t, where, r);

@@ -54,6 +54,8 @@ struct tool_context {
   /// and network access for process tools.
   std::vector<std::string> granted_secrets;
   bool network = false;
+  /// The rule explicitly allows running without isolation where none exists.
+  bool unsandboxed = false;
 
   /// The key an idempotent tool passes to external systems so a re-run
   /// after a crash is recognized as the same request: `run_id:call_id`.

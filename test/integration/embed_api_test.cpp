@@ -353,3 +353,47 @@ BOOST_FIXTURE_TEST_CASE(retryable_failures_back_off_with_journaled_jitter, fixtu
   auto replayed = replay_run(evs, reg, *rules);
   BOOST_TEST(replayed.identical());
 }
+
+BOOST_FIXTURE_TEST_CASE(without_isolation_shell_refuses_unless_a_rule_allows_it, fixture) {
+  // A missing worker program stands in for a machine without isolation.
+  runtime_options opts{(dir / "noiso.db").string()};
+  opts.sandbox_worker_binary = (dir / "no-such-worker").string();
+  auto rt = runtime::create(opts);
+  BOOST_REQUIRE(rt);
+  struct shell_model final : model_provider {
+    model_response complete(const model_call& call) override {
+      model_response r;
+      if (call.request_index == 0)
+        r.tool_calls.push_back({"sh1", "shell", R"({"argv":["echo","hi"]})"});
+      else
+        r.tool_calls.push_back(
+          {"done", "complete",
+           nlohmann::json{{"status", "success"},
+                          {"answer", call.messages.back().content}}.dump()});
+      return r;
+    }
+  };
+  BOOST_REQUIRE(!(*rt)->register_provider("sh", std::make_shared<shell_model>()));
+  auto run_with = [&](bool unsandboxed) {
+    auto sc = make_scenario("sh");
+    sc.source = unsandboxed ? "noiso-allowed" : "noiso-refused";
+    sc.agents["a"].tools = {"shell", "complete"};
+    auto rules = parse_policy(std::string("version = 1\n[[rule]]\nid = \"echo\"\ntool = \"shell\"\n"
+                                          "command_prefix = [\"echo\"]\ndecision = \"allow\"\n")
+                                + (unsandboxed ? "unsandboxed = true\n" : "")
+                                + "[[rule]]\nid = \"done\"\ntool = \"complete\"\n"
+                                  "decision = \"allow\"\n",
+                              "inline");
+    BOOST_REQUIRE_MESSAGE(rules, render(rules));
+    sc.governance = *rules;
+    auto h = (*rt)->start(sc, {});
+    BOOST_REQUIRE(h);
+    return h->result().get();
+  };
+  auto refused = run_with(false);
+  BOOST_TEST(contains_text(refused.answer, "isolation is unavailable"), refused.answer);
+  BOOST_TEST(contains_text(refused.answer, "unsandboxed = true"), refused.answer);
+  auto allowed = run_with(true);
+  BOOST_TEST(contains_text(allowed.answer, "hi"), allowed.answer);
+  BOOST_TEST(contains_text(allowed.answer, "isolation: "), allowed.answer);
+}
