@@ -10,6 +10,7 @@ packages=(
   libcaf-dev capnproto libcapnp-dev libssl-dev zlib1g-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libboost-test-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  python3 procps  # hostile tests run python3 programs in the sandbox, pgrep checks
 )
 missing=()
 for p in "${packages[@]}"; do
