@@ -169,6 +169,8 @@ void ask_model(run_actor* self, const ask_model_step& step) {
 void await_approval(run_actor* self, const approval_request& req) {
   auto& s = self->state;
   auto deny = [=](std::string by, std::string why) {
+    if (self->state.st.phase == run_phase::finished)
+      return;
     emit(self, approval_decision{req.call_id, false, std::move(by), std::move(why)});
     drive(self);
   };
@@ -183,6 +185,8 @@ void await_approval(run_actor* self, const approval_request& req) {
                 approval_atom::value, approval_ticket{s.spec.run_id, req})
     .then(
       [=](approval_decision& d) {
+        if (self->state.st.phase == run_phase::finished)
+          return; // canceled while it waited
         emit(self, std::move(d));
         drive(self);
       },
@@ -421,7 +425,12 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
       auto& s = self->state;
       if (s.stopped || s.st.phase == run_phase::finished || s.st.cancel_requested)
         return;
-      bool idle = s.st.phase == run_phase::between_turns;
+      // A run waiting for a person stops at once; one waiting for a model or
+      // a tool stops when the reply arrives (it is journaled first).
+      bool idle = s.st.phase == run_phase::between_turns
+                  || std::any_of(s.st.calls.begin(), s.st.calls.end(), [](auto& c) {
+                       return c.status == call_slot::state::awaiting_approval;
+                     });
       emit(self, error_event{"canceled", "canceled by request", ""});
       if (idle)
         drive(self);

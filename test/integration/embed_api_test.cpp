@@ -397,3 +397,36 @@ BOOST_FIXTURE_TEST_CASE(without_isolation_shell_refuses_unless_a_rule_allows_it,
   BOOST_TEST(contains_text(allowed.answer, "hi"), allowed.answer);
   BOOST_TEST(contains_text(allowed.answer, "isolation: "), allowed.answer);
 }
+
+BOOST_FIXTURE_TEST_CASE(a_run_waiting_for_approval_cancels_at_once, fixture) {
+  auto db = (dir / "cancel-approval.db").string();
+  std::string run_id;
+  {
+    runtime_options opts{db};
+    std::promise<void> asked;
+    opts.on_approval_requested = [&asked](const pending_approval&) { asked.set_value(); };
+    auto rt = runtime::create(opts);
+    BOOST_REQUIRE(rt);
+    BOOST_REQUIRE(!(*rt)->register_provider("count", std::make_shared<counting_model>(2)));
+    auto sc = make_scenario("count");
+    auto rules = parse_policy("version = 1\napproval_timeout_ms = 600000\n[[rule]]\nid = \"ask\"\n"
+                              "tool = \"echo\"\ndecision = \"ask\"\n[[rule]]\nid = \"done\"\n"
+                              "tool = \"complete\"\ndecision = \"allow\"\n",
+                              "inline");
+    BOOST_REQUIRE(rules);
+    sc.governance = *rules;
+    auto h = (*rt)->start(sc, {});
+    BOOST_REQUIRE(h);
+    run_id = h->id();
+    asked.get_future().get();
+    auto pending = (*rt)->pending_approvals();
+    BOOST_REQUIRE(pending);
+    BOOST_REQUIRE_EQUAL(pending->size(), 1u);
+    BOOST_TEST((*rt)->cancel(run_id));
+    auto status = h->result().wait_for(std::chrono::seconds(10));
+    BOOST_REQUIRE(status == std::future_status::ready);
+    BOOST_TEST(to_string(h->result().get().status) == "canceled");
+  }
+  auto evs = journal_events(db, run_id);
+  BOOST_TEST(std::holds_alternative<completion>(evs.back().body));
+}
