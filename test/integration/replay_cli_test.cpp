@@ -160,6 +160,35 @@ BOOST_FIXTURE_TEST_CASE(an_exported_run_imports_and_replays_identical, hello_jou
   BOOST_TEST(doctor.exit_code == 0, doctor.out);
 }
 
+BOOST_AUTO_TEST_CASE(every_example_scenario_replays_identical_and_diffs_equal) {
+  auto examples = fs::path{TROUPE_SCENARIOS} / ".." / ".." / "examples" / "scenarios";
+  size_t checked = 0;
+  for (auto& entry : fs::directory_iterator(examples)) {
+    if (entry.path().extension() != ".toml")
+      continue;
+    BOOST_TEST_CONTEXT(entry.path().filename()) {
+      temp_dir tmp;
+      auto scenario = tmp.path / entry.path().filename();
+      fs::copy_file(entry.path(), scenario);
+      auto db = (tmp.path / "journal.db").string();
+      std::vector<std::string> ids;
+      for (int i = 0; i < 2; ++i) {
+        auto r = run_command({TROUPE_BIN, "run", scenario.string(), "--db", db, "--json"});
+        auto lines = troupe::test::lines_of(r.out);
+        BOOST_REQUIRE_MESSAGE(!lines.empty(), r.err);
+        ids.push_back(nlohmann::json::parse(lines.back()).at("run_id").get<std::string>());
+        auto replayed = run_command({TROUPE_BIN, "replay", ids.back(), "--db", db});
+        BOOST_TEST(replayed.exit_code == 0, replayed.out);
+        BOOST_TEST(contains(replayed.out, "identical"), replayed.out);
+      }
+      auto diff = run_command({TROUPE_BIN, "diff", ids[0], ids[1], "--db", db});
+      BOOST_TEST(diff.exit_code == 0, diff.out);
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked >= 2u);
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_run_is_a_clear_error) {
   hello_journal j;
   auto r = run_command({TROUPE_BIN, "replay", "nope", "--db", j.db});
