@@ -33,6 +33,9 @@ struct run_actor_state {
   /// Backoff jitter; each draw is journaled in a `retry` event.
   std::mt19937_64 rng{std::random_device{}()};
   std::map<std::string, uint32_t> attempts; ///< per call id
+  /// Verdicts of this turn's calls, kept from vetting to execution (after a
+  /// restart they are recomputed: the decision is pure).
+  std::map<std::string, policy_verdict> verdicts;
 };
 
 using run_actor = caf::stateful_actor<run_actor_state>;
@@ -171,6 +174,7 @@ void await_approval(run_actor* self, const approval_request& req) {
   auto deny = [=](std::string by, std::string why) {
     if (self->state.st.phase == run_phase::finished)
       return;
+    self->state.verdicts.erase(req.call_id);
     emit(self, approval_decision{req.call_id, false, std::move(by), std::move(why)});
     drive(self);
   };
@@ -187,6 +191,8 @@ void await_approval(run_actor* self, const approval_request& req) {
       [=](approval_decision& d) {
         if (self->state.st.phase == run_phase::finished)
           return; // canceled while it waited
+        if (!d.approved)
+          self->state.verdicts.erase(d.call_id);
         emit(self, std::move(d));
         drive(self);
       },
@@ -224,6 +230,7 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
                                verdict.rule_id, verdict.policy_version, verdict.reason});
     if (verdict.decision == decision_kind::deny)
       return true;
+    s.verdicts[call.call_id] = verdict;
     if (verdict.decision == decision_kind::ask) {
       auto deadline = s.wiring.clock()
                       + static_cast<int64_t>(verdict.approval_timeout_ms) * 1000;
@@ -303,9 +310,15 @@ bool execute_call(run_actor* self, const execute_call_step& step) {
   }
   // The grants of the rule that allowed the call (the decision is pure, so
   // asking again gives the journaled answer, also after a restart).
-  auto args = nlohmann::json::parse(call.args_json, nullptr, false);
-  auto verdict = decide(*s.wiring.governance,
-                        call_context{call.name, args, s.st.agent, "", s.st.tenant});
+  auto cached = s.verdicts.find(call.call_id);
+  auto verdict = cached != s.verdicts.end()
+                   ? std::move(cached->second)
+                   : decide(*s.wiring.governance,
+                            call_context{call.name,
+                                         nlohmann::json::parse(call.args_json, nullptr, false),
+                                         s.st.agent, "", s.st.tenant});
+  if (cached != s.verdicts.end())
+    s.verdicts.erase(cached);
   tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
                    s.spec.start.workspace, verdict.secrets, verdict.network,
                    verdict.unsandboxed};
