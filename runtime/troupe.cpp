@@ -49,6 +49,7 @@ struct runtime::impl {
   std::set<std::string> live;
   std::map<std::string, run_result> finished;
   std::deque<run_launch> resume_queue; ///< resumed runs waiting for a slot
+  std::map<std::string, scenario> known_scenarios; ///< by run_start.scenario
   size_t resumed_alive = 0;
   std::atomic<uint64_t> counter{0};
   std::string id_prefix;
@@ -127,6 +128,15 @@ struct runtime::impl {
 };
 
 namespace {
+
+// How run_start names a scenario: a file by its absolute path, so `resume`
+// finds it again from any directory; a scenario built in code by its source.
+std::string scenario_key(const scenario& sc) {
+  std::error_code ec;
+  return std::filesystem::exists(sc.source, ec)
+           ? std::filesystem::absolute(sc.source, ec).lexically_normal().string()
+           : sc.source;
+}
 
 // Run ids must not collide across processes sharing a journal: a time
 // prefix plus random bits, then a counter within this runtime.
@@ -251,6 +261,12 @@ std::vector<std::string> runtime::tool_names() const {
   return impl_->registry->names();
 }
 
+void runtime::register_scenario(const scenario& sc) {
+  auto key = scenario_key(sc);
+  std::lock_guard<std::mutex> guard(impl_->mtx);
+  impl_->known_scenarios[key] = sc;
+}
+
 caf::expected<scenario> runtime::load_scenario(const std::string& path) const {
   return troupe::load_scenario(path, tool_names());
 }
@@ -299,11 +315,8 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   start.limits = limits_record{l.max_turns, l.max_tool_calls, l.max_tokens,
                                l.deadline_ms, l.max_consecutive_errors,
                                l.max_parse_failures};
-  // Absolute, so `resume` finds the file again from any directory.
-  std::error_code path_ec;
-  start.scenario = std::filesystem::exists(sc.source, path_ec)
-                     ? std::filesystem::absolute(sc.source, path_ec).lexically_normal().string()
-                     : sc.source;
+  start.scenario = scenario_key(sc);
+  register_scenario(sc);
   start.workspace = sc.workspace_root.string();
 
   auto promise = std::make_shared<std::promise<run_result>>();
@@ -369,7 +382,6 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
     return out;
   }
   p.ensure_tools();
-  std::map<std::string, scenario> scenarios; // by path, loaded once
   for (auto& info : *unfinished) {
     {
       std::lock_guard<std::mutex> guard(p.mtx);
@@ -395,25 +407,27 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
       continue;
     }
     auto& start = spec->start;
-    caf::actor route;
-    auto governance = std::make_shared<const policy>(default_policy());
-    if (auto i = p.custom_routes.find(start.model); i != p.custom_routes.end()) {
-      route = i->second;
-    } else {
-      auto sc = scenarios.find(start.scenario);
-      if (sc == scenarios.end()) {
-        auto loaded = load_scenario(start.scenario);
-        if (!loaded) {
-          out.emplace_back(caf::make_error(
-            runtime_errc::invalid_scenario,
-            "run " + info.run_id + " cannot resume: " + render(loaded.error())));
-          continue;
-        }
-        sc = scenarios.emplace(start.scenario, std::move(*loaded)).first;
-      }
-      route = p.route_for(sc->second, start.model);
-      governance = std::make_shared<const policy>(sc->second.governance);
+    const scenario* sc = nullptr;
+    {
+      std::lock_guard<std::mutex> guard(p.mtx);
+      if (auto i = p.known_scenarios.find(start.scenario); i != p.known_scenarios.end())
+        sc = &i->second;
     }
+    if (sc == nullptr) {
+      auto loaded = load_scenario(start.scenario);
+      if (!loaded) {
+        out.emplace_back(caf::make_error(
+          runtime_errc::invalid_scenario,
+          "run " + info.run_id + " cannot resume: its scenario '" + start.scenario
+            + "' is neither registered (register_scenario) nor a readable file: "
+            + render(loaded.error())));
+        continue;
+      }
+      std::lock_guard<std::mutex> guard(p.mtx);
+      sc = &(p.known_scenarios[start.scenario] = std::move(*loaded));
+    }
+    auto route = p.route_for(*sc, start.model);
+    auto governance = std::make_shared<const policy>(sc->governance);
     auto promise = std::make_shared<std::promise<run_result>>();
     out.emplace_back(run_handle{info.run_id, promise->get_future().share()});
     auto w = p.wiring_for(route, governance, nullptr, on_done, promise, true);

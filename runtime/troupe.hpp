@@ -130,12 +130,19 @@ public:
   [[nodiscard]] caf::expected<run_handle> start(const scenario& sc,
                                                 run_request req);
 
+  /// Makes a scenario known for resume: runs whose run_start names this
+  /// scenario (its `source`) continue with its policy and scripts. Scenarios
+  /// passed to start() are known already; a scenario built in code must be
+  /// registered again after a restart, before resume().
+  void register_scenario(const scenario& sc);
+
   /// Continues every run of the journal that has not ended (after a crash of
   /// the process), at most `resume_concurrency` at a time. Pure and
   /// idempotent tools whose results were not journaled run again; unsafe ones
   /// are reported to the model as uncertain. Scripted runs reload their
   /// scenario file from the path in their run_start; runs of models served by
-  /// `register_provider` need that provider registered first. Runs that
+  /// `register_provider` need that provider registered first, and their
+  /// scenario registered (register_scenario) unless it is a file. Runs that
   /// cannot resume are returned as errors, and stay unfinished.
   [[nodiscard]] std::vector<caf::expected<run_handle>> resume(
     std::function<void(const run_result&)> on_done = {});
