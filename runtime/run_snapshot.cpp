@@ -1,6 +1,6 @@
 #include "runtime/run_snapshot.hpp"
 
-#include <nlohmann/json.hpp>
+#include <cstring>
 
 #include "runtime/runtime_errc.hpp"
 
@@ -8,94 +8,163 @@ namespace troupe {
 
 namespace {
 
-using nlohmann::json;
+// The snapshot format: a version byte, then the fields below in order;
+// integers are LEB128 varints (int64 as its two's complement), strings a
+// varint length and the bytes. Written twice per turn, so it is small and
+// cheap; snapshots are read only by restore().
+constexpr uint8_t format_version = 1;
 
-json kpis_json(const kpis& k) {
-  return json::array({k.turns, k.tool_calls, k.model_calls, k.parse_failures, k.retries,
-                      k.input_tokens, k.output_tokens, k.wall_ms, k.tool_errors,
-                      k.model_errors, k.denials});
-}
-
-kpis kpis_of(const json& j) {
-  kpis k;
-  k.turns = j.at(0);
-  k.tool_calls = j.at(1);
-  k.model_calls = j.at(2);
-  k.parse_failures = j.at(3);
-  k.retries = j.at(4);
-  k.input_tokens = j.at(5);
-  k.output_tokens = j.at(6);
-  k.wall_ms = j.at(7);
-  k.tool_errors = j.at(8);
-  k.model_errors = j.at(9);
-  k.denials = j.at(10);
-  return k;
-}
-
-// Short keys: a snapshot is written twice per turn.
-json to_json(const run_state& st) {
-  json j;
-  j["ph"] = static_cast<int>(st.phase);
-  j["t"] = st.turn;
-  j["m"] = static_cast<int>(st.mode);
-  j["nm"] = static_cast<int>(st.next_mode);
-  j["ts"] = st.last_ts_us;
-  auto calls = json::array();
-  for (auto& c : st.calls)
-    calls.push_back({c.call.call_id, c.call.name, c.call.args_json, static_cast<int>(c.status)});
-  j["c"] = std::move(calls);
-  j["f"] = json::array({st.reply_had_calls, st.reply_failed, st.turn_had_parse_failure,
-                        st.cancel_requested});
-  j["ce"] = st.consecutive_errors;
-  j["cp"] = st.consecutive_provider_failures;
-  if (!st.recovery_reason.empty())
-    j["rr"] = st.recovery_reason;
-  if (!st.out_of_scope.empty())
-    j["os"] = st.out_of_scope;
-  if (st.complete_call)
-    j["cc"] = json::array({st.complete_call->first, st.complete_call->second});
-  if (!st.pending_approvals.empty()) {
-    auto pa = json::array();
-    for (auto& a : st.pending_approvals)
-      pa.push_back({a.call_id, a.tool, a.args_json, a.rule, a.deadline_us});
-    j["pa"] = std::move(pa);
+class writer {
+public:
+  void u(uint64_t x) {
+    do {
+      uint8_t b = x & 0x7f;
+      x >>= 7;
+      out_.push_back(static_cast<char>(x ? b | 0x80 : b));
+    } while (x);
   }
-  return j;
+  void i(int64_t x) { u(static_cast<uint64_t>(x)); }
+  void s(const std::string& x) {
+    u(x.size());
+    out_ += x;
+  }
+  std::string take() { return std::move(out_); }
+
+private:
+  std::string out_;
+};
+
+class reader {
+public:
+  explicit reader(std::string_view in) : in_(in) {}
+  bool u(uint64_t& x) {
+    x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size())
+        return false;
+      auto b = static_cast<uint8_t>(in_[pos_++]);
+      x |= uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80))
+        return true;
+    }
+    return false;
+  }
+  template <class T>
+  bool num(T& x) {
+    uint64_t v;
+    if (!u(v))
+      return false;
+    x = static_cast<T>(v);
+    return true;
+  }
+  bool s(std::string& x) {
+    uint64_t n;
+    if (!u(n) || n > in_.size() - pos_)
+      return false;
+    x.assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+std::string encode_control(const run_state& st) {
+  writer w;
+  w.u(format_version);
+  w.u(static_cast<uint64_t>(st.phase));
+  w.u(st.turn);
+  w.u(static_cast<uint64_t>(st.mode));
+  w.u(static_cast<uint64_t>(st.next_mode));
+  w.i(st.last_ts_us);
+  w.u(st.calls.size());
+  for (auto& c : st.calls) {
+    w.s(c.call.call_id);
+    w.s(c.call.name);
+    w.s(c.call.args_json);
+    w.u(static_cast<uint64_t>(c.status));
+  }
+  w.u((st.reply_had_calls ? 1u : 0u) | (st.reply_failed ? 2u : 0u)
+      | (st.turn_had_parse_failure ? 4u : 0u) | (st.cancel_requested ? 8u : 0u));
+  w.u(st.consecutive_errors);
+  w.u(st.consecutive_provider_failures);
+  w.s(st.recovery_reason);
+  w.s(st.out_of_scope);
+  w.u(st.complete_call ? 1 : 0);
+  if (st.complete_call) {
+    w.s(st.complete_call->first);
+    w.s(st.complete_call->second);
+  }
+  w.u(st.pending_approvals.size());
+  for (auto& a : st.pending_approvals) {
+    w.s(a.call_id);
+    w.s(a.tool);
+    w.s(a.args_json);
+    w.s(a.rule);
+    w.i(a.deadline_us);
+  }
+  return w.take();
 }
 
-void from_json(const json& j, run_state& st) {
-  st.phase = static_cast<run_phase>(j.at("ph").get<int>());
-  st.turn = j.at("t");
-  st.mode = static_cast<turn_mode>(j.at("m").get<int>());
-  st.next_mode = static_cast<turn_mode>(j.at("nm").get<int>());
-  st.last_ts_us = j.at("ts");
+bool decode_control(std::string_view bytes, run_state& st) {
+  reader r(bytes);
+  uint64_t version, n, flags, has_complete;
+  if (!r.u(version) || version != format_version)
+    return false;
+  if (!r.num(st.phase) || !r.num(st.turn) || !r.num(st.mode) || !r.num(st.next_mode)
+      || !r.num(st.last_ts_us) || !r.u(n))
+    return false;
   st.calls.clear();
-  for (auto& c : j.at("c"))
-    st.calls.push_back({tool_call_ref{c.at(0), c.at(1), c.at(2)},
-                        static_cast<call_slot::state>(c.at(3).get<int>())});
-  auto& f = j.at("f");
-  st.reply_had_calls = f.at(0);
-  st.reply_failed = f.at(1);
-  st.turn_had_parse_failure = f.at(2);
-  st.cancel_requested = f.at(3);
-  st.consecutive_errors = j.at("ce");
-  st.consecutive_provider_failures = j.at("cp");
-  st.recovery_reason = j.value("rr", std::string{});
-  st.out_of_scope = j.value("os", std::string{});
-  if (j.contains("cc"))
-    st.complete_call = std::make_pair(j["cc"].at(0).get<std::string>(),
-                                      j["cc"].at(1).get<std::string>());
+  for (uint64_t k = 0; k < n; ++k) {
+    call_slot c;
+    if (!r.s(c.call.call_id) || !r.s(c.call.name) || !r.s(c.call.args_json)
+        || !r.num(c.status))
+      return false;
+    st.calls.push_back(std::move(c));
+  }
+  if (!r.u(flags) || !r.num(st.consecutive_errors)
+      || !r.num(st.consecutive_provider_failures) || !r.s(st.recovery_reason)
+      || !r.s(st.out_of_scope) || !r.u(has_complete))
+    return false;
+  st.reply_had_calls = flags & 1;
+  st.reply_failed = flags & 2;
+  st.turn_had_parse_failure = flags & 4;
+  st.cancel_requested = flags & 8;
+  if (has_complete) {
+    std::pair<std::string, std::string> cc;
+    if (!r.s(cc.first) || !r.s(cc.second))
+      return false;
+    st.complete_call = std::move(cc);
+  }
+  if (!r.u(n))
+    return false;
   st.pending_approvals.clear();
-  if (j.contains("pa"))
-    for (auto& a : j["pa"])
-      st.pending_approvals.push_back({a.at(0), a.at(1), a.at(2), a.at(3), a.at(4)});
+  for (uint64_t k = 0; k < n; ++k) {
+    approval_request a;
+    if (!r.s(a.call_id) || !r.s(a.tool) || !r.s(a.args_json) || !r.s(a.rule)
+        || !r.num(a.deadline_us))
+      return false;
+    st.pending_approvals.push_back(std::move(a));
+  }
+  return r.done();
+}
+
+bool same_kpis(const kpis& a, const kpis& b) {
+  return a.turns == b.turns && a.tool_calls == b.tool_calls
+         && a.model_calls == b.model_calls && a.parse_failures == b.parse_failures
+         && a.retries == b.retries && a.input_tokens == b.input_tokens
+         && a.output_tokens == b.output_tokens && a.wall_ms == b.wall_ms
+         && a.tool_errors == b.tool_errors && a.model_errors == b.model_errors
+         && a.denials == b.denials;
 }
 
 } // namespace
 
 std::string snapshot_of(const run_state& st) {
-  auto bytes = json::to_cbor(to_json(st));
-  return std::string(bytes.begin(), bytes.end());
+  return encode_control(st);
 }
 
 caf::expected<run_state> restore(const event& start, const event& cp) {
@@ -108,28 +177,19 @@ caf::expected<run_state> restore(const event& start, const event& cp) {
     return caf::make_error(runtime_errc::invalid_arguments,
                            "restore: run " + start.run_id + " seq "
                              + std::to_string(cp.seq) + " is not a checkpoint");
-  std::string_view snapshot = body->state;
   run_state st;
   apply(st, start);
-  auto doc = json::from_cbor(snapshot.begin(), snapshot.end(), true, false);
-  if (doc.is_discarded() || !doc.is_object())
+  if (!decode_control(body->state, st))
     return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: the snapshot of run " + start.run_id
-                             + " is not valid CBOR");
-  try {
-    from_json(doc, st);
-  } catch (const json::exception& e) {
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: the snapshot of run " + start.run_id
-                             + " is malformed: " + e.what());
-  }
+                           "restore: the snapshot in run " + start.run_id + " seq "
+                             + std::to_string(cp.seq) + " is malformed");
   st.totals = body->totals; // KPIs travel in the checkpoint itself
-  apply(st, cp); // the checkpoint's own timestamp moves the run's clock
+  apply(st, cp);            // the checkpoint's own timestamp moves the run's clock
   return st;
 }
 
 bool same_control_state(const run_state& a, const run_state& b) {
-  return to_json(a) == to_json(b) && kpis_json(a.totals) == kpis_json(b.totals)
+  return encode_control(a) == encode_control(b) && same_kpis(a.totals, b.totals)
          && a.run_id == b.run_id && a.agent == b.agent && a.tools == b.tools
          && a.started_us == b.started_us;
 }

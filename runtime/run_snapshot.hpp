@@ -19,7 +19,8 @@
 
 namespace troupe {
 
-/// The snapshot bytes stored in a checkpoint event (CBOR).
+/// The snapshot bytes stored in a checkpoint event (a compact binary record,
+/// see run_snapshot.cpp).
 [[nodiscard]] std::string snapshot_of(const run_state& st);
 
 /// Rebuilds a state from the run's run_start event and one of its checkpoint

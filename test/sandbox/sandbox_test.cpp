@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/detail/pool_protocol.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
 #include "runtime/sandbox_spec.hpp"

@@ -23,6 +23,7 @@
 #include "actors/detail/resident_sandbox.hpp"
 #include "actors/detail/sandbox_common.hpp"
 #include "actors/detail/sandbox_request.hpp"
+#include "actors/detail/pool_protocol.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
 #include "schemas/errors.hpp"
