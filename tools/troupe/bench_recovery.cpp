@@ -199,9 +199,17 @@ int bench_recovery(const bench_recovery_options& opts) {
     auto provider = std::make_shared<recovery_provider>(2, "", false);
     if (auto err = (*rt)->register_provider("bench-model", provider))
       return report(err);
+    (*rt)->register_scenario(recovery_scenario(2));
     auto t0 = clock_type::now();
     auto handles = (*rt)->resume();
-    while (provider->requests.load() < opts.runs)
+    uint64_t resumable = 0;
+    for (auto& h : handles) {
+      if (h)
+        ++resumable;
+      else
+        std::cerr << "troupe: bench recovery: " << render(h.error()) << "\n";
+    }
+    while (provider->requests.load() < resumable)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     resume_s = seconds_since(t0);
     for (auto& h : handles)
