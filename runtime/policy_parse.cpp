@@ -26,13 +26,6 @@ static_assert(TOML_EXCEPTIONS, "policy_parse.cpp expects toml++ with exceptions 
 // use of toml::table below would stop compiling (ambiguous), so this file checks it.
 static_assert(TOML_LIB_MAJOR == 3, "policy.hpp forward-declares toml::v3::table");
 
-// Returns the error of `expr` from the enclosing function, if there is one.
-#define TROUPE_TRY(expr)                                                                         \
-  do {                                                                                           \
-    if (auto troupe_try_err = (expr))                                                            \
-      return troupe_try_err;                                                                     \
-  } while (false)
-
 namespace troupe {
 
 using detail::describe;
@@ -467,4 +460,3 @@ caf::expected<policy> load_policy(const std::filesystem::path& file,
 
 } // namespace troupe
 
-#undef TROUPE_TRY

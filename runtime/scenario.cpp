@@ -1,6 +1,7 @@
 #include "runtime/toml_text.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/text_file.hpp"
+#include "schemas/errors.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,13 +17,6 @@
 
 // The parser catches toml::parse_error; the Debian toml++ build uses exceptions.
 static_assert(TOML_EXCEPTIONS, "scenario.cpp expects toml++ with exceptions enabled");
-
-// Returns the error of `expr` from the enclosing function, if there is one.
-#define TROUPE_TRY(expr)                                                                         \
-  do {                                                                                           \
-    if (auto troupe_try_err = (expr))                                                            \
-      return troupe_try_err;                                                                     \
-  } while (false)
 
 namespace troupe {
 
@@ -559,4 +553,3 @@ caf::expected<scenario> load_scenario(const std::filesystem::path& file,
 
 } // namespace troupe
 
-#undef TROUPE_TRY

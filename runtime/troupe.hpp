@@ -45,7 +45,10 @@ struct pending_approval {
 };
 
 struct runtime_options {
-  std::string db_path = "troupe.db";
+  /// `runtime::create({"service.db"})` names only the journal.
+  runtime_options(std::string db = "troupe.db") : db_path(std::move(db)) {}
+
+  std::string db_path;
   /// Detached threads that execute tools.
   size_t tool_workers = 2;
   /// CAF scheduler threads; 0 keeps CAF's default (max(cores, 4)).

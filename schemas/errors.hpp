@@ -11,6 +11,14 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+/// Returns the error of `expr` (a caf::error) from the enclosing function,
+/// if there is one: the one shorthand for propagating errors.
+#define TROUPE_TRY(expr)                                                       \
+  do {                                                                         \
+    if (auto troupe_try_err = (expr))                                          \
+      return troupe_try_err;                                                   \
+  } while (false)
+
 namespace troupe {
 
 /// Renders an error as the one line an operator sees: the context string when
