@@ -57,6 +57,16 @@ bool contains_text(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// A policy allowing `tool` and `complete`, and nothing else.
+policy allow_only(const std::string& tool) {
+  auto rules = parse_policy("version = 1\n[[rule]]\nid = \"" + tool + "\"\ntool = \"" + tool
+                              + "\"\ndecision = \"allow\"\n[[rule]]\nid = \"done\"\n"
+                                "tool = \"complete\"\ndecision = \"allow\"\n",
+                            "inline");
+  BOOST_REQUIRE_MESSAGE(rules, render(rules));
+  return *rules;
+}
+
 struct fixture {
   std::filesystem::path dir = std::filesystem::temp_directory_path()
                               / ("troupe-embed-api-" + std::to_string(::getpid()));
@@ -140,13 +150,7 @@ BOOST_FIXTURE_TEST_CASE(custom_tools_run_and_are_fixed_after_the_first_run,
   BOOST_REQUIRE(!(*rt)->register_provider("dbl", std::make_shared<doubling_model>()));
   auto sc = make_scenario("dbl");
   sc.agents["a"].tools = {"double_it", "complete"};
-  auto rules = parse_policy("version = 1\n[[rule]]\nid = \"doubling\"\n"
-                            "tool = \"double_it\"\ndecision = \"allow\"\n"
-                            "[[rule]]\nid = \"done\"\ntool = \"complete\"\n"
-                            "decision = \"allow\"\n",
-                            "inline");
-  BOOST_REQUIRE_MESSAGE(rules, render(rules));
-  sc.governance = *rules;
+  sc.governance = allow_only("double_it");
   auto h = (*rt)->start(sc, {});
   BOOST_REQUIRE(h);
   auto r = h->result().get();
@@ -309,12 +313,7 @@ BOOST_FIXTURE_TEST_CASE(retryable_failures_back_off_with_journaled_jitter, fixtu
     BOOST_REQUIRE(!(*rt)->register_provider("io", std::make_shared<io_model>()));
     auto sc = make_scenario("io");
     sc.agents["a"].tools = {"flaky_io", "complete"};
-    auto rules = parse_policy("version = 1\n[[rule]]\nid = \"io\"\ntool = \"flaky_io\"\n"
-                              "decision = \"allow\"\n[[rule]]\nid = \"done\"\n"
-                              "tool = \"complete\"\ndecision = \"allow\"\n",
-                              "inline");
-    BOOST_REQUIRE(rules);
-    sc.governance = *rules;
+    sc.governance = allow_only("flaky_io");
     auto h = (*rt)->start(sc, {});
     BOOST_REQUIRE(h);
     auto r = h->result().get();
@@ -345,12 +344,7 @@ BOOST_FIXTURE_TEST_CASE(retryable_failures_back_off_with_journaled_jitter, fixtu
   io.effect = tool_effect::idempotent;
   io.handler = [](const nlohmann::json&, const tool_context&) { return tool_outcome{}; };
   BOOST_REQUIRE(!reg.add(io));
-  auto rules = parse_policy("version = 1\n[[rule]]\nid = \"io\"\ntool = \"flaky_io\"\n"
-                            "decision = \"allow\"\n[[rule]]\nid = \"done\"\n"
-                            "tool = \"complete\"\ndecision = \"allow\"\n",
-                            "inline");
-  BOOST_REQUIRE(rules);
-  auto replayed = replay_run(evs, reg, *rules);
+  auto replayed = replay_run(evs, reg, allow_only("flaky_io"));
   BOOST_TEST(replayed.identical());
 }
 
