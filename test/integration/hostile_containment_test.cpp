@@ -30,9 +30,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include "test/integration/hostile_run_support.hpp"
+#include "test/support/processes.hpp"
 
 using namespace troupe;
 using namespace troupe::test::hostile;
+using troupe::test::processes_with;
 namespace fs = std::filesystem;
 using troupe::test::contains;
 using troupe::test::slurp;
@@ -45,41 +47,6 @@ int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-/// The command line of `pid` with NULs as spaces; empty when the process is
-/// gone. Plain read(2): a process can vanish mid-read (ESRCH), and the
-/// iostream-based slurp throws then.
-std::string cmdline_of(const char* pid) {
-  std::string out;
-  int fd = ::open((std::string{"/proc/"} + pid + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  std::replace(out.begin(), out.end(), '\0', ' ');
-  return out;
-}
-
-/// Pids of processes whose command line contains `needle` (what `pgrep -f`
-/// finds), this process excluded.
-std::vector<int> processes_with(const std::string& needle) {
-  std::vector<int> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr)
-    return out;
-  while (auto* e = ::readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0 || pid == ::getpid())
-      continue;
-    auto cmd = cmdline_of(e->d_name);
-    if (contains(cmd, needle))
-      out.push_back(pid);
-  }
-  ::closedir(d);
-  return out;
 }
 
 /// No process carries `needle`: checked by scanning /proc and, where it is

@@ -27,6 +27,7 @@
 #include "runtime/sandbox_spec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
+#include "test/support/processes.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
@@ -68,25 +69,6 @@ std::string marker(const std::string& what) {
   return what + std::to_string(getpid()) + "x" + std::to_string(++n);
 }
 
-std::vector<int> processes_with(const std::string& needle) {
-  std::vector<int> out;
-  DIR* d = opendir("/proc");
-  if (d == nullptr)
-    return out;
-  while (auto* e = readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0 || pid == getpid())
-      continue;
-    auto cmd = slurp(fs::path{"/proc"} / e->d_name / "cmdline");
-    for (auto& c : cmd)
-      if (c == '\0')
-        c = ' ';
-    if (cmd.find(needle) != std::string::npos)
-      out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();

@@ -23,6 +23,7 @@
 #include "runtime/sandbox_spec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
+#include "test/support/processes.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
@@ -58,26 +59,6 @@ fs::path scratch(const std::string& test, const std::string& path) {
   return dir;
 }
 
-// Finds the pids of host processes whose command line contains `marker`.
-std::vector<int> processes_with(const std::string& marker) {
-  std::vector<int> out;
-  DIR* d = opendir("/proc");
-  if (d == nullptr)
-    return out;
-  while (auto* e = readdir(d)) {
-    int pid = std::atoi(e->d_name);
-    if (pid <= 0 || pid == getpid())
-      continue;
-    auto cmd = slurp(fs::path{"/proc"} / e->d_name / "cmdline");
-    for (auto& c : cmd)
-      if (c == '\0')
-        c = ' ';
-    if (cmd.find(marker) != std::string::npos)
-      out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
 
 } // namespace
 
