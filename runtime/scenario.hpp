@@ -21,23 +21,14 @@
 #include <caf/make_message.hpp>
 
 #include "runtime/policy.hpp"
+#include "schemas/event.hpp"
 #include "runtime/runtime_errc.hpp"
 
 namespace troupe {
 
-/// Budgets of one run; reaching one triggers the recovery turn. A value of 0
-/// is rejected by the parser except for `max_consecutive_errors` and
-/// `max_parse_failures`, where 0 means "the first such event is the limit".
-struct run_limits {
-  uint32_t max_turns = 12;
-  uint32_t max_tool_calls = 50;
-  uint64_t max_tokens = 100000;
-  uint64_t deadline_ms = 120000;
-  uint32_t max_consecutive_errors = 3;
-  /// Repair turns (malformed tool arguments) allowed per run before one more
-  /// counts as reaching a limit.
-  uint32_t max_parse_failures = 3;
-};
+/// A scenario's `[limits]`: the budgets journaled in run_start. The parser
+/// rejects 0 except for the two error tolerances.
+using run_limits = limits_record;
 
 /// One tool call of a scripted reply.
 struct scripted_tool_call {

@@ -311,10 +311,7 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   start.model = agent->second.model;
   start.instructions = agent->second.instructions;
   start.tools = agent->second.tools;
-  auto& l = sc.limits;
-  start.limits = limits_record{l.max_turns, l.max_tool_calls, l.max_tokens,
-                               l.deadline_ms, l.max_consecutive_errors,
-                               l.max_parse_failures};
+  start.limits = sc.limits;
   start.scenario = scenario_key(sc);
   register_scenario(sc);
   start.workspace = sc.workspace_root.string();

@@ -22,13 +22,18 @@ struct tool_call_ref {
   std::string args_json;
 };
 
+/// Budgets of one run; reaching one triggers the recovery turn. The
+/// defaults are what a scenario without `[limits]` gets. For the two error
+/// tolerances 0 means "the first such event is the limit".
 struct limits_record {
-  uint32_t max_turns = 0;
-  uint32_t max_tool_calls = 0;
-  uint64_t max_tokens = 0;
-  uint64_t deadline_ms = 0;
-  uint32_t max_consecutive_errors = 0;
-  uint32_t max_parse_failures = 0;
+  uint32_t max_turns = 12;
+  uint32_t max_tool_calls = 50;
+  uint64_t max_tokens = 100000;
+  uint64_t deadline_ms = 120000;
+  uint32_t max_consecutive_errors = 3;
+  /// Repair turns (malformed tool arguments) allowed per run before one more
+  /// counts as reaching a limit.
+  uint32_t max_parse_failures = 3;
 };
 
 /// Key performance indicators of a run, folded from its events.
