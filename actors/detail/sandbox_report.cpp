@@ -34,6 +34,7 @@ const char* stage_name(stage s) {
     case stage::chdir_cwd: return "changing to the working directory";
     case stage::set_rlimit: return "setting rlimits";
     case stage::drop_uid: return "switching to the sandbox uid";
+    case stage::session_keyring: return "joining an empty session keyring";
     case stage::no_new_privs: return "setting no_new_privs";
     case stage::seccomp_filter: return "installing the seccomp filter";
     case stage::probe_write: return "writing the probe file as the sandbox uid";

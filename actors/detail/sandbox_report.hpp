@@ -38,6 +38,7 @@ enum class stage : int32_t {
   no_new_privs,
   seccomp_filter,
   probe_write,
+  session_keyring,
 };
 
 [[nodiscard]] const char* stage_name(stage s);

@@ -12,12 +12,18 @@
 #include <utility>
 #include <vector>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
+
+const char* host_key_description();
+std::string host_key_payload();
 
 namespace {
 
@@ -30,6 +36,7 @@ struct shared_env {
 
   shared_env() {
     std::filesystem::create_directories(workspace);
+    join_session_keyring_with_host_key();
     auto avail = isolation_available();
     BOOST_REQUIRE_MESSAGE(avail, "sandbox tests need process isolation (run as root "
                                  "on Linux >= 5.12): "
@@ -42,6 +49,18 @@ struct shared_env {
     BOOST_REQUIRE_MESSAGE(started, "starting the shared pool with worker '"
                                      << cfg.worker_binary << "': " << render(started));
     pool = std::move(*started);
+  }
+
+  // systemd services and PAM logins run inside a session keyring; the tests
+  // do too, with one key the sandbox must not reach. Before the pool starts,
+  // so its workers inherit it as production workers would.
+  static void join_session_keyring_with_host_key() {
+    constexpr long join_session_keyring = 1; // KEYCTL_JOIN_SESSION_KEYRING
+    constexpr long session_keyring = -3;     // KEY_SPEC_SESSION_KEYRING
+    BOOST_REQUIRE(syscall(SYS_keyctl, join_session_keyring, "troupe-sandbox-test") >= 0);
+    const std::string payload = host_key_payload();
+    BOOST_REQUIRE(syscall(SYS_add_key, "user", host_key_description(), payload.data(),
+                          payload.size(), session_keyring) >= 0);
   }
 
   static std::string sandbox_worker_binary() {
@@ -64,6 +83,14 @@ shared_env& env() {
 
 std::string sandbox_worker_binary() {
   return shared_env::sandbox_worker_binary();
+}
+
+const char* host_key_description() {
+  return "troupe-host-key";
+}
+
+std::string host_key_payload() {
+  return "host-keyring-secret-" + std::to_string(getpid());
 }
 
 const std::filesystem::path& shared_workspace() {
