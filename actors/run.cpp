@@ -15,6 +15,7 @@
 #include "runtime/run_snapshot.hpp"
 #include "runtime/sandbox_spec.hpp"
 #include "runtime/run_state.hpp"
+#include "runtime/tool_budget.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 
@@ -247,12 +248,30 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
 
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
+// Journals a failed result for `req` and goes on.
+void fail_tool_call(run_actor* self, const tool_request& req, std::string text) {
+  emit(self, tool_result{req.call_id, req.name, false, std::move(text)});
+  emit_checkpoint(self, [=] { drive(self); });
+}
+
 // Runs the tool. A failure the tool calls retryable is tried again after an
 // exponential backoff with jitter (the draw and the delay are journaled);
-// anything else becomes the call's result.
+// anything else becomes the call's result. The wait never outlasts the run's
+// deadline (tool_wait_for); a call the deadline leaves no time for is not
+// started, and the worker skips one whose wait ended before it got to it.
 void send_tool_request(run_actor* self, tool_request req) {
   auto& s = self->state;
-  self->request(s.wiring.tools, s.wiring.tool_timeout, execute_atom::value, req)
+  auto w = tool_wait_for(s.wiring.tool_timeout, s.st.limits.deadline_ms, s.st.started_us,
+                         s.wiring.clock());
+  if (w.wait.count() == 0) {
+    fail_tool_call(self, req, tool_not_started_text(req.name, s.st.limits.deadline_ms));
+    return;
+  }
+  auto give_up = std::chrono::steady_clock::now() + w.wait;
+  int64_t give_up_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         give_up.time_since_epoch())
+                         .count();
+  self->request(s.wiring.tools, w.wait, execute_atom::value, req, give_up_ns)
     .then(
       [=](tool_outcome& out) {
         auto& st = self->state;
@@ -275,8 +294,9 @@ void send_tool_request(run_actor* self, tool_request req) {
         emit_checkpoint(self, [=] { drive(self); });
       },
       [=](caf::error& err) {
-        emit(self, tool_result{req.call_id, req.name, false, req.name + ": " + render(err)});
-        emit_checkpoint(self, [=] { drive(self); });
+        fail_tool_call(self, req, err == caf::sec::request_timeout
+                                    ? tool_timeout_text(req.name, w)
+                                    : req.name + ": " + render(err));
       });
 }
 

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "runtime/workspace.hpp"
+
 namespace troupe {
 
 namespace {
@@ -301,11 +303,8 @@ std::string normalize_path_glob(std::string_view pattern) {
 }
 
 std::optional<std::string> workspace_relative(std::string_view path) {
-  if (path.empty() || path.find('\0') != path.npos || path.front() == '/')
+  if (spelling_fault_of(path) != spelling_fault::none)
     return std::nullopt;
-  for (auto seg : split(path, '/'))
-    if (seg == "..")
-      return std::nullopt;
   return join_segments(path);
 }
 

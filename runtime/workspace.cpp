@@ -1,8 +1,14 @@
 #include "runtime/workspace.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <string>
 #include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "schemas/errors.hpp"
 
 namespace troupe {
 
@@ -32,32 +38,64 @@ bool is_skippable(const fs::path& component) {
   return component.empty() || component == ".";
 }
 
-// Rejects what is wrong with the text alone, before touching the disk.
-caf::error check_lexically(const fs::path& rel, std::string_view relative,
-                           const fs::path& root) {
-  if (relative.empty())
-    return invalid("path is empty; use '.' for the workspace root");
-  if (relative.find('\0') != std::string_view::npos)
-    return invalid("path contains a NUL character; workspace root is '"
-                   + root.string() + "'");
+} // namespace
+
+spelling_fault spelling_fault_of(std::string_view path) noexcept {
+  if (path.empty())
+    return spelling_fault::empty;
+  if (path.find('\0') != std::string_view::npos)
+    return spelling_fault::nul;
+  if (path.front() == '/')
+    return spelling_fault::absolute;
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    auto end = path.find('/', begin);
+    if (end == std::string_view::npos)
+      end = path.size();
+    if (path.substr(begin, end - begin) == "..")
+      return spelling_fault::dot_dot;
+    begin = end + 1;
+  }
+  return spelling_fault::none;
+}
+
+caf::error check_workspace_spelling(const fs::path& root, std::string_view relative) {
   auto shown = std::string{relative};
-  if (rel.is_absolute() || rel.has_root_directory())
-    return escape("path '" + shown + "' is absolute; paths are relative to the "
-                  "workspace root '" + root.string() + "'");
-  for (const auto& component : rel)
-    if (component == "..")
+  switch (spelling_fault_of(relative)) {
+    case spelling_fault::none:
+      return caf::none;
+    case spelling_fault::empty:
+      return invalid("path is empty; use '.' for the workspace root");
+    case spelling_fault::nul:
+      return invalid("path contains a NUL character; workspace root is '"
+                     + root.string() + "'");
+    case spelling_fault::absolute:
+      return escape("path '" + shown + "' is absolute; paths are relative to the "
+                    "workspace root '" + root.string() + "'");
+    case spelling_fault::dot_dot:
       return escape("path '" + shown + "' contains '..'; paths must stay inside "
                     "the workspace root '" + root.string() + "'");
+  }
   return caf::none;
 }
 
-} // namespace
+caf::expected<unique_fd> open_workspace_root(const fs::path& root) {
+  unique_fd fd{::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY)};
+  if (fd.valid())
+    return fd;
+  int err = errno;
+  if (err == ENOTDIR)
+    return caf::make_error(runtime_errc::io_failed,
+                           "workspace root '" + root.string() + "' is not a directory");
+  return caf::make_error(runtime_errc::io_failed, "workspace root '" + root.string()
+                                                    + "' is not accessible: "
+                                                    + std::generic_category().message(err));
+}
 
 caf::expected<fs::path> resolve_in_workspace(const fs::path& root,
                                              std::string_view relative) {
+  TROUPE_TRY(check_workspace_spelling(root, relative));
   fs::path rel{std::string{relative}};
-  if (auto err = check_lexically(rel, relative, root))
-    return err;
   std::error_code ec;
   auto base = fs::canonical(root, ec);
   if (ec)

@@ -1,10 +1,23 @@
 #include "runtime/builtin_tools.hpp"
 
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "runtime/envelope.hpp"
 #include "schemas/errors.hpp"
@@ -42,6 +55,37 @@ struct tools_fixture {
   void write(const fs::path& p, const std::string& content) {
     fs::create_directories(p.parent_path());
     troupe::test::write_file(p, content);
+  }
+
+  // Runs the call on its own thread and gives it `limit` to return. A call
+  // that blocks on the FIFO `unblock` fails the test; opening the FIFO's
+  // other end then lets the stuck thread finish, so the binary can exit.
+  tool_outcome call_bounded(std::string_view tool, std::string args,
+                            const fs::path& unblock) {
+    auto prepared = troupe::prepare_call(registry, tool, args);
+    BOOST_REQUIRE_MESSAGE(prepared, render(prepared));
+    auto promise = std::make_shared<std::promise<tool_outcome>>();
+    auto done = promise->get_future();
+    std::thread worker{[promise, def = *registry.find(tool), a = *prepared, c = ctx] {
+      promise->set_value(troupe::invoke_tool(def, a, c));
+    }};
+    if (done.wait_for(std::chrono::seconds{5}) == std::future_status::ready) {
+      worker.join();
+      return done.get();
+    }
+    BOOST_ERROR(tool << " " << args << " blocked for 5 s");
+    // The released writer may write into a pipe whose reader is gone.
+    std::signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < 100 && done.wait_for(std::chrono::milliseconds{50})
+                                 != std::future_status::ready; ++i) {
+      int rd = ::open(unblock.c_str(), O_RDONLY | O_NONBLOCK);
+      int wr = ::open(unblock.c_str(), O_WRONLY | O_NONBLOCK);
+      for (int fd : {rd, wr})
+        if (fd >= 0)
+          ::close(fd);
+    }
+    worker.join();
+    return done.get();
   }
 
   troupe::tool_registry registry;
@@ -204,6 +248,125 @@ BOOST_AUTO_TEST_CASE(file_tools_refuse_escapes) {
   out = call("list_dir", R"({"path": "out"})");
   BOOST_TEST(!out.ok);
   BOOST_TEST(out.output.rfind("list_dir: path 'out' escapes", 0) == 0u, out.output);
+}
+
+BOOST_AUTO_TEST_CASE(every_file_tool_refuses_a_static_symlink_out) {
+  write(outside / "secret.txt", "TOP-SECRET");
+  fs::create_symlink(outside / "secret.txt", root / "abs.txt");
+  fs::create_symlink("../outside/secret.txt", root / "rel.txt");
+  fs::create_directory_symlink(outside, root / "out");
+  for (std::string p : {"abs.txt", "rel.txt", "out/secret.txt", "out/new.txt",
+                        "out/deeper/new.txt"}) {
+    for (std::string tool : {"read_file", "write_file", "append_file"}) {
+      auto args = tool == "read_file" ? json{{"path", p}}
+                                      : json{{"path", p}, {"content", "planted"}};
+      auto out = call(tool, args.dump());
+      BOOST_TEST(!out.ok, tool << " " << p << ": " << out.output);
+      BOOST_TEST(out.output.find("TOP-SECRET") == std::string::npos, out.output);
+      BOOST_TEST(out.output.find("planted") == std::string::npos, out.output);
+    }
+  }
+  for (std::string p : {"out", "out/"}) {
+    auto out = call("list_dir", json{{"path", p}}.dump());
+    BOOST_TEST(!out.ok, p << ": " << out.output);
+  }
+  BOOST_TEST(slurp(outside / "secret.txt") == "TOP-SECRET");
+  size_t entries = 0;
+  for (const auto& e : fs::recursive_directory_iterator(outside)) {
+    (void)e;
+    ++entries;
+  }
+  BOOST_TEST(entries == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_inside_the_workspace_stay_usable) {
+  write(root / "sub" / "inner.txt", "inner");
+  fs::create_directory_symlink("sub", root / "alias");
+  fs::create_symlink("sub/inner.txt", root / "inner-link.txt");
+  BOOST_TEST(call("read_file", R"({"path": "alias/inner.txt"})").output == "inner");
+  BOOST_TEST(call("read_file", R"({"path": "inner-link.txt"})").output == "inner");
+  auto out = call("append_file", R"({"path": "alias/inner.txt", "content": "+"})");
+  BOOST_TEST(out.ok, out.output);
+  out = call("write_file", R"({"path": "alias/new.txt", "content": "n"})");
+  BOOST_TEST(out.ok, out.output);
+  BOOST_TEST(slurp(root / "sub" / "inner.txt") == "inner+");
+  BOOST_TEST(slurp(root / "sub" / "new.txt") == "n");
+  BOOST_TEST(call("list_dir", R"({"path": "alias"})").output == "inner.txt\nnew.txt\n");
+  // Renaming over a link would replace the link: write_file says so instead.
+  out = call("write_file", R"({"path": "inner-link.txt", "content": "x"})");
+  BOOST_TEST(!out.ok);
+  BOOST_TEST(out.output.rfind("write_file: 'inner-link.txt' is a symbolic link", 0) == 0u,
+             out.output);
+  BOOST_TEST(fs::is_symlink(root / "inner-link.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(list_dir_does_not_look_through_symlinks_out) {
+  // Whether an outside path is a directory is outside information too.
+  fs::create_directories(root / "sub");
+  fs::create_directory_symlink(outside, root / "out");
+  fs::create_directory_symlink("sub", root / "alias");
+  auto out = call("list_dir", "{}");
+  BOOST_TEST(out.ok, out.output);
+  BOOST_TEST(out.output == "alias/\nout\nsub/\n");
+}
+
+BOOST_AUTO_TEST_CASE(every_file_tool_refuses_a_fifo_at_once) {
+  auto fifo = root / "pipe";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  fs::create_directories(root / "d");
+  BOOST_REQUIRE(::mkfifo((root / "d" / "p2").c_str(), 0644) == 0);
+  for (std::string tool : {"append_file", "read_file", "write_file", "list_dir"}) {
+    for (std::string p : {"pipe", "d/p2"}) {
+      auto args = tool == "append_file" || tool == "write_file"
+                    ? json{{"path", p}, {"content", "x"}}
+                    : json{{"path", p}};
+      auto out = call_bounded(tool, args.dump(), root / p);
+      BOOST_TEST(!out.ok, tool << " " << p << ": " << out.output);
+      BOOST_TEST(out.output.rfind(tool + ": '" + p + "' is a FIFO", 0) == 0u, out.output);
+    }
+  }
+  BOOST_TEST(fs::is_fifo(fifo));
+}
+
+BOOST_AUTO_TEST_CASE(every_file_tool_refuses_a_socket) {
+  auto sock_path = root / "sock";
+  int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  BOOST_REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  BOOST_REQUIRE(sock_path.string().size() < sizeof(addr.sun_path));
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path.c_str());
+  BOOST_REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  BOOST_REQUIRE(::listen(sock, 1) == 0);
+  for (std::string tool : {"append_file", "read_file", "write_file", "list_dir"}) {
+    auto args = tool == "append_file" || tool == "write_file"
+                  ? json{{"path", "sock"}, {"content", "x"}}
+                  : json{{"path", "sock"}};
+    auto out = call(tool, args.dump());
+    BOOST_TEST(!out.ok, tool << ": " << out.output);
+    BOOST_TEST(out.output.rfind(tool + ": 'sock' is a socket", 0) == 0u, out.output);
+  }
+  BOOST_TEST(fs::is_socket(sock_path));
+  ::close(sock);
+}
+
+BOOST_AUTO_TEST_CASE(every_file_tool_refuses_a_character_device) {
+  // A node like /dev/null; making one needs root (CI has it).
+  auto dev = root / "null";
+  if (::mknod(dev.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+    BOOST_TEST_MESSAGE("mknod needs root here: skipped");
+    return;
+  }
+  for (std::string tool : {"append_file", "read_file", "write_file", "list_dir"}) {
+    auto args = tool == "append_file" || tool == "write_file"
+                  ? json{{"path", "null"}, {"content", "x"}}
+                  : json{{"path", "null"}};
+    auto out = call(tool, args.dump());
+    BOOST_TEST(!out.ok, tool << ": " << out.output);
+    BOOST_TEST(out.output.rfind(tool + ": 'null' is a character device", 0) == 0u,
+               out.output);
+  }
+  BOOST_TEST(fs::is_character_file(dev));
 }
 
 BOOST_AUTO_TEST_CASE(complete_returns_the_answer) {

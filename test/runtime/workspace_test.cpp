@@ -4,6 +4,10 @@
 #include <fstream>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include "schemas/errors.hpp"
@@ -16,6 +20,11 @@ using troupe::render;
 using troupe::resolve_in_workspace;
 using troupe::runtime_errc;
 using troupe::test::contains;
+using troupe::beneath_mode;
+using troupe::open_beneath;
+using troupe::spelling_fault;
+using troupe::spelling_fault_of;
+using troupe::unique_fd;
 
 namespace {
 
@@ -45,6 +54,14 @@ struct workspace_fixture {
 
   fs::path canonical_root() {
     return fs::canonical(root);
+  }
+
+  // Opens `rel` beneath the root in mode `how`; the fd or -errno.
+  int open_rc(std::string_view rel, beneath_mode how, int flags = O_RDONLY) {
+    auto dir = troupe::open_workspace_root(root);
+    BOOST_REQUIRE_MESSAGE(dir, render(dir));
+    unique_fd fd{open_beneath(dir->get(), rel, flags, 0644, how)};
+    return fd.valid() ? 0 : fd.get();
   }
 
   troupe::test::temp_dir tmp;
@@ -175,6 +192,103 @@ BOOST_AUTO_TEST_CASE(missing_root_is_an_io_error) {
   auto file_root = resolve_in_workspace(root / "sub" / "inner.txt", ".");
   BOOST_REQUIRE(!file_root);
   BOOST_CHECK(file_root.error() == runtime_errc::io_failed);
+}
+
+// -- spelling: the one containment rule -----------------------------------------
+
+BOOST_AUTO_TEST_CASE(spelling_faults) {
+  BOOST_CHECK(spelling_fault_of("a/b.txt") == spelling_fault::none);
+  BOOST_CHECK(spelling_fault_of(".") == spelling_fault::none);
+  BOOST_CHECK(spelling_fault_of("a..b/..c/c..") == spelling_fault::none);
+  BOOST_CHECK(spelling_fault_of("") == spelling_fault::empty);
+  BOOST_CHECK(spelling_fault_of("a\0b"s) == spelling_fault::nul);
+  BOOST_CHECK(spelling_fault_of("/etc") == spelling_fault::absolute);
+  BOOST_CHECK(spelling_fault_of("//etc") == spelling_fault::absolute);
+  BOOST_CHECK(spelling_fault_of("..") == spelling_fault::dot_dot);
+  BOOST_CHECK(spelling_fault_of("a/..") == spelling_fault::dot_dot);
+  BOOST_CHECK(spelling_fault_of("a//../b") == spelling_fault::dot_dot);
+  BOOST_CHECK(!troupe::check_workspace_spelling(root, "sub/inner.txt"));
+  BOOST_CHECK(troupe::check_workspace_spelling(root, "../x") == runtime_errc::path_escape);
+  BOOST_CHECK(troupe::check_workspace_spelling(root, "") == runtime_errc::invalid_arguments);
+}
+
+// -- open_beneath: resolution by descriptor --------------------------------------
+
+BOOST_AUTO_TEST_CASE(open_beneath_opens_inside_in_both_modes) {
+  for (auto how : {beneath_mode::kernel, beneath_mode::walk}) {
+    if (how == beneath_mode::kernel && !troupe::kernel_has_openat2())
+      continue;
+    BOOST_TEST(open_rc("sub/inner.txt", how) == 0);
+    BOOST_TEST(open_rc("./sub//inner.txt", how) == 0);
+    BOOST_TEST(open_rc(".", how, O_RDONLY | O_DIRECTORY) == 0);
+    BOOST_TEST(open_rc("sub/", how, O_RDONLY | O_DIRECTORY) == 0);
+    BOOST_TEST(open_rc("missing.txt", how) == -ENOENT);
+    BOOST_TEST(open_rc("sub/inner.txt/x", how) == -ENOTDIR);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(open_beneath_refuses_every_way_out) {
+  fs::create_symlink(outside / "secret.txt", root / "abs.txt");
+  fs::create_symlink("../outside/secret.txt", root / "rel.txt");
+  fs::create_directory_symlink(outside, root / "sub" / "out");
+  fs::create_symlink("/proc/self/root/etc/passwd", root / "magic");
+  for (auto how : {beneath_mode::kernel, beneath_mode::walk}) {
+    if (how == beneath_mode::kernel && !troupe::kernel_has_openat2())
+      continue;
+    for (auto rel : {"abs.txt", "rel.txt", "sub/out/secret.txt", "sub/out", "magic"})
+      BOOST_TEST(open_rc(rel, how) == -EXDEV, rel);
+    BOOST_TEST(open_rc("sub/out/new.txt", how, O_WRONLY | O_CREAT) == -EXDEV);
+    BOOST_TEST(open_rc("abs.txt", how, O_WRONLY | O_CREAT) == -EXDEV);
+  }
+  BOOST_TEST(!fs::exists(outside / "new.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_inside_are_followed_only_by_the_kernel) {
+  fs::create_directory_symlink("sub", root / "alias");
+  fs::create_symlink(root / "sub" / "inner.txt", root / "abs_inside.txt");
+  if (troupe::kernel_has_openat2()) {
+    BOOST_TEST(open_rc("alias/inner.txt", beneath_mode::kernel) == 0);
+    BOOST_TEST(open_rc("alias", beneath_mode::kernel, O_PATH | O_DIRECTORY) == 0);
+    // An absolute target names a host path; the sandbox sees other paths,
+    // so such a link has no meaning worth following.
+    BOOST_TEST(open_rc("abs_inside.txt", beneath_mode::kernel) == -EXDEV);
+  }
+  // Without openat2 a symlink cannot be followed safely: all are refused.
+  BOOST_TEST(open_rc("alias/inner.txt", beneath_mode::walk) == -EXDEV);
+  BOOST_TEST(open_rc("alias", beneath_mode::walk, O_RDONLY | O_DIRECTORY) == -EXDEV);
+  BOOST_TEST(open_rc("alias", beneath_mode::walk, O_PATH) == -EXDEV);
+}
+
+BOOST_AUTO_TEST_CASE(make_dirs_beneath_creates_inside_only) {
+  fs::create_directory_symlink(outside, root / "out");
+  for (auto how : {beneath_mode::kernel, beneath_mode::walk}) {
+    if (how == beneath_mode::kernel && !troupe::kernel_has_openat2())
+      continue;
+    auto dir = troupe::open_workspace_root(root);
+    BOOST_REQUIRE(dir);
+    unique_fd made{troupe::make_dirs_beneath(dir->get(), "a/b/c", how)};
+    BOOST_TEST(made.valid());
+    BOOST_TEST(fs::is_directory(root / "a" / "b" / "c"));
+    unique_fd again{troupe::make_dirs_beneath(dir->get(), "a/b/c", how)};
+    BOOST_TEST(again.valid());
+    unique_fd out{troupe::make_dirs_beneath(dir->get(), "out/x/y", how)};
+    BOOST_TEST(out.get() == -EXDEV);
+    BOOST_TEST(!fs::exists(outside / "x"));
+    fs::remove_all(root / "a");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(open_workspace_root_errors_name_the_root) {
+  auto missing = troupe::open_workspace_root(base / "no-such-root");
+  BOOST_REQUIRE(!missing);
+  BOOST_CHECK(missing.error() == runtime_errc::io_failed);
+  BOOST_TEST(contains(render(missing.error()), "no-such-root"));
+  auto file = troupe::open_workspace_root(root / "sub" / "inner.txt");
+  BOOST_REQUIRE(!file);
+  BOOST_TEST(contains(render(file.error()), "is not a directory"));
+  BOOST_TEST(std::string{troupe::file_type_name(S_IFIFO)} == "FIFO");
+  BOOST_TEST(troupe::normalize_relative("./a//b/./") == "a/b");
+  BOOST_TEST(troupe::normalize_relative(".") == "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
