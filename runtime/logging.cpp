@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/runtime_errc.hpp"
+#include "schemas/json_text.hpp"
 
 namespace troupe {
 
@@ -31,8 +32,7 @@ public:
     line["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
     line["thread"] = msg.thread_id;
     line["msg"] = std::string(msg.payload.data(), msg.payload.size());
-    auto text = line.dump(-1, ' ', false,
-                          nlohmann::json::error_handler_t::replace);
+    auto text = to_json_text(line);
     dest.append(text.data(), text.data() + text.size());
     dest.push_back('\n');
   }

@@ -5,6 +5,7 @@
 #include "runtime/toml_text.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/text_file.hpp"
+#include "runtime/toml_limits.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -439,6 +440,7 @@ caf::expected<policy> policy_from_table(const toml::table& table, const std::str
 
 caf::expected<policy> parse_policy(std::string_view text, const std::string& source,
                                    std::vector<policy_warning>* warnings) {
+  TROUPE_TRY(check_toml_limits(text, source));
   toml::table root;
   try {
     root = toml::parse(text, std::string_view{source});

@@ -1,6 +1,7 @@
 #include "runtime/toml_text.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/text_file.hpp"
+#include "runtime/toml_limits.hpp"
 #include "schemas/errors.hpp"
 
 #include <algorithm>
@@ -230,6 +231,11 @@ private:
       if (root_text.empty())
         return fail(t->get("root")->source(),
                     "'root' in [workspace] is empty; expected a directory path");
+      // A path is a C string to the kernel: everything after a NUL would be
+      // cut off silently, and the tools would work somewhere else.
+      if (root_text.find('\0') != std::string::npos)
+        return fail(t->get("root")->source(),
+                    "'root' in [workspace] contains a NUL character; expected a directory path");
     }
     // operator/ keeps an absolute right-hand side as is.
     auto resolved = (base / root_text).lexically_normal();
@@ -525,6 +531,7 @@ caf::expected<scenario> parse_scenario(std::string_view text, const std::string&
   scenario result;
   result.source = source;
   scenario_parser parser{source, known_tools, result};
+  TROUPE_TRY(check_toml_limits(text, source));
   toml::table root;
   try {
     root = toml::parse(text, std::string_view{source});

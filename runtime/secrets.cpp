@@ -1,17 +1,20 @@
 #include "runtime/secrets.hpp"
 
+#include <cctype>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 
 #include "runtime/runtime_errc.hpp"
+#include "runtime/text_file.hpp"
 
 namespace troupe {
 
 caf::expected<secret_store> secret_store::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return caf::make_error(runtime_errc::invalid_scenario,
-                           path + ": cannot read the secrets file; expected NAME=value lines");
+  // A directory or a FIFO is refused (a FIFO would block the open).
+  auto text = read_text_file(path, "secrets file", "a regular file of NAME=value lines");
+  if (!text)
+    return std::move(text.error());
+  std::istringstream in(std::move(*text));
   secret_store out;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {

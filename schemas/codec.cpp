@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "journal.capnp.h"
+#include "schemas/utf8.hpp"
 
 namespace troupe {
 
@@ -508,7 +509,9 @@ caf::expected<std::string> to_json(const void* data, size_t size,
     capnp::JsonCodec codec;
     codec.handleByAnnotation<Event>();
     auto json = codec.encode(msg.getRoot<Event>());
-    return std::string(json.cStr(), json.size());
+    // The codec copies text bytes as they are, and a damaged or imported
+    // journal may hold bytes that are not UTF-8: the line must still be JSON.
+    return valid_utf8(std::string_view(json.cStr(), json.size()));
   } catch (const kj::Exception& e) {
     return malformed(where, e.getDescription().cStr());
   }

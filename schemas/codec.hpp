@@ -64,6 +64,8 @@ template <class NextSeq>
 
 /// Renders encoded bytes as one JSON object through Cap'n Proto's JSON codec
 /// (snake_case names; `kind` names the body; 64-bit integers are strings).
+/// Always valid UTF-8: text bytes that are not (only in a damaged or
+/// hand-made journal) come out as U+FFFD.
 [[nodiscard]] caf::expected<std::string> to_json(const void* data, size_t size,
                                                  std::string_view where = {});
 

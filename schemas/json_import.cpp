@@ -1,5 +1,6 @@
 #include "schemas/json_import.hpp"
 
+#include <cmath>
 #include <string>
 
 #include <capnp/compat/json.h>
@@ -8,6 +9,7 @@
 #include <kj/exception.h>
 
 #include "journal.capnp.h"
+#include "schemas/utf8.hpp"
 
 namespace troupe {
 
@@ -34,6 +36,17 @@ kj::Maybe<JsonValue::Reader> member(JsonValue::Reader object,
   return nullptr;
 }
 
+// Whether a run id can be named on a command line and printed: valid UTF-8
+// without control characters. A NUL made runs that no command could address.
+bool addressable(const std::string& id) {
+  if (valid_utf8(id) != id)
+    return false;
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f)
+      return false;
+  return true;
+}
+
 // What the codec would fill in with defaults when it is missing. The kind
 // is checked here because the codec accepts any string as a discriminator.
 caf::error check_envelope(JsonValue::Reader line, std::string_view where) {
@@ -45,6 +58,21 @@ caf::error check_envelope(JsonValue::Reader line, std::string_view where) {
   auto run = KJ_ASSERT_NONNULL(member(line, "run_id"));
   if (!run.isString() || run.getString().size() == 0)
     return malformed(where, "\"run_id\" is not a non-empty string");
+  for (auto name : {"run_id", "parent_run_id", "root_run_id"}) {
+    auto field = member(line, name);
+    KJ_IF_MAYBE (id, field) {
+      if (id->isString() && !addressable(str(id->getString())))
+        return malformed(where, std::string("\"") + name
+                                  + "\" holds a control character or bytes that are "
+                                    "not UTF-8; expected a printable run id");
+    }
+  }
+  // The codec would also take "7" or 7.5 for a seq; an export writes an
+  // integer, and the first event of a run is seq 1.
+  auto seq = KJ_ASSERT_NONNULL(member(line, "seq"));
+  if (!seq.isNumber() || seq.getNumber() < 1 || seq.getNumber() > 4294967295.0
+      || seq.getNumber() != std::floor(seq.getNumber()))
+    return malformed(where, "\"seq\" is not an integer from 1 to 4294967295");
   auto kind = KJ_ASSERT_NONNULL(member(line, "kind"));
   if (!kind.isString())
     return malformed(where, "\"kind\" is not a string");
@@ -58,6 +86,19 @@ caf::error check_envelope(JsonValue::Reader line, std::string_view where) {
     return malformed(where, "kind \"" + str(kind.getString())
                               + "\" but no \"" + str(kind.getString())
                               + "\" member");
+  // A run_start's workspace is the directory the run's tools work in; a NUL
+  // would cut the path short when the run resumes.
+  if (kind.getString() == "run_start") {
+    auto body = KJ_ASSERT_NONNULL(member(line, "run_start"));
+    kj::Maybe<JsonValue::Reader> workspace = nullptr;
+    if (body.isObject())
+      workspace = member(body, "workspace");
+    KJ_IF_MAYBE (ws, workspace) {
+      if (ws->isString() && str(ws->getString()).find('\0') != std::string::npos)
+        return malformed(where, "\"run_start.workspace\" contains a NUL character; "
+                                "expected a directory path");
+    }
+  }
   // The codec would let the last member win over `kind`.
   for (auto field : line.getObject()) {
     event_kind other;

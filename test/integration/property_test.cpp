@@ -398,13 +398,24 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
       run_state full;
       for (auto& ev : evs)
         apply(full, ev);
+      run_state prefix; // the fold up to k
+      apply(prefix, evs.front());
+      const event* last_reply = nullptr;
       for (size_t k = 1; k < evs.size(); ++k) {
+        apply(prefix, evs[k]);
+        if (std::holds_alternative<model_reply>(evs[k].body))
+          last_reply = &evs[k];
         if (!std::holds_alternative<checkpoint>(evs[k].body))
           continue;
-        auto restored = restore(evs.front(), evs[k]);
+        auto restored = restore(evs.front(), last_reply, evs[k]);
         if (!restored) {
           bad.push_back("restore at seq " + std::to_string(evs[k].seq) + ": "
                         + render(restored.error()));
+          break;
+        }
+        if (!same_control_state(*restored, prefix)) {
+          bad.push_back("snapshot at seq " + std::to_string(evs[k].seq)
+                        + " differs from the fold up to it");
           break;
         }
         for (size_t j = k + 1; j < evs.size(); ++j)

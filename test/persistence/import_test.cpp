@@ -255,6 +255,56 @@ BOOST_FIXTURE_TEST_CASE(a_malformed_line_exits_64_naming_it, exported) {
   BOOST_TEST(contains(r.err, "nope.jsonl"), r.err);
 }
 
+// Lines a hand or a damaged export could produce, which the codec alone would
+// accept: run ids no command can address, a seq that is not an integer from 1
+// up, a workspace a NUL would cut short. Each is bad input (64) naming its
+// line, and nothing is written.
+BOOST_FIXTURE_TEST_CASE(unaddressable_ids_and_bad_seqs_exit_64_naming_the_line,
+                        exported) {
+  auto lines = lines_of(slurp(file));
+  auto replaced = [&](size_t index, const std::string& from, const std::string& to) {
+    auto line = lines[index];
+    auto at = line.find(from);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, from << " not in " << line);
+    line.replace(at, from.size(), to);
+    std::string text;
+    for (size_t i = 0; i < lines.size(); ++i)
+      text += (i == index ? line : lines[i]) + "\n";
+    return text;
+  };
+  struct bad_case {
+    const char* what;
+    std::string text;
+    const char* says;
+  };
+  std::vector<bad_case> cases{
+    {"NUL in run_id", replaced(1, R"("run_id":"alpha")", R"("run_id":"al\u0000pha")"), "run_id"},
+    {"BEL in run_id", replaced(1, R"("run_id":"alpha")", R"("run_id":"al\u0007pha")"), "run_id"},
+    {"not UTF-8", replaced(1, R"("run_id":"alpha")", "\"run_id\":\"al\xffpha\""), "run_id"},
+    {"NUL in root_run_id", replaced(1, R"("root_run_id":"alpha")", R"("root_run_id":"a\u0000")"),
+     "root_run_id"},
+    {"seq as a string", replaced(1, R"("seq":2)", R"("seq":"2")"), "seq"},
+    {"seq 0", replaced(1, R"("seq":2)", R"("seq":0)"), "seq"},
+    {"seq 1.5", replaced(1, R"("seq":2)", R"("seq":1.5)"), "seq"},
+    {"seq too large", replaced(1, R"("seq":2)", R"("seq":4294967296)"), "seq"},
+    {"NUL in the workspace", replaced(0, R"("workspace":"")", R"("workspace":"/tmp/a\u0000b")"),
+     "workspace"},
+  };
+  auto bad_file = dir.file("bad.jsonl");
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      write_file(bad_file, c.text);
+      auto r = import_into(target, bad_file);
+      BOOST_TEST(r.exit_code == 64);
+      check_one_error_line(r);
+      auto line_no = std::string(c.what) == "NUL in the workspace" ? ":1:" : ":2:";
+      BOOST_TEST(contains(r.err, bad_file + line_no), r.err);
+      BOOST_TEST(contains(r.err, c.says), r.err);
+      BOOST_TEST(!std::filesystem::exists(target));
+    }
+  }
+}
+
 BOOST_FIXTURE_TEST_CASE(doctor_names_the_seq_of_a_body_tampered_with_its_crc,
                         exported) {
   {

@@ -10,6 +10,7 @@
 #include "persistence/approval_store.hpp"
 #include "runtime/event_summary.hpp"
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -24,6 +25,8 @@ int64_t now_us() {
 } // namespace
 
 int approvals(const common_options& opts) {
+  if (auto err = check_db_path(opts.db))
+    return report(err);
   auto store = persistence::approval_store::open(opts.db);
   if (!store)
     return report(store.error());
@@ -36,7 +39,7 @@ int approvals(const common_options& opts) {
       arr.push_back({{"run_id", r.run_id}, {"call_id", r.call_id}, {"tool", r.tool},
                      {"args_json", r.args_json}, {"rule", r.rule},
                      {"requested_us", r.requested_us}, {"deadline_us", r.deadline_us}});
-    std::cout << arr.dump() << std::endl;
+    std::cout << to_json_text(arr) << std::endl;
     return exit_ok;
   }
   if (rows->empty()) {
@@ -55,6 +58,8 @@ int approvals(const common_options& opts) {
 int decide(const common_options& opts, const std::string& run_id,
            const std::string& call_id, bool approved, const std::string& by,
            const std::string& reason) {
+  if (auto err = check_db_path(opts.db))
+    return report(err);
   auto store = persistence::approval_store::open(opts.db);
   if (!store)
     return report(store.error());

@@ -19,6 +19,7 @@
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -271,7 +272,7 @@ int bench_journal(const bench_journal_options& opts) {
       {"raw_sqlite_events_per_s", raw.events_per_s},
       {"raw_batch", uint64_t{opts.appenders} * opts.window},
       {"ratio_durable_vs_raw", ratio}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("durable          %12.0f events/s  (ack p50 %lld us, p99 %lld "
                 "us; %llu commits, mean batch %.1f)\n",

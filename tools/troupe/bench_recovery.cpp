@@ -27,6 +27,7 @@
 #include "runtime/builtin_tools.hpp"
 #include "runtime/replay.hpp"
 #include "runtime/troupe.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -291,7 +292,7 @@ int bench_recovery(const bench_recovery_options& opts) {
       {"long_run_replay_identical", long_identical},
       {"baseline_langgraph_long_run_bytes", 626ull << 20},
       {"baseline_langgraph_history_load_s", 90}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("resume: %llu runs rehydrated in %.3f s (target: 10,000 in < 2 s); all "
                 "finished in %.3f s, %llu completed\n",

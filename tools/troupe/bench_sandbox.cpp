@@ -2,6 +2,7 @@
 // pre-started pool, on the cheapest possible command, so the figures are the
 // sandbox's own cost per call.
 
+#include "schemas/json_text.hpp"
 #include "tools/troupe/bench_sandbox.hpp"
 
 #include <algorithm>
@@ -151,7 +152,7 @@ int bench_sandbox(const bench_sandbox_options& opts) {
                                {"pool_workers", cfg.workers},
                                {"pool_workers_started", stats.started},
                                {"pool_workers_retired", stats.retired_max_calls}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("cold    p50 %8lld us  p99 %8lld us  (new sandbox per call)\n",
                 static_cast<long long>(cold_p50), static_cast<long long>(cold_p99));

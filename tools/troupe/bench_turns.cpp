@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/troupe.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -237,7 +238,7 @@ int bench_turns(const bench_turns_options& opts) {
       {"baseline_langgraph_turns_per_s", 500},
       {"ratio_vs_langgraph", turns_per_s / 500.0},
       {"failed_runs", failed.load()}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("%llu runs x %u turns at concurrency %llu: %.0f runs/s, %.0f turns/s "
                 "(%.1fx the 500 turns/s LangGraph.js reference)\n",

@@ -27,6 +27,10 @@ struct common_options {
 /// Prints `troupe: <message>` on stderr and maps the error to an exit code.
 int report(const caf::error& err);
 
+/// Refuses a --db path that exists and is not a regular file (store_errc::
+/// not_a_journal, exit 65, as the read commands do), before anything opens it.
+[[nodiscard]] caf::error check_db_path(const std::string& path);
+
 int runs(const common_options& opts, const std::string& status);
 int show(const common_options& opts, const std::string& run_id);
 int export_run(const common_options& opts, const std::string& run_id);

@@ -9,6 +9,7 @@
 #include "persistence/store.hpp"
 #include "runtime/replay.hpp"
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -73,7 +74,7 @@ int diff(const common_options& opts, const std::string& run_a,
                                {"same", same}, {"common_steps", i}};
     if (!same)
       out["first_difference"] = {{"seq", i + 1}, {"a", at(*a, i)}, {"b", at(*b, i)}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else if (same) {
     std::printf("same steps (%zu events each)\n", a->size());
   } else {

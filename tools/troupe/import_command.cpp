@@ -2,6 +2,7 @@
 // before the journal is opened, and the import is one transaction, so a bad
 // file or a conflict leaves the journal as it was.
 
+#include "schemas/json_text.hpp"
 #include "tools/troupe/import_command.hpp"
 
 #include <cerrno>
@@ -65,6 +66,8 @@ int import_events(const common_options& opts, const std::string& file) {
   std::vector<sealed_event> events;
   if (auto rc = read_events(in, file, events); rc != exit_ok)
     return rc;
+  if (auto err = check_db_path(opts.db))
+    return report(err);
   auto db = persistence::store::open(opts.db, persistence::open_mode::read_write);
   if (!db)
     return report(db.error());
@@ -78,12 +81,11 @@ int import_events(const common_options& opts, const std::string& file) {
     return rc;
   }
   if (opts.json)
-    std::cout << nlohmann::ordered_json{{"db", opts.db},
-                                        {"file", file},
-                                        {"runs", rep->runs},
-                                        {"imported", rep->written},
-                                        {"already_present", rep->present}}
-                   .dump()
+    std::cout << to_json_text(nlohmann::ordered_json{{"db", opts.db},
+                                                     {"file", file},
+                                                     {"runs", rep->runs},
+                                                     {"imported", rep->written},
+                                                     {"already_present", rep->present}})
               << std::endl;
   else
     std::printf("imported %llu events of %llu runs (%llu already present)\n",

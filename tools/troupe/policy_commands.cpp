@@ -1,5 +1,6 @@
 // `troupe policy validate` and `troupe policy explain`.
 
+#include "schemas/json_text.hpp"
 #include "tools/troupe/policy_commands.hpp"
 
 #include <cstdio>
@@ -129,9 +130,7 @@ int policy_explain(const std::string& file, const std::string& tool,
   auto v = decide(*p, call_context{tool, std::move(*args), agent, role, tenant});
   const auto* rule = find_rule(*p, v.rule_id);
   if (json)
-    std::printf("%s\n", verdict_json(*p, v, rule).dump(-1, ' ', false,
-                                                        nlohmann::json::error_handler_t::replace)
-                          .c_str());
+    std::printf("%s\n", to_json_text(verdict_json(*p, v, rule)).c_str());
   else
     print_verdict(*p, v, rule);
   return exit_ok;

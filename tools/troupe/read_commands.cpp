@@ -12,6 +12,7 @@
 #include "runtime/run_state.hpp"
 #include <spdlog/spdlog.h>
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -83,7 +84,7 @@ int runs(const common_options& opts, const std::string& status) {
     auto arr = ordered_json::array();
     for (auto& r : *all)
       arr.push_back(run_json(r));
-    std::cout << arr.dump() << "\n";
+    std::cout << to_json_text(arr) << "\n";
     return exit_ok;
   }
   std::printf("%-36s %-13s %-12s %-10s %6s %6s %7s  %s\n", "RUN", "STATUS",
@@ -132,7 +133,7 @@ int show(const common_options& opts, const std::string& run_id) {
                                  {"kind", to_string(ev.kind())},
                                  {"summary", summarize(ev)}});
     out["timeline"] = std::move(evs);
-    std::cout << out.dump() << "\n";
+    std::cout << to_json_text(out) << "\n";
     return exit_ok;
   }
   std::printf("run %s  agent %s  tenant %s  status %s\n", run->run_id.c_str(),
@@ -217,14 +218,13 @@ int doctor(const common_options& opts) {
     for (auto& p : rep->problems)
       problems.push_back(
         ordered_json{{"run_id", p.run_id}, {"seq", p.seq}, {"what", p.what}});
-    std::cout << ordered_json{{"db", opts.db},
-                              {"schema_version", db->opened_version()},
-                              {"runs", rep->runs},
-                              {"events", rep->events},
-                              {"clean", rep->clean()},
-                              {"problems", problems},
-                              {"isolation", iso}}
-                   .dump()
+    std::cout << to_json_text(ordered_json{{"db", opts.db},
+                                           {"schema_version", db->opened_version()},
+                                           {"runs", rep->runs},
+                                           {"events", rep->events},
+                                           {"clean", rep->clean()},
+                                           {"problems", problems},
+                                           {"isolation", iso}})
               << "\n";
   } else {
     std::printf("%s: schema version %lld, %llu runs, %llu events\n",

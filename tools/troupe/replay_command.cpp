@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -73,7 +74,7 @@ int replay(const common_options& opts, const std::string& run_id,
       out["divergence"] = {{"seq", rep.divergence->seq},
                            {"expected", rep.divergence->expected},
                            {"got", rep.divergence->got}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else if (rep.identical()) {
     std::printf("identical (%llu events)\n",
                 static_cast<unsigned long long>(rep.events));

@@ -12,6 +12,7 @@
 #include "runtime/event_summary.hpp"
 #include "runtime/troupe.hpp"
 #include "schemas/errors.hpp"
+#include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
@@ -77,6 +78,8 @@ int run(const run_options& opts) {
   auto sc = load_scenario(opts.scenario, known);
   if (!sc)
     return report(sc.error());
+  if (auto err = check_db_path(opts.common.db))
+    return report(err);
   runtime_options ro;
   ro.db_path = opts.common.db;
   ro.secrets_file = opts.secrets_file;
@@ -116,7 +119,7 @@ int run(const run_options& opts) {
       {"parse_failures", k.parse_failures},
       {"input_tokens", k.input_tokens}, {"output_tokens", k.output_tokens},
       {"wall_ms", k.wall_ms},     {"db", opts.common.db}};
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("run %s %s after %u turns, %u tool calls\n", r.run_id.c_str(),
                 std::string(to_string(r.status)).c_str(), r.totals.turns,
@@ -134,6 +137,8 @@ int run(const run_options& opts) {
 }
 
 int resume(const common_options& opts, const std::string& secrets_file) {
+  if (auto err = check_db_path(opts.db))
+    return report(err);
   runtime_options ro;
   ro.db_path = opts.db;
   ro.secrets_file = secrets_file;
@@ -160,7 +165,7 @@ int resume(const common_options& opts, const std::string& secrets_file) {
                   r.totals.tool_calls);
   }
   if (opts.json)
-    std::cout << out.dump() << std::endl;
+    std::cout << to_json_text(out) << std::endl;
   else if (handles.empty())
     std::printf("no unfinished runs in %s\n", opts.db.c_str());
   return code;
