@@ -2,8 +2,19 @@
 # Installs what troupe needs (Debian 12, as root), then configures and builds
 # into ./build. Idempotent: packages already present are not reinstalled and
 # the build is incremental (ccache when present).
+#   scripts/setup.sh --packages-only [EXTRA_PACKAGE...]
+# installs only (the packages below plus the extras) and builds nothing: how
+# scripts/test-sanitize.sh and scripts/fuzz.sh get what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+packages_only=false
+extra=()
+if [ "${1:-}" = "--packages-only" ]; then
+  packages_only=true
+  shift
+  extra=("$@")
+fi
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
@@ -12,6 +23,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   python3 procps  # hostile tests run python3 programs in the sandbox, pgrep checks
 )
+packages+=(${extra[@]+"${extra[@]}"})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
@@ -26,6 +38,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if $packages_only; then
+  exit 0
 fi
 
 launcher=()
