@@ -13,5 +13,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using renew_atom = caf::atom_constant<caf::atom("renew")>;
 
 } // namespace troupe

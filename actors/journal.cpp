@@ -2,12 +2,14 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "persistence/run_owner.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -23,7 +25,14 @@ struct journal_state {
   std::shared_ptr<persistence::store> db;
   std::vector<persistence::sealed_event> batch;
   /// Durable appends in `batch`, answered after its COMMIT.
-  std::vector<std::pair<caf::response_promise, uint32_t>> durable_waiters;
+  struct durable_waiter {
+    caf::response_promise promise;
+    uint32_t seq;
+    std::string run_id;
+  };
+  std::vector<durable_waiter> durable_waiters;
+  /// Runs another process took over: every append to them is refused.
+  std::unordered_set<std::string> disowned;
   std::vector<caf::response_promise> flush_waiters;
   /// Next seq per run, including accepted but uncommitted events.
   std::unordered_map<std::string, uint32_t> last_seq;
@@ -35,6 +44,20 @@ struct journal_state {
 };
 
 using journal_actor = caf::stateful_actor<journal_state>;
+
+caf::error not_owner(const journal_state& st, const std::string& run_id) {
+  return caf::make_error(journal_errc::not_owner,
+                         st.cfg.path + ": run " + run_id
+                           + " is driven by another process now (this process's lease "
+                             "on it expired and it was taken over); nothing more is "
+                             "written for it here");
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 caf::error writer_failed(const journal_state& st) {
   return caf::make_error(journal_errc::writer_failed,
@@ -48,24 +71,35 @@ void commit(journal_actor* self) {
   st.commit_scheduled = false;
   if (st.batch.empty() && st.flush_waiters.empty())
     return;
-  auto err = st.db->append(st.batch);
+  std::vector<std::string> refused;
+  auto err = st.db->append(st.batch, &refused);
   if (err) {
     spdlog::error("journal commit of {} events failed: {}", st.batch.size(),
                   render(err));
     st.failure = err;
     st.last_seq.clear();
     auto reply = writer_failed(st);
-    for (auto& [rp, seq] : st.durable_waiters)
-      rp.deliver(reply);
+    for (auto& w : st.durable_waiters)
+      w.promise.deliver(reply);
     for (auto& rp : st.flush_waiters)
       rp.deliver(reply);
   } else {
+    for (auto& run_id : refused) {
+      spdlog::warn("journal {}: run {} was taken over by another process; its "
+                   "events from this process are dropped",
+                   st.cfg.path, run_id);
+      st.disowned.insert(run_id);
+      st.last_seq.erase(run_id);
+    }
     st.stats.committed += st.batch.size();
     st.stats.commits += 1;
     st.stats.largest_batch =
       std::max<uint64_t>(st.stats.largest_batch, st.batch.size());
-    for (auto& [rp, seq] : st.durable_waiters)
-      rp.deliver(seq);
+    for (auto& w : st.durable_waiters)
+      if (st.disowned.count(w.run_id) != 0)
+        w.promise.deliver(not_owner(st, w.run_id));
+      else
+        w.promise.deliver(w.seq);
     for (auto& rp : st.flush_waiters)
       rp.deliver(caf::unit);
   }
@@ -90,7 +124,8 @@ void schedule_commit(journal_actor* self) {
 
 // Takes the draft by reference: CAF hands a message that has one owner to the
 // handler without a copy, so the seq is written into the draft in place.
-caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft) {
+caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
+                               std::string* run_of_append = nullptr) {
   auto& st = self->state;
   if (st.failure)
     return writer_failed(st);
@@ -103,6 +138,10 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft) {
   }
   uint32_t* last = nullptr;
   auto next_seq = [&](const std::string& run_id) -> caf::expected<uint32_t> {
+    if (st.disowned.count(run_id) != 0)
+      return not_owner(st, run_id);
+    if (run_of_append != nullptr)
+      *run_of_append = run_id;
     auto it = st.last_seq.find(run_id);
     if (it == st.last_seq.end()) {
       auto committed = st.db->last_seq(run_id);
@@ -115,7 +154,8 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft) {
   };
   auto header = stamp(draft, next_seq);
   if (!header) {
-    if (header.error().category() == caf::atom("store"))
+    if (header.error().category() == caf::atom("store")
+        || header.error() == journal_errc::not_owner)
       return std::move(header.error());
     return caf::make_error(journal_errc::bad_event,
                            "journal append rejected: " + render(header.error()));
@@ -147,6 +187,8 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
                       std::shared_ptr<persistence::store> db) {
   self->state.cfg = std::move(cfg);
   self->state.db = std::move(db);
+  if (self->state.cfg.renew_interval.count() > 0)
+    self->delayed_send(self, self->state.cfg.renew_interval, renew_atom::value);
   return {
     [=](append_atom, event_bytes& draft) -> caf::result<uint32_t> {
       auto seq = accept(self, draft);
@@ -157,11 +199,12 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
     },
     [=](append_atom, durable_atom,
         event_bytes& draft) -> caf::result<uint32_t> {
-      auto seq = accept(self, draft);
+      std::string run_id;
+      auto seq = accept(self, draft, &run_id);
       if (!seq)
         return std::move(seq.error());
       auto rp = self->make_response_promise<uint32_t>();
-      self->state.durable_waiters.emplace_back(rp, *seq);
+      self->state.durable_waiters.push_back({rp, *seq, std::move(run_id)});
       schedule_commit(self);
       return rp;
     },
@@ -187,6 +230,8 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
                                             persistence::open_mode::read_write);
       if (!fresh)
         return std::move(fresh.error());
+      if (auto err = fresh->write_as(st.cfg.owner, st.cfg.lease.count()))
+        return err;
       st.db = std::make_shared<persistence::store>(std::move(*fresh));
       st.failure = caf::error{};
       st.last_seq.clear();
@@ -194,6 +239,27 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       return caf::unit;
     },
     [=](stats_atom) { return self->state.stats; },
+    [=](claim_atom, const std::string& run_id) -> caf::result<void> {
+      auto& st = self->state;
+      if (!st.failure && !st.batch.empty())
+        commit(self);
+      if (st.failure)
+        return writer_failed(st);
+      if (auto err = st.db->claim_run(run_id, now_us()))
+        return err;
+      st.disowned.erase(run_id);
+      st.last_seq.erase(run_id);
+      return caf::unit;
+    },
+    [=](renew_atom) {
+      auto& st = self->state;
+      self->delayed_send(self, st.cfg.renew_interval, renew_atom::value);
+      if (st.failure)
+        return;
+      if (auto err = st.db->renew_leases(now_us()))
+        spdlog::warn("journal {}: renewing run leases failed (retried in {} ms): {}",
+                     st.cfg.path, st.cfg.renew_interval.count(), render(err));
+    },
     [=](read_atom, const std::string& run_id)
       -> caf::result<std::vector<event_bytes>> {
       auto& st = self->state;
@@ -202,11 +268,11 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       if (st.failure)
         return writer_failed(st);
       std::vector<event_bytes> out;
-      auto err = st.db->for_each_event(run_id,
-                                       [&](const persistence::stored_event& row) {
-                                         out.push_back(row.bytes);
-                                         return caf::error{};
-                                       });
+      auto err = st.db->for_each_verified_event(
+        run_id, [&](const persistence::stored_event& row, event&) {
+          out.push_back(row.bytes);
+          return caf::error{};
+        });
       if (err)
         return err;
       return out;
@@ -217,11 +283,15 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
 } // namespace
 
 caf::expected<caf::actor> spawn_journal(caf::actor_system& sys,
-                                        const journal_config& cfg) {
+                                        journal_config cfg) {
+  if (cfg.owner.empty())
+    cfg.owner = persistence::this_process_owner();
   auto db = persistence::store::open(cfg.path,
                                      persistence::open_mode::read_write);
   if (!db)
     return std::move(db.error());
+  if (auto err = db->write_as(cfg.owner, cfg.lease.count()))
+    return err;
   auto owned = std::make_shared<persistence::store>(std::move(*db));
   if (cfg.detached)
     return sys.spawn<caf::detached>(journal, cfg, std::move(owned));

@@ -13,9 +13,20 @@
 //   (read_atom, run_id)                      commits what is pending, then
 //                                            replies with the run's events
 //                                            (std::vector<event_bytes>)
+//   (claim_atom, run_id)                     takes an unfinished run over for
+//                                            this process (see below); replies
+//                                            unit or the store's refusal
 // Appends that arrive while a commit runs join the next transaction (group
 // commit). Events carry seq 0; the journal assigns each run contiguous seqs
 // from 1 in arrival order.
+//
+// Ownership (persistence/run_owner.hpp): the journal writes as this process.
+// A new run's first event makes it the run's owner; an unfinished run of the
+// journal must be claimed before its events are accepted. The leases of all
+// owned runs are renewed every `renew_interval`. When a commit finds that a
+// run is no longer ours (another process took it over after our lease
+// expired), that run's events are left out, its durable appends fail with
+// `not_owner`, and so does every later append to it; other runs go on.
 //
 // Failure model: after a failed commit the journal refuses every append with
 // journal_errc::writer_failed until reopened. Durable appends are acknowledged
@@ -23,6 +34,7 @@
 // accepted-only appends in the failed batch are lost and their senders learn
 // it from the next append's error.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +50,7 @@ enum class journal_errc : uint8_t {
   busy = 1,      ///< the inbox is over capacity; retry later (backpressure)
   writer_failed, ///< a commit failed; the journal refuses appends until reopened
   bad_event,     ///< the bytes are not a journal event
+  not_owner,     ///< another process drives the run now; this one must stop
 };
 
 struct journal_config {
@@ -50,6 +63,14 @@ struct journal_config {
   /// Run on an own thread so fsync never stalls CAF's workers. Tests under
   /// the deterministic scheduler turn this off.
   bool detached = true;
+  /// Who writes: this process's owner id unless a test plays several.
+  std::string owner;
+  /// How long a run stays ours without renewal.
+  std::chrono::microseconds lease{30'000'000};
+  /// How often the leases are renewed; zero: never. A pending timer keeps
+  /// the actor alive, so whoever turns it on stops the journal explicitly
+  /// (the embedding facade does, with a third of the lease).
+  std::chrono::milliseconds renew_interval{0};
 };
 
 struct journal_stats {
@@ -69,7 +90,7 @@ typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
 /// Opens (creating or migrating) the journal at `cfg.path` and spawns its
 /// writer. Errors from opening come back here, before any actor exists.
 [[nodiscard]] caf::expected<caf::actor>
-spawn_journal(caf::actor_system& sys, const journal_config& cfg);
+spawn_journal(caf::actor_system& sys, journal_config cfg);
 
 } // namespace troupe
 

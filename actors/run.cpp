@@ -9,12 +9,14 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "runtime/envelope.hpp"
 #include "runtime/runtime_errc.hpp"
 #include "runtime/run_snapshot.hpp"
 #include "runtime/sandbox_spec.hpp"
 #include "runtime/run_state.hpp"
+#include "runtime/saturating_time.hpp"
 #include "runtime/tool_budget.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
@@ -70,11 +72,19 @@ void abort_run(run_actor* self, const caf::error& err) {
   if (s.stopped)
     return;
   s.stopped = true;
-  spdlog::error("run {}: journal append failed: {}", s.spec.run_id, render(err));
   auto r = result_of(s.st);
-  r.status = run_status::failed;
-  r.reason = "journal_failed";
-  r.summary = "the journal refused an append: " + render(err);
+  if (err == journal_errc::not_owner) {
+    // Not a failure of the run: another process drives it from its journal.
+    spdlog::warn("run {}: handed over: {}", s.spec.run_id, render(err));
+    r.status = run_status::running;
+    r.reason = "owned_elsewhere";
+    r.summary = render(err);
+  } else {
+    spdlog::error("run {}: journal append failed: {}", s.spec.run_id, render(err));
+    r.status = run_status::failed;
+    r.reason = "journal_failed";
+    r.summary = "the journal refused an append: " + render(err);
+  }
   if (s.wiring.on_done)
     s.wiring.on_done(r);
   self->quit();
@@ -183,11 +193,18 @@ void await_approval(run_actor* self, const approval_request& req) {
     deny("troupe", "no approver is configured; `ask` fails closed");
     return;
   }
-  auto left_us = std::max<int64_t>(req.deadline_us - s.wiring.clock(), 0);
-  auto timeout = std::chrono::microseconds(left_us) + std::chrono::seconds(5);
-  self->request(s.wiring.approvals,
-                std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
-                approval_atom::value, approval_ticket{s.spec.run_id, req})
+  // The approvals actor denies at the deadline and records it; this timeout
+  // only guards against that actor never answering. Past a year it is left
+  // out: a steady-clock time point that far ahead would overflow, and
+  // firing early would deny a call the approvals table still shows pending.
+  auto left_us = elapsed_us(s.wiring.clock(), req.deadline_us);
+  constexpr int64_t guard_horizon_us = int64_t{365} * 24 * 3600 * 1000000;
+  caf::duration timeout = caf::infinite;
+  if (left_us < guard_horizon_us)
+    timeout = caf::duration{std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::microseconds(left_us) + std::chrono::seconds(5))};
+  self->request(s.wiring.approvals, timeout, approval_atom::value,
+                approval_ticket{s.spec.run_id, req})
     .then(
       [=](approval_decision& d) {
         if (self->state.st.phase == run_phase::finished)
@@ -233,8 +250,7 @@ bool vet_call(run_actor* self, const vet_call_step& step) {
       return true;
     s.verdicts[call.call_id] = verdict;
     if (verdict.decision == decision_kind::ask) {
-      auto deadline = s.wiring.clock()
-                      + static_cast<int64_t>(verdict.approval_timeout_ms) * 1000;
+      auto deadline = add_us(s.wiring.clock(), ms_to_us(verdict.approval_timeout_ms));
       approval_request req{call.call_id, call.name, normalized, verdict.rule_id, deadline};
       emit(self, req);
       await_approval(self, req);

@@ -6,6 +6,7 @@
 
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
+#include "runtime/core_dumps.hpp"
 #include "runtime/workspace.hpp"
 #include "schemas/errors.hpp"
 
@@ -71,6 +72,10 @@ tool_outcome run_shell(shell_state& st, const json& args, const tool_context& ct
   req.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/tmp"}, {"LANG", "C.UTF-8"}};
   auto granted = st.cfg.secrets ? st.cfg.secrets->resolve(ctx.granted_secrets)
                                 : std::map<std::string, std::string>{};
+  if (!granted.empty())
+    if (auto err = forbid_core_dumps())
+      return failed("the command was not run: its secrets would be exposed to core "
+                    "dumps: " + render(err));
   for (auto& [name, value] : granted)
     req.env[name] = value;
   sandbox_pool* pool = nullptr;

@@ -26,8 +26,12 @@ void sqlite_check(store::impl& s, integrity_report& rep) {
     rep.problems.push_back({"", 0, render(s.fail(rc, "integrity_check"))});
 }
 
-void check_row(const stored_event& ev, uint32_t expected_seq,
-               integrity_report& rep) {
+} // namespace
+
+namespace detail {
+
+std::optional<event> check_row(const stored_event& ev, uint32_t expected_seq,
+                               integrity_report& rep) {
   auto add = [&](std::string what) {
     rep.problems.push_back({ev.run_id, ev.seq, std::move(what)});
   };
@@ -38,13 +42,13 @@ void check_row(const stored_event& ev, uint32_t expected_seq,
   if (crc != ev.crc) {
     add("checksum mismatch: stored " + std::to_string(ev.crc) + ", computed "
         + std::to_string(crc));
-    return;
+    return std::nullopt;
   }
   auto decoded = decode(ev.bytes, "run " + ev.run_id + " seq "
                                     + std::to_string(ev.seq));
   if (!decoded) {
     add(render(decoded.error()));
-    return;
+    return std::nullopt;
   }
   if (decoded->run_id != ev.run_id || decoded->seq != ev.seq)
     add("envelope says run " + decoded->run_id + " seq "
@@ -52,6 +56,10 @@ void check_row(const stored_event& ev, uint32_t expected_seq,
   if (to_string(decoded->kind()) != ev.kind)
     add("kind column '" + ev.kind + "' but the event is '"
         + std::string(to_string(decoded->kind())) + "'");
+  if (decoded->ts_us != ev.ts_us)
+    add("ts_us column " + std::to_string(ev.ts_us) + " but the event says "
+        + std::to_string(decoded->ts_us));
+  return std::move(*decoded);
 }
 
 // Checks one link of the run's chain. The next link starts from the stored
@@ -76,7 +84,7 @@ void check_link(const stored_event& ev, event_hash& prev,
   prev = ev.hash;
 }
 
-} // namespace
+} // namespace detail
 
 caf::expected<integrity_report> store::check_integrity() {
   auto& s = *impl_;
@@ -99,11 +107,12 @@ caf::expected<integrity_report> store::check_integrity() {
         return std::move(seed.error());
       link = *seed;
     }
-    check_row(ev, next, rep);
+    // Doctor only reports; the decoded event itself is not needed here.
+    static_cast<void>(detail::check_row(ev, next, rep));
     // A body that fails its CRC is reported once, as a checksum mismatch;
     // its link would only repeat that. The chain continues from its hash.
     if (checksum(ev.bytes.data(), ev.bytes.size()) == ev.crc)
-      check_link(ev, link, rep);
+      detail::check_link(ev, link, rep);
     else
       link = ev.hash;
     next = ev.seq + 1;

@@ -182,6 +182,19 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_by_status ON approvals(status, deadline_us);
 )sql";
 
+// Version 5 gives each unfinished run one owner: the process driving it
+// holds a lease it renews; another process may take the run over only once
+// the lease expired or its holder is known to be gone (persistence/run_owner.hpp).
+constexpr const char* migrate_4_to_5 = R"sql(
+CREATE TABLE run_owners (
+  run_id         TEXT    PRIMARY KEY,
+  owner          TEXT    NOT NULL,
+  lease_until_us INTEGER NOT NULL,
+  acquired_us    INTEGER NOT NULL
+);
+CREATE INDEX run_owners_by_owner ON run_owners(owner);
+)sql";
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
@@ -208,24 +221,25 @@ void register_functions(sqlite3* db) {
                           crc32_function, nullptr, nullptr);
 }
 
+// Runs inside the caller's transaction (see check_version in store.cpp), so
+// two processes creating the same fresh file cannot both try.
 caf::error create_schema(store::impl& s) {
-  if (auto err = s.exec("BEGIN IMMEDIATE", "starting schema creation"))
-    return err;
   auto err = s.exec(schema_v3, "creating the journal schema");
   if (!err)
     err = s.exec(migrate_3_to_4, "creating the approvals table");
+  if (!err)
+    err = s.exec(migrate_4_to_5, "creating the run owners table");
   if (!err)
     err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
                  "tagging the file as a troupe journal");
   if (!err)
     err = set_version(s, current_schema_version);
-  if (!err)
-    return s.exec("COMMIT", "committing the journal schema");
-  troupe::ignore_error(s.exec("ROLLBACK", "rolling back"),
-                       "the first error is the one to report");
   return err;
 }
 
+// Runs inside the caller's transaction: each step brings the file one
+// version up, and a failure anywhere rolls all of them back, leaving the file
+// at `from`.
 caf::error migrate(store::impl& s, int64_t from) {
   if (from < 1)
     return caf::make_error(store_errc::not_a_journal,
@@ -233,10 +247,6 @@ caf::error migrate(store::impl& s, int64_t from) {
                                     "version "
                              + std::to_string(from)
                              + ", which no troupe ever wrote");
-  if (auto err = s.exec("BEGIN IMMEDIATE", "starting a migration"))
-    return err;
-  // Each step brings the file one version up; all of them share the one
-  // transaction, so a failure anywhere leaves the file at `from`.
   caf::error err;
   if (from <= 1)
     err = s.exec(migrate_1_to_2, "migrating schema version 1 to 2");
@@ -248,12 +258,10 @@ caf::error migrate(store::impl& s, int64_t from) {
     err = fill_hashes(s);
   if (!err && from <= 3)
     err = s.exec(migrate_3_to_4, "migrating schema version 3 to 4");
+  if (!err && from <= 4)
+    err = s.exec(migrate_4_to_5, "migrating schema version 4 to 5");
   if (!err)
     err = set_version(s, current_schema_version);
-  if (!err)
-    return s.exec("COMMIT", "committing the migration");
-  troupe::ignore_error(s.exec("ROLLBACK", "rolling back"),
-                       "the first error is the one to report");
   return err;
 }
 

@@ -1,6 +1,7 @@
 #include "persistence/store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "persistence/detail/store_impl.hpp"
@@ -66,7 +67,7 @@ caf::expected<int64_t> table_count(store::impl& s) {
 
 // Decides what the file is and brings it to the current schema (read-write)
 // or refuses it (read-only), without writing anything in the refusal paths.
-caf::error check_version(store::impl& s) {
+caf::error inspect_and_upgrade(store::impl& s) {
   auto app = pragma_int(s, "application_id");
   if (!app)
     return std::move(app.error());
@@ -110,6 +111,24 @@ caf::error check_version(store::impl& s) {
     return detail::migrate(s, *version);
   }
   return {};
+}
+
+// Read-write opens decide under the write lock: two processes opening a
+// fresh file at once would otherwise both see it empty and both create the
+// schema ("table runs already exists"), or one would count the other's
+// half-made tables ("not a troupe journal"). The second waits for the lock
+// (busy timeout), then finds the finished schema.
+caf::error check_version(store::impl& s) {
+  if (s.mode == open_mode::read_only)
+    return inspect_and_upgrade(s);
+  if (auto err = s.exec("BEGIN IMMEDIATE", "locking the journal to check its schema"))
+    return err;
+  auto err = inspect_and_upgrade(s);
+  if (!err)
+    return s.exec("COMMIT", "committing the journal schema");
+  troupe::ignore_error(s.exec("ROLLBACK", "rolling back"),
+                       "the first error is the one to report");
+  return err;
 }
 
 caf::error prepare_writer(store::impl& s) {
@@ -429,16 +448,42 @@ caf::error transact(store::impl& s, std::string_view doing, Write&& write) {
 
 } // namespace
 
-caf::error store::append(const std::vector<sealed_event>& batch) {
+caf::error store::append(const std::vector<sealed_event>& batch,
+                         std::vector<std::string>* refused) {
   auto& s = *impl_;
   if (batch.empty())
     return {};
-  return transact(s, "committing a journal batch", [&](touched_runs& touched) {
-    for (auto& ev : batch)
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  std::vector<std::string> left_out;
+  auto err = transact(s, "committing a journal batch", [&](touched_runs& touched) {
+    // One ownership answer per run and batch: the transaction holds the
+    // write lock, so no claim can slip in between the check and the write.
+    std::unordered_map<std::string, bool> allowed;
+    for (auto& ev : batch) {
+      auto known = allowed.find(ev.header.run_id);
+      if (known == allowed.end()) {
+        auto may = detail::may_write(s, ev, now_us);
+        if (!may)
+          return std::move(may.error());
+        known = allowed.emplace(ev.header.run_id, *may).first;
+        if (!*may)
+          left_out.push_back(ev.header.run_id);
+      }
+      if (!known->second)
+        continue;
       if (auto err = write_event(s, ev, touched))
         return err;
+      if (ev.header.kind == event_kind::completion)
+        if (auto err = detail::release_run(s, ev.header.run_id))
+          return err;
+    }
     return caf::error{};
   });
+  if (!err && refused != nullptr)
+    *refused = std::move(left_out);
+  return err;
 }
 
 namespace {

@@ -25,7 +25,7 @@ namespace troupe::persistence {
 
 /// The schema version this build writes. Older files migrate (read-write
 /// opens only); newer files are refused by name and version.
-inline constexpr int64_t current_schema_version = 4;
+inline constexpr int64_t current_schema_version = 5;
 
 /// `PRAGMA application_id` of troupe journals ("TRUP").
 inline constexpr int64_t application_id = 0x54525550;
@@ -112,8 +112,26 @@ public:
   /// Writes the batch in one transaction and returns after COMMIT
   /// (synchronous=FULL: durable on return). Each event's seq must continue
   /// its run contiguously, else sequence_gap and nothing is written. On any
-  /// error the transaction is rolled back.
-  [[nodiscard]] caf::error append(const std::vector<sealed_event>& batch);
+  /// error the transaction is rolled back. After `write_as`, the events of
+  /// runs the owner does not hold are left out and their runs listed in
+  /// `refused`; the rest is written.
+  [[nodiscard]] caf::error append(const std::vector<sealed_event>& batch,
+                                  std::vector<std::string>* refused = nullptr);
+
+  // -- run ownership (persistence/run_owner.hpp) ------------------------------
+
+  /// From now on this store writes as `owner`: a run's first event makes
+  /// `owner` its holder for `lease_us`; other runs must be claimed first.
+  [[nodiscard]] caf::error write_as(std::string owner, int64_t lease_us);
+
+  /// Takes `run_id` for the writer's owner until `now_us` + lease, when no
+  /// one holds it, the lease expired, the holder is known to be gone, or it
+  /// is held by this owner already. Otherwise run_owned (naming the holder
+  /// and its lease), run_finished, or unknown_run.
+  [[nodiscard]] caf::error claim_run(const std::string& run_id, int64_t now_us);
+
+  /// Extends every lease the writer's owner holds to `now_us` + lease.
+  [[nodiscard]] caf::error renew_leases(int64_t now_us);
 
   /// Writes events that carry their seqs already (an export read back), in
   /// one transaction, and returns after COMMIT. Idempotent: an event whose
@@ -145,6 +163,19 @@ public:
   [[nodiscard]] caf::error
   for_each_event(const std::string& run_id,
                  const std::function<caf::error(const stored_event&)>& fn);
+
+  /// Visits the events of one run in seq order, each row verified before
+  /// `fn` sees it: seqs contiguous from 1, checksum, hash chain link, decode,
+  /// and envelope against columns. The first damaged row stops the visit
+  /// with `corrupted`, naming the file, run and seq: resume, replay, show and
+  /// export never fold a damaged run (the rest of the journal stays usable).
+  [[nodiscard]] caf::error
+  for_each_verified_event(const std::string& run_id,
+                          const std::function<caf::error(const stored_event&, event&)>& fn);
+
+  /// The run's events, verified (for_each_verified_event) and decoded;
+  /// unknown_run when the journal has none.
+  [[nodiscard]] caf::expected<std::vector<event>> load_run(const std::string& run_id);
 
   /// SQLite's integrity_check, per-run seq contiguity, checksum, hash chain
   /// link and decode of every row, agreement between each row and its decoded

@@ -19,6 +19,8 @@ enum class store_errc : uint8_t {
   unknown_run,     ///< no run with that id
   sequence_gap,    ///< an append would break per-run seq contiguity
   import_conflict, ///< an imported event differs from the one stored at its seq
+  run_owned,       ///< another live process drives the run (its lease holds)
+  run_finished,    ///< the run already ended; nothing to resume
 };
 
 } // namespace troupe::persistence

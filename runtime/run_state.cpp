@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/event_summary.hpp"
+#include "runtime/saturating_time.hpp"
 
 namespace troupe {
 
@@ -243,7 +244,7 @@ std::optional<limit> limit_hit(const run_state& st) {
     return limit{"max_tokens", n(k.input_tokens + k.output_tokens) + " of "
                                  + n(l.max_tokens) + " tokens used"};
   if (l.deadline_ms != 0
-      && st.last_ts_us - st.started_us >= static_cast<int64_t>(l.deadline_ms) * 1000)
+      && elapsed_us(st.started_us, st.last_ts_us) >= ms_to_us(l.deadline_ms))
     return limit{"deadline", "the " + n(l.deadline_ms) + " ms deadline passed"};
   if (l.max_tool_calls != 0 && k.tool_calls >= l.max_tool_calls)
     return limit{"max_tool_calls",
@@ -323,7 +324,7 @@ void apply(run_state& st, const event& ev) {
   std::visit(folder{st, ev}, ev.body);
   st.last_ts_us = std::max(st.last_ts_us, ev.ts_us);
   if (st.started_us != 0)
-    st.totals.wall_ms = static_cast<uint64_t>(st.last_ts_us - st.started_us) / 1000;
+    st.totals.wall_ms = static_cast<uint64_t>(elapsed_us(st.started_us, st.last_ts_us)) / 1000;
 }
 
 run_status status_of_complete(std::string_view status, bool in_recovery) {

@@ -22,6 +22,7 @@
 #include "actors/shell_tool.hpp"
 #include "persistence/store.hpp"
 #include "actors/tool_worker.hpp"
+#include "runtime/core_dumps.hpp"
 #include "runtime/builtin_tools.hpp"
 #include "runtime/runtime_errc.hpp"
 #include "runtime/script_provider.hpp"
@@ -43,6 +44,13 @@ struct runtime::impl {
   std::shared_ptr<secret_store> secrets = std::make_shared<secret_store>();
   std::map<std::string, caf::actor> custom_routes;
   std::map<std::string, caf::actor> script_routes; ///< per scenario source + model
+
+  /// When create() fails half-way: the journal's lease timer would keep the
+  /// actor system from ever shutting down (~runtime stops it otherwise).
+  ~impl() {
+    if (journal)
+      caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+  }
 
   mutable std::mutex mtx; ///< guards `live`, `finished` and `resume_queue`
   std::condition_variable all_done;
@@ -68,6 +76,15 @@ struct runtime::impl {
                                    std::make_shared<script_provider>(sc.scripts));
     script_routes.emplace(key, route);
     return route;
+  }
+
+  /// Takes an unfinished run over for this process (actors/journal.hpp).
+  caf::error claim(const std::string& run_id) {
+    caf::error out;
+    caf::scoped_actor self{*sys};
+    self->request(journal, caf::infinite, claim_atom::value, run_id)
+      .receive([] {}, [&](caf::error& err) { out = std::move(err); });
+    return out;
   }
 
   void ensure_tools() {
@@ -161,6 +178,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
   journal_config jc;
   jc.path = p->opts.db_path;
+  jc.renew_interval = std::chrono::duration_cast<std::chrono::milliseconds>(jc.lease / 3);
   auto journal = spawn_journal(*p->sys, jc);
   if (!journal)
     return std::move(journal.error());
@@ -187,6 +205,8 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
     auto loaded = secret_store::load(p->opts.secrets_file);
     if (!loaded)
       return std::move(loaded.error());
+    if (auto err = forbid_core_dumps())
+      return err;
     *p->secrets = std::move(*loaded);
   }
   shell_tool_config shell;
@@ -385,19 +405,22 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
       if (p.live.count(info.run_id) != 0)
         continue; // already running in this process
     }
-    std::vector<event> history;
-    auto err = db->for_each_event(info.run_id, [&](const persistence::stored_event& row) {
-      auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
-      if (!ev)
-        return std::move(ev.error());
-      history.push_back(std::move(*ev));
-      return caf::error{};
-    });
-    if (err) {
+    // Claim before reading: once it is ours, no other process adds to it.
+    if (auto err = p.claim(info.run_id)) {
+      if (err == persistence::store_errc::run_owned
+          || err == persistence::store_errc::run_finished) {
+        spdlog::info("resume: {}", render(err));
+        continue;
+      }
       out.emplace_back(std::move(err));
       continue;
     }
-    auto spec = spec_from_history(std::move(history));
+    auto history = db->load_run(info.run_id);
+    if (!history) {
+      out.emplace_back(std::move(history.error()));
+      continue;
+    }
+    auto spec = spec_from_history(std::move(*history));
     if (!spec) {
       out.emplace_back(caf::make_error(runtime_errc::invalid_arguments,
                                        "run " + info.run_id + ": " + render(spec.error())));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -32,6 +33,12 @@ struct store::impl {
   detail::statement find_event;
   detail::statement update_cursor;
   detail::statement complete_run;
+  // Ownership (run_ownership.cpp); empty owner: append writes for anyone.
+  std::string owner;
+  int64_t lease_us = 0;
+  detail::statement find_owner;
+  detail::statement insert_owner;
+  detail::statement release_owner;
 
   ~impl() { close(); }
   void close() {
@@ -41,6 +48,9 @@ struct store::impl {
     find_event = {};
     update_cursor = {};
     complete_run = {};
+    find_owner = {};
+    insert_owner = {};
+    release_owner = {};
     if (db != nullptr)
       sqlite3_close_v2(db);
     db = nullptr;
@@ -73,6 +83,24 @@ inline constexpr const char* complete_run_sql =
 
 /// Binds `done` for run `rowid` to a statement prepared from complete_run_sql.
 void bind_completion(statement& st, int64_t rowid, const completion& done);
+
+/// Whether the writer's owner may write `ev` (see store::write_as): its run is
+/// held by the owner, or `ev` is a new run's first event, which takes it.
+/// Always true when no owner is set. Inside the caller's transaction.
+[[nodiscard]] caf::expected<bool> may_write(store::impl& s, const sealed_event& ev,
+                                            int64_t now_us);
+
+/// Checks one stored row: seq continuity, CRC, decode, and agreement of the
+/// envelope with the row's columns. Problems go to `rep`; the decoded event
+/// comes back when it decodes (integrity.cpp).
+[[nodiscard]] std::optional<event> check_row(const stored_event& row, uint32_t expected_seq,
+                                             integrity_report& rep);
+
+/// Checks the row's link of its run's hash chain; `prev` moves to the row.
+void check_link(const stored_event& row, event_hash& prev, integrity_report& rep);
+
+/// Drops the ownership row of a run that just completed.
+[[nodiscard]] caf::error release_run(store::impl& s, const std::string& run_id);
 
 /// Registers `troupe_crc32(blob)` on the connection (used by migrations).
 void register_functions(sqlite3* db);

@@ -14,6 +14,7 @@
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
+#include "test/support/raw_sqlite.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/text.hpp"
@@ -91,6 +92,51 @@ std::vector<T> bodies(const std::vector<event>& evs) {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(approvals)
+
+// Resume verifies what it folds: one flipped byte in run_start (its CRC
+// then fails) made it continue under an altered id before; now the run is
+// refused, naming run and seq, and the journal is left as it was.
+BOOST_AUTO_TEST_CASE(resume_refuses_a_damaged_run_and_names_it) {
+  approval_run r("approval.toml");
+  auto req = r.wait_for_request();
+  ::kill(r.child.pid, SIGKILL);
+  std::string ignored;
+  read_to_end(r.child, ignored);
+  static_cast<void>(wait_for(r.child));
+  auto run_id = req.at("run_id").get<std::string>();
+  {
+    raw_db raw(r.db);
+    auto body = raw.body(run_id, 1);
+    body[body.size() / 2] ^= 0x20;
+    raw.set_body(run_id, 1, body, false);
+  }
+  auto res = run_command({TROUPE_BIN, "resume", "--db", r.db});
+  BOOST_TEST(res.exit_code != 0);
+  BOOST_TEST(res.err.find("run " + run_id + " seq 1 is damaged") != std::string::npos,
+             res.err);
+  raw_db raw(r.db);
+  BOOST_TEST(raw.scalar("SELECT count(*) FROM runs") == 1);
+  BOOST_TEST(raw.scalar("SELECT count(*) FROM runs WHERE status = 'running'") == 1);
+}
+
+// deadline_ms and approval_timeout_ms at 2^63-1 ms: before saturating time
+// arithmetic the run ended at once (`deadline`) and the ask was denied by an
+// overflowed actor timeout while the approvals table still said pending.
+BOOST_AUTO_TEST_CASE(limits_at_their_maximum_wait_for_the_approval) {
+  approval_run r("approval_max_limits.toml");
+  auto req = r.wait_for_request();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // no early denial
+  auto ok = run_command({TROUPE_BIN, "approve", req.at("run_id").get<std::string>(),
+                         req.at("call_id").get<std::string>(), "--db", r.db});
+  BOOST_TEST(ok.exit_code == 0, ok.err);
+  auto result = r.finish();
+  BOOST_TEST(result.at("exit_code") == 0);
+  BOOST_TEST(result.at("status") == "completed");
+  BOOST_TEST(slurp(r.written()) == "approved");
+  auto decisions = bodies<approval_decision>(r.journal(result.at("run_id")));
+  BOOST_REQUIRE_EQUAL(decisions.size(), 1u);
+  BOOST_TEST(decisions[0].approved);
+}
 
 BOOST_AUTO_TEST_CASE(approved_from_another_process_the_call_runs) {
   approval_run r("approval.toml");

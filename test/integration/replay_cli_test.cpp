@@ -50,8 +50,8 @@ struct hello_journal {
     return run_command({TROUPE_BIN, "replay", run_id, "--db", db});
   }
 
-  // Rewrites event `seq` through `edit`, keeping the row's checksum valid so
-  // only replay can notice.
+  // Rewrites event `seq` through `edit`, keeping the row's checksum valid;
+  // the hash chain then breaks at `seq`.
   template <class Edit>
   void tamper(uint32_t seq, Edit edit) {
     raw_db raw(db);
@@ -59,6 +59,14 @@ struct hello_journal {
     BOOST_REQUIRE_MESSAGE(ev, render(ev));
     edit(*ev);
     raw.set_body(run_id, seq, encode(*ev), true);
+  }
+
+  // A forgery: the edit plus a recomputed hash chain, so every row passes its
+  // checks and only replay can notice.
+  template <class Edit>
+  void forge(uint32_t seq, Edit edit) {
+    tamper(seq, edit);
+    raw_db(db).rechain(run_id);
   }
 };
 
@@ -77,25 +85,39 @@ BOOST_FIXTURE_TEST_CASE(an_untouched_run_replays_identical, hello_journal) {
   BOOST_TEST(out.at("events").get<int>() == 35);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_dropped_event_is_caught_where_it_was, hello_journal) {
+BOOST_FIXTURE_TEST_CASE(a_dropped_event_is_refused_where_it_was, hello_journal) {
   raw_db(db).exec("DELETE FROM events WHERE seq = 13");
   auto r = replay();
-  BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(contains(r.out, "diverged at seq 14"), r.out);
-  BOOST_TEST(contains(r.out, "expected: turn_end turn=1"), r.out);
+  BOOST_TEST(r.exit_code == 65);
+  BOOST_TEST(contains(r.err, "seq 14 is damaged (seq gap: expected 13"), r.err);
 }
 
-BOOST_FIXTURE_TEST_CASE(an_edited_tool_result_is_caught_at_the_next_decision,
-                        hello_journal) {
+// Resume, replay, show, export and diff verify what they fold: a row edited
+// behind the store's back stops them at its seq, and nothing is folded.
+BOOST_FIXTURE_TEST_CASE(an_edited_row_is_refused_by_every_reader, hello_journal) {
   tamper(7, [](event& ev) { std::get<tool_result>(ev.body).ok = false; });
+  for (auto cmd : {"replay", "show", "export"}) {
+    BOOST_TEST_CONTEXT(cmd) {
+      auto r = run_command({TROUPE_BIN, cmd, run_id, "--db", db});
+      BOOST_TEST(r.exit_code == 65);
+      BOOST_TEST(contains(r.err, "run " + run_id + " seq 7 is damaged (hash chain broken"),
+                 r.err);
+      BOOST_TEST(r.out.empty(), r.out);
+    }
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_forged_tool_result_is_caught_at_the_next_decision,
+                        hello_journal) {
+  forge(7, [](event& ev) { std::get<tool_result>(ev.body).ok = false; });
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.out, "diverged at seq 8"), r.out);
   BOOST_TEST(contains(r.out, "tool_errors=1"), r.out);
 }
 
-BOOST_FIXTURE_TEST_CASE(an_edited_decision_is_caught_at_its_seq, hello_journal) {
-  tamper(15, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
+BOOST_FIXTURE_TEST_CASE(a_forged_decision_is_caught_at_its_seq, hello_journal) {
+  forge(15, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(contains(r.out, "diverged at seq 15"), r.out);
@@ -205,7 +227,7 @@ BOOST_FIXTURE_TEST_CASE(diff_tells_equal_runs_from_different_ones, hello_journal
   auto same = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(same.exit_code == 0);
   BOOST_TEST(same.out == "same steps (35 events each)\n");
-  tamper(7, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
+  forge(7, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
   auto differ = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(differ.exit_code == 1);
   BOOST_TEST(contains(differ.out, "first difference at seq 7"), differ.out);

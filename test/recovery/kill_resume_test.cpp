@@ -162,4 +162,81 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   BOOST_TEST(resumed > trials / 2);
 }
 
+// Several processes on one journal: after a kill, four `troupe resume` start
+// at once. Each unfinished run has one owner (persistence/run_owner.hpp), so
+// exactly one of them drives it; before ownership, all four did, and lines
+// were appended twice and seqs collided.
+BOOST_AUTO_TEST_CASE(concurrent_resumes_drive_each_run_once) {
+  std::random_device rd;
+  auto seed = rd();
+  std::cerr << "concurrent resume seed " << seed << std::endl;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_us(20000, 120000);
+  tool_registry registry;
+  BOOST_REQUIRE(!register_builtin_tools(registry));
+  constexpr int trials = 30;
+  constexpr int resumers = 4;
+  int resumed = 0;
+  for (int t = 0; t < trials; ++t) {
+    BOOST_TEST_CONTEXT("seed " << seed << " trial " << t) {
+      temp_dir tmp("troupe-shared");
+      auto scenario = tmp.path / "appender.toml";
+      fs::copy_file(fs::path{TROUPE_SCENARIOS} / "appender.toml", scenario);
+      auto db = (tmp.path / "journal.db").string();
+      auto victim = spawn_with_stdout(
+        {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"});
+      BOOST_REQUIRE(victim.pid > 0);
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      ::kill(victim.pid, SIGKILL);
+      std::string ignored;
+      read_to_end(victim, ignored);
+      static_cast<void>(wait_for(victim));
+      std::vector<child_process> children;
+      for (int i = 0; i < resumers; ++i)
+        children.push_back(spawn_with_stdout({TROUPE_BIN, "resume", "--db", db}));
+      for (auto& c : children) {
+        std::string out;
+        read_to_end(c, out);
+        auto code = wait_for(c);
+        BOOST_CHECK_MESSAGE(code == 0 || !fs::exists(db), "resume exit " << code << ": " << out);
+      }
+      auto outcome = check_trial(db, tmp.path / "work" / "ledger.txt", registry);
+      resumed += outcome.resumed ? 1 : 0;
+    }
+  }
+  std::cerr << "concurrent resume: " << resumed << " of " << trials
+            << " trials had a run to resume" << std::endl;
+  BOOST_TEST(resumed > 0);
+}
+
+// Processes that find no journal yet all create it at once: the schema is
+// created under the write lock, once ("table runs already exists" and "not a
+// troupe journal" before).
+BOOST_AUTO_TEST_CASE(processes_creating_one_journal_at_once_all_succeed) {
+  constexpr int rounds = 5;
+  constexpr int processes = 6;
+  for (int round = 0; round < rounds; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      temp_dir tmp("troupe-create");
+      auto scenario = tmp.path / "appender.toml";
+      fs::copy_file(fs::path{TROUPE_SCENARIOS} / "appender.toml", scenario);
+      auto db = (tmp.path / "journal.db").string();
+      std::vector<child_process> children;
+      for (int i = 0; i < processes; ++i)
+        children.push_back(spawn_with_stdout(
+          {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"}));
+      for (auto& c : children) {
+        std::string out;
+        read_to_end(c, out);
+        BOOST_CHECK_MESSAGE(wait_for(c) == 0, "troupe run: " << out);
+      }
+      auto doctor = run_command({TROUPE_BIN, "doctor", "--db", db});
+      BOOST_TEST(doctor.exit_code == 0, doctor.out << doctor.err);
+      auto runs = run_command({TROUPE_BIN, "runs", "--db", db, "--json"});
+      BOOST_REQUIRE_EQUAL(runs.exit_code, 0);
+      BOOST_TEST(nlohmann::json::parse(runs.out).size() == size_t{processes}, runs.out);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

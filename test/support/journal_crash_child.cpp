@@ -13,6 +13,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
+#include "persistence/store_errc.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 
@@ -34,6 +35,15 @@ int main(int argc, char** argv) {
   }
   caf::scoped_actor self{sys};
   const std::string runs[2] = {argv[2], std::string(argv[2]) + "-b"};
+  // A trial continues the runs of the one killed before it: take them over
+  // (the first trial finds no runs to take).
+  for (auto& run : runs)
+    self->request(*journal, std::chrono::seconds(30), claim_atom::value, run)
+      .receive([] {},
+               [&](caf::error& err) {
+                 if (err != persistence::store_errc::unknown_run)
+                   std::fprintf(stderr, "journal_crash_child: %s\n", render(err).c_str());
+               });
   for (uint64_t k = 0;; ++k) {
     auto& run = runs[k % 2];
     event ev;

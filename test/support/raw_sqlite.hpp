@@ -4,10 +4,13 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <sqlite3.h>
 
+#include "persistence/hash_chain.hpp"
 #include "schemas/codec.hpp"
 
 namespace troupe::test {
@@ -75,6 +78,33 @@ public:
     sqlite3_finalize(st);
     BOOST_REQUIRE_MESSAGE(rc == SQLITE_DONE, sqlite3_errmsg(db_));
     BOOST_REQUIRE_EQUAL(sqlite3_changes(db_), 1);
+  }
+
+  /// Recomputes the hash chain of `run` over its rows as they are now, as a
+  /// forger would after editing bodies: the chain is not keyed, so only
+  /// replay can tell such a journal from a genuine one.
+  void rechain(const std::string& run) {
+    auto link = persistence::chain_seed(run);
+    BOOST_REQUIRE(link);
+    sqlite3_stmt* sel = prepare("SELECT id, body FROM events WHERE run = (SELECT id FROM "
+                                "runs WHERE run_id = ?1) ORDER BY seq");
+    sqlite3_bind_text(sel, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+    std::vector<std::pair<int64_t, persistence::event_hash>> hashes;
+    while (sqlite3_step(sel) == SQLITE_ROW) {
+      link = persistence::chain_next(*link, sqlite3_column_blob(sel, 1),
+                                     static_cast<size_t>(sqlite3_column_bytes(sel, 1)));
+      BOOST_REQUIRE(link);
+      hashes.emplace_back(sqlite3_column_int64(sel, 0), *link);
+    }
+    sqlite3_finalize(sel);
+    for (auto& [id, hash] : hashes) {
+      sqlite3_stmt* up = prepare("UPDATE events SET hash = ?2 WHERE id = ?1");
+      sqlite3_bind_int64(up, 1, id);
+      sqlite3_bind_blob(up, 2, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+      auto rc = sqlite3_step(up);
+      sqlite3_finalize(up);
+      BOOST_REQUIRE_MESSAGE(rc == SQLITE_DONE, sqlite3_errmsg(db_));
+    }
   }
 
   /// A prepared statement; the caller finalizes it.

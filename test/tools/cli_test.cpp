@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(version_1_journal_needs_migrate_then_works) {
   }
   auto r = troupe_cmd({"migrate", "--db", db});
   BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(contains(r.out, "migrated from schema version 1 to 4"), r.out);
+  BOOST_TEST(contains(r.out, "migrated from schema version 1 to 5"), r.out);
   r = troupe_cmd({"runs", "--db", db});
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(contains(r.out, "old-run"), r.out);
@@ -329,7 +329,7 @@ BOOST_AUTO_TEST_CASE(version_1_journal_needs_migrate_then_works) {
   BOOST_TEST(r.exit_code == 0, r.out << r.err);
   r = troupe_cmd({"migrate", "--db", db});
   BOOST_TEST(r.exit_code == 0, r.err);
-  BOOST_TEST(contains(r.out, "already at schema version 4"), r.out);
+  BOOST_TEST(contains(r.out, "already at schema version 5"), r.out);
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_arguments_exit_64, journal_fixture) {

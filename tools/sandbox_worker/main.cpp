@@ -26,6 +26,7 @@
 #include "actors/detail/pool_protocol.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/sandbox_process.hpp"
+#include "runtime/core_dumps.hpp"
 #include "schemas/errors.hpp"
 
 namespace {
@@ -65,6 +66,11 @@ int main(int argc, char** argv) {
   // The pool may vanish while we write a reply; that must be an error
   // value, not a fatal signal.
   std::signal(SIGPIPE, SIG_IGN);
+  // Requests carry the secrets their rule granted.
+  if (auto err = forbid_core_dumps()) {
+    std::fprintf(stderr, "troupe-sandbox-worker: %s\n", render(err).c_str());
+    return 1;
+  }
   // Our host pid is unique among live processes, so the uid built from it
   // is unique among live sandboxes (cold ones use thread ids, which share
   // the same number space).

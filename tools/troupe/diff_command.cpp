@@ -20,17 +20,7 @@ caf::expected<std::vector<event>> load_run(persistence::store& db,
                                            const std::string& run_id) {
   if (auto run = db.find_run(run_id); !run)
     return std::move(run.error());
-  std::vector<event> out;
-  auto err = db.for_each_event(run_id, [&](const persistence::stored_event& row) {
-    auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
-    if (!ev)
-      return std::move(ev.error());
-    out.push_back(std::move(*ev));
-    return caf::error{};
-  });
-  if (err)
-    return err;
-  return out;
+  return db.load_run(run_id);
 }
 
 // What two runs must share to be "the same step": the decision, plus the

@@ -107,17 +107,10 @@ int show(const common_options& opts, const std::string& run_id) {
   auto run = db->find_run(run_id);
   if (!run)
     return report(run.error());
-  std::vector<event> timeline;
-  auto err = db->for_each_event(run_id, [&](const persistence::stored_event& row) {
-    auto ev = decode(row.bytes, "run " + row.run_id + " seq "
-                                  + std::to_string(row.seq));
-    if (!ev)
-      return std::move(ev.error());
-    timeline.push_back(std::move(*ev));
-    return caf::error{};
-  });
-  if (err)
-    return report(err);
+  auto loaded = db->load_run(run_id);
+  if (!loaded)
+    return report(loaded.error());
+  auto& timeline = *loaded;
   // KPIs come from folding the events, so a run still in flight (or one a
   // crash interrupted) shows where it got to, not the zeros of its row.
   run_state folded;
@@ -162,7 +155,8 @@ int export_run(const common_options& opts, const std::string& run_id) {
   // Render everything before printing anything: a corrupt row must not leave
   // a half export on stdout that looks complete.
   std::string out;
-  auto err = db->for_each_event(run_id, [&](const persistence::stored_event& row) {
+  auto err = db->for_each_verified_event(run_id, [&](const persistence::stored_event& row,
+                                                     event&) {
     auto json = to_json(row.bytes.data(), row.bytes.size(),
                         "run " + row.run_id + " seq " + std::to_string(row.seq));
     if (!json)

@@ -27,16 +27,10 @@ int replay(const common_options& opts, const std::string& run_id,
     return report(db.error());
   if (auto run = db->find_run(run_id); !run)
     return report(run.error());
-  std::vector<event> events;
-  auto err = db->for_each_event(run_id, [&](const persistence::stored_event& row) {
-    auto ev = decode(row.bytes, "run " + row.run_id + " seq " + std::to_string(row.seq));
-    if (!ev)
-      return std::move(ev.error());
-    events.push_back(std::move(*ev));
-    return caf::error{};
-  });
-  if (err)
-    return report(err);
+  auto loaded = db->load_run(run_id);
+  if (!loaded)
+    return report(loaded.error());
+  auto& events = *loaded;
   // The console knows the built-in tools; embedders replay runs that used
   // their own tools through troupe::replay_run with their registry.
   tool_registry registry;
