@@ -118,6 +118,25 @@ trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
 
 BOOST_AUTO_TEST_SUITE(kill_resume)
 
+#if defined(__SANITIZE_ADDRESS__)
+// Under ASan (scripts/test-sanitize.sh) `troupe run` needs a few hundred ms
+// before it journals anything, so kills after at most 90 ms would all land
+// before the run exists. Kill delays start later and stretch (200-650 ms,
+// which spans start-up, the run and its end); fewer trials keep the test's
+// time (the plain build runs them all).
+constexpr int kill_offset_us = 200000;
+constexpr int kill_slowdown = 5;
+constexpr int kill_trials_divisor = 2;
+#else
+constexpr int kill_offset_us = 0;
+constexpr int kill_slowdown = 1;
+constexpr int kill_trials_divisor = 1;
+#endif
+
+int kill_delay_us(std::mt19937& rng, std::uniform_int_distribution<int>& delay_us) {
+  return kill_offset_us + kill_slowdown * delay_us(rng);
+}
+
 BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   std::random_device rd;
   auto seed = std::getenv("TROUPE_KILL_SEED")
@@ -128,7 +147,11 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   std::uniform_int_distribution<int> delay_us(0, 90000);
   tool_registry registry;
   BOOST_REQUIRE(!register_builtin_tools(registry));
-  constexpr int trials = 200;
+  constexpr int trials = 200 / kill_trials_divisor;
+  if (kill_slowdown != 1)
+    std::cerr << "kill/resume under AddressSanitizer: " << trials
+              << " trials, kill delays " << kill_offset_us << " us + x" << kill_slowdown
+              << std::endl;
   int resumed = 0, completed_before_kill = 0;
   size_t uncertain = 0;
   for (int t = 0; t < trials; ++t) {
@@ -140,7 +163,7 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
       auto child = spawn_with_stdout(
         {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"});
       BOOST_REQUIRE(child.pid > 0);
-      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      std::this_thread::sleep_for(std::chrono::microseconds(kill_delay_us(rng, delay_us)));
       ::kill(child.pid, SIGKILL);
       std::string out;
       read_to_end(child, out);
@@ -174,7 +197,7 @@ BOOST_AUTO_TEST_CASE(concurrent_resumes_drive_each_run_once) {
   std::uniform_int_distribution<int> delay_us(20000, 120000);
   tool_registry registry;
   BOOST_REQUIRE(!register_builtin_tools(registry));
-  constexpr int trials = 30;
+  constexpr int trials = 30 / kill_trials_divisor;
   constexpr int resumers = 4;
   int resumed = 0;
   for (int t = 0; t < trials; ++t) {
@@ -186,7 +209,7 @@ BOOST_AUTO_TEST_CASE(concurrent_resumes_drive_each_run_once) {
       auto victim = spawn_with_stdout(
         {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"});
       BOOST_REQUIRE(victim.pid > 0);
-      std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+      std::this_thread::sleep_for(std::chrono::microseconds(kill_delay_us(rng, delay_us)));
       ::kill(victim.pid, SIGKILL);
       std::string ignored;
       read_to_end(victim, ignored);
