@@ -9,6 +9,7 @@
 #include <kj/exception.h>
 
 #include "journal.capnp.h"
+#include "schemas/json_unescape.hpp"
 #include "schemas/utf8.hpp"
 
 namespace troupe {
@@ -156,7 +157,11 @@ caf::expected<event_bytes> from_json(std::string_view line,
     codec.handleByAnnotation<schema::Event>();
     capnp::MallocMessageBuilder input_tree;
     auto input = input_tree.initRoot<JsonValue>();
-    codec.decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), input);
+    auto plain = unescape_unicode_escapes(line, where);
+    if (!plain)
+      return std::move(plain.error());
+    codec.decodeRaw(kj::ArrayPtr<const char>(plain->data(), plain->size()),
+                    input);
     if (auto err = check_envelope(input.asReader(), where))
       return err;
     capnp::MallocMessageBuilder mb;

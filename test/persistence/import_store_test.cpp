@@ -163,6 +163,72 @@ BOOST_AUTO_TEST_CASE(every_kind_comes_back_byte_for_byte) {
   }
 }
 
+// Cap'n Proto 0.9 misread the hex letters of \u escapes (\u001b came back
+// as 0x11, \u00e9 as "I"), so text with ESC or escaped non-ASCII did not
+// import as it was exported.
+const std::string awkward_text = "esc\x1b" "fs\x1c" "nul" + std::string(1, '\0')
+                                 + "e\xc3\xa9 zh\xe4\xb8\xad smile\xf0\x9f\x98\x80"
+                                   " quote\" backslash\\ tab\t nl\n";
+
+event with_output(const std::string& output) {
+  return make_event("r-1", 5, tool_result{"c1", "echo", true, output});
+}
+
+BOOST_AUTO_TEST_CASE(escaped_text_comes_back_byte_for_byte) {
+  auto bytes = encode(with_output(awkward_text));
+  auto line = export_line(bytes);
+  auto back = from_json(line, "test:1");
+  BOOST_REQUIRE_MESSAGE(back, render(back));
+  BOOST_TEST((*back == bytes), "line " << line);
+}
+
+BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
+  auto line = export_line(encode(with_output("PLACEHOLDER")));
+  auto at = line.find("PLACEHOLDER");
+  BOOST_REQUIRE(at != std::string::npos);
+  struct escaped {
+    std::string json;
+    std::string bytes;
+  } cases[] = {
+    {R"(\u001b)", "\x1b"},
+    {R"(\u001B\u001c\u001f\u000b)", "\x1b\x1c\x1f\x0b"},
+    {R"(\u0000)", std::string(1, '\0')},
+    {R"(\u00e9\u00E9)", "\xc3\xa9\xc3\xa9"},
+    {R"(\u4e2d)", "\xe4\xb8\xad"},
+    {R"(\ud83d\ude00)", "\xf0\x9f\x98\x80"},
+    {R"(\u0022\u005c\u002f\u000a\u0009)", "\"\\/\n\t"},
+    {R"(a\\u00e9)", "a\\u00e9"},
+    {R"(\uffff)", "\xef\xbf\xbf"},
+  };
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT("escape " << c.json) {
+      auto hand = line;
+      hand.replace(at, 11, c.json);
+      auto back = from_json(hand, "test:1");
+      BOOST_REQUIRE_MESSAGE(back, render(back));
+      BOOST_TEST((*back == encode(with_output(c.bytes))));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_unicode_escapes_are_errors_naming_where) {
+  auto line = export_line(encode(with_output("PLACEHOLDER")));
+  auto at = line.find("PLACEHOLDER");
+  BOOST_REQUIRE(at != std::string::npos);
+  for (auto bad : {R"(\ud83d)", R"(\ud83dx)", R"(\ud83d\u0041)", R"(\ude00)",
+                   R"(\u00g9)", R"(\u12)"}) {
+    BOOST_TEST_CONTEXT("escape " << bad) {
+      auto hand = line;
+      hand.replace(at, 11, bad);
+      auto back = from_json(hand, "events.jsonl:3");
+      BOOST_REQUIRE(!back);
+      BOOST_CHECK(back.error() == schema_errc::malformed_event);
+      auto msg = render(back.error());
+      BOOST_TEST(msg.find("malformed journal event at events.jsonl:3") != std::string::npos, msg);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_lines_are_errors_naming_where) {
   auto good = export_line(encode(make_event("r-1", 4, turn_end{2})));
   BOOST_REQUIRE(from_json(good, "f:1"));
