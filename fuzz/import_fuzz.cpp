@@ -24,9 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TROUPE_FUZZ_CHECK(troupe::fuzz::is_utf8(*json), "an export is UTF-8");
   auto again = troupe::from_json(*json, "fuzz re-exported");
   TROUPE_FUZZ_CHECK(static_cast<bool>(again), "an exported event imports");
-  // Known (reported in issue 14, item 6): import accepts text that is not
-  // UTF-8 (raw bytes, or a lone surrogate escape such as \udc00), which
-  // export writes as U+FFFD, so such a line does not come back byte for
+  // Known: import accepts raw bytes that are not UTF-8 (lone surrogate
+  // escapes are refused since schemas/json_unescape.cpp), which export
+  // writes as U+FFFD, so such a line does not come back byte for
   // byte. Until import refuses it, an export holding U+FFFD is exempt.
   // Drop this once import refuses such text.
   if (*again != *bytes && json->find("\xEF\xBF\xBD") != std::string::npos) {

@@ -61,23 +61,47 @@ void remove_journal(const std::string& path) {
     std::filesystem::remove(path + suffix, ec);
 }
 
+std::string dir_for_calibration() {
+  static test::temp_dir dir{"troupe-crash-calibration"};
+  return dir.file("calibration.db");
+}
+
+// The slowest of three start-ups of the child up to its first durable
+// acknowledgement.
+std::chrono::milliseconds time_to_first_ack(const std::string& path) {
+  std::chrono::milliseconds slowest{0};
+  for (int i = 0; i < 3; ++i) {
+    remove_journal(path);
+    auto t0 = std::chrono::steady_clock::now();
+    auto child = test::spawn_with_stdout({TROUPE_CRASH_CHILD, path, "calibration"});
+    BOOST_REQUIRE_MESSAGE(child.pid > 0, "cannot start " TROUPE_CRASH_CHILD);
+    std::string out;
+    auto until = t0 + std::chrono::seconds(30);
+    // read_until works in whole milliseconds; a 1 ms slice would round to
+    // zero and never poll.
+    while (out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until)
+      test::read_until(child, std::chrono::steady_clock::now() + std::chrono::milliseconds(20),
+                       out);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+    ::kill(child.pid, SIGKILL);
+    test::read_to_end(child, out);
+    static_cast<void>(test::wait_for(child));
+    BOOST_REQUIRE_MESSAGE(out.find('\n') != std::string::npos, "the child never acknowledged");
+    slowest = std::max(slowest, took);
+  }
+  return slowest;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(crash_recovery)
 
 BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
 #if defined(__SANITIZE_ADDRESS__)
-  // Under ASan the child needs about half a second to its first commit (up
-  // from tens of milliseconds), so kills after 5-60 ms would all land before
-  // it. Stretch the delays; fewer trials keep the test's time (the plain
-  // build runs all 200).
-  constexpr int trials = 100;
-  constexpr int slowdown = 15;
-  std::cout << "crash test under AddressSanitizer: " << trials
-            << " trials, kill delays x" << slowdown << std::endl;
+  constexpr int trials = 100; // each trial is slower; keep the test's time
 #else
   constexpr int trials = 200;
-  constexpr int slowdown = 1;
 #endif
   auto seed = std::random_device{}();
   if (auto env = std::getenv("TROUPE_CRASH_SEED"))
@@ -85,7 +109,14 @@ BOOST_AUTO_TEST_CASE(sigkill_never_loses_an_acknowledged_durable_append) {
   std::cout << "crash test seed " << seed
             << " (rerun with TROUPE_CRASH_SEED=" << seed << ")" << std::endl;
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> delay_ms(5 * slowdown, 60 * slowdown);
+  // Kills must land around and after the first commit, wherever that is on
+  // this machine now (tens of ms, several hundred under ASan or load): the
+  // window is measured, not assumed.
+  auto first_ack = time_to_first_ack(dir_for_calibration());
+  auto first_ms = static_cast<int>(std::max<int64_t>(2, first_ack.count()));
+  std::uniform_int_distribution<int> delay_ms(first_ms / 4, first_ms * 2);
+  std::cout << "crash test: first acknowledgement after " << first_ms
+            << " ms; kill delays " << first_ms / 4 << "-" << first_ms * 2 << " ms" << std::endl;
   test::temp_dir dir;
   auto path = dir.file("crash.db");
   const std::string run = "crash";
