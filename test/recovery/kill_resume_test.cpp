@@ -151,13 +151,15 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
                 : rd();
   std::cerr << "kill/resume seed " << seed << " (TROUPE_KILL_SEED)" << std::endl;
   std::mt19937 rng(seed);
-  auto window = whole_run_time();
+  // Half a run more than one whole run: start-up is most of a run under ASan
+  // (~330 of 465 ms), so kills must reach well past it.
+  auto window = whole_run_time() * 3 / 2;
   std::uniform_int_distribution<int64_t> delay_us(0, window.count());
   tool_registry registry;
   BOOST_REQUIRE(!register_builtin_tools(registry));
   constexpr int trials = 200 / kill_trials_divisor;
   std::cerr << "kill/resume: " << trials << " trials, kill delays 0-" << window.count() / 1000
-            << " ms (one whole run here)" << std::endl;
+            << " ms (1.5 whole runs here)" << std::endl;
   int resumed = 0, completed_before_kill = 0;
   size_t uncertain = 0;
   for (int t = 0; t < trials; ++t) {
@@ -189,7 +191,7 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
             << " finished before the kill, " << uncertain
             << " uncertain append calls" << std::endl;
   // Kills that always land before the run exists would test nothing.
-  BOOST_TEST(resumed > trials / 3);
+  BOOST_TEST(resumed > trials / 4);
 }
 
 // Several processes on one journal: after a kill, four `troupe resume` start
