@@ -45,25 +45,9 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
 }
 
 // Model-provided text (a tool name, a JSON snippet) as it may appear in an
-// error message: bytes outside printable ASCII are escaped as \xNN, so the
-// message stays one line of valid UTF-8, and long text is cut.
+// error message: escaped, and long text cut.
 std::string printable(std::string_view name) {
-  static constexpr char hex[] = "0123456789abcdef";
-  constexpr size_t max_shown = 64;
-  std::string out;
-  for (size_t i = 0; i < name.size() && i < max_shown; ++i) {
-    auto c = static_cast<unsigned char>(name[i]);
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  if (name.size() > max_shown)
-    out += "...";
-  return out;
+  return escape_unprintable(name, 64);
 }
 
 std::string join_names(const std::vector<std::string>& names) {
@@ -237,6 +221,24 @@ caf::expected<json> prepare_call(const tool_registry& registry,
     return invalid("arguments of '" + tool + "' do not match its schema: "
                    + render(err));
   return args;
+}
+
+std::string escape_unprintable(std::string_view text, size_t max_shown) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  if (text.size() > max_shown)
+    out += "...";
+  return out;
 }
 
 } // namespace troupe

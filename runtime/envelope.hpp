@@ -40,6 +40,12 @@ constexpr int max_argument_depth = 32;
 /// `contains a NUL character at byte 3`.
 [[nodiscard]] caf::expected<std::string> sanitize_text(std::string_view text);
 
+/// `text` with every byte outside printable ASCII written as `\xNN`, so it
+/// stays one line of valid UTF-8 (error messages, file names shown to the
+/// model); cut after `max_shown` bytes with "..." when longer.
+[[nodiscard]] std::string escape_unprintable(std::string_view text,
+                                             size_t max_shown = std::string_view::npos);
+
 /// Prepares one call of `tool_name` with the model's argument text
 /// `args_json` and returns the normalized argument object.
 ///

@@ -362,18 +362,7 @@ std::string display_name(const std::string& name) {
   auto clean = sanitize_text(name);
   if (clean && *clean == name)
     return name;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : name) {
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  return out;
+  return escape_unprintable(name);
 }
 
 // True for a directory, and for a symlink that leads to one inside the

@@ -15,6 +15,7 @@
 #include "test/support/events.hpp"
 #include "test/support/files.hpp"
 #include "test/support/journal_fixtures.hpp"
+#include "test/support/completing_scenario.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/text.hpp"
@@ -36,23 +37,7 @@ test::command_result troupe_cmd(std::vector<std::string> args) {
   return test::run_command(args);
 }
 
-// A scenario whose model completes at once, so `resume` can finish the
-// unfinished run.
-const char* scenario_text = R"(
-[run]
-agent = "lead"
-task = "finish"
-
-[models.script]
-provider = "script"
-
-[agents.lead]
-model = "script"
-tools = ["echo", "complete"]
-
-[[script.lead]]
-tool_calls = [ { name = "complete", args = { status = "success", answer = "done" } } ]
-)";
+const char* const scenario_text = troupe::test::completing_scenario_text;
 
 event at(const std::string& run, uint32_t seq, event_body body) {
   return test::make_event(run, seq, std::move(body), test::base_ts_us + seq * 1000);

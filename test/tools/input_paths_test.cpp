@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "test/support/files.hpp"
+#include "test/support/completing_scenario.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/text.hpp"
@@ -51,21 +52,7 @@ std::string repeat(const std::string& s, size_t n) {
   return out;
 }
 
-const char* scenario_text = R"(
-[run]
-agent = "lead"
-task = "finish"
-
-[models.script]
-provider = "script"
-
-[agents.lead]
-model = "script"
-tools = ["echo", "complete"]
-
-[[script.lead]]
-tool_calls = [ { name = "complete", args = { status = "success", answer = "done" } } ]
-)";
+const char* const scenario_text = troupe::test::completing_scenario_text;
 
 /// A directory holding a scenario, a FIFO, a subdirectory and a symlink to
 /// /dev/null: everything a --db or an input file could wrongly name.
