@@ -48,9 +48,9 @@ using journal_actor = caf::stateful_actor<journal_state>;
 caf::error not_owner(const journal_state& st, const std::string& run_id) {
   return caf::make_error(journal_errc::not_owner,
                          st.cfg.path + ": run " + run_id
-                           + " is driven by another process now (this process's lease "
-                             "on it expired and it was taken over); nothing more is "
-                             "written for it here");
+                           + " is not this process's to write: another process took it "
+                             "over (our lease expired or it was never claimed here; "
+                             "resume claims runs); nothing more is written for it here");
 }
 
 int64_t now_us() {
