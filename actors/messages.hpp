@@ -8,8 +8,8 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "runtime/model_provider.hpp"
-#include "runtime/tool.hpp"
+#include "core/model_provider.hpp"
+#include "core/tool.hpp"
 
 namespace troupe {
 

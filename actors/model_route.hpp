@@ -6,7 +6,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "runtime/model_provider.hpp"
+#include "core/model_provider.hpp"
 
 namespace troupe {
 

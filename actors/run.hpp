@@ -14,9 +14,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "runtime/policy.hpp"
-#include "runtime/run_result.hpp"
-#include "runtime/tool_registry.hpp"
+#include "core/policy.hpp"
+#include "core/run_result.hpp"
+#include "core/tool_registry.hpp"
 #include "schemas/event.hpp"
 
 namespace troupe {

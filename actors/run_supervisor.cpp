@@ -8,7 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
-#include "runtime/run_state.hpp"
+#include "core/run_state.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 

@@ -5,7 +5,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "runtime/tool_registry.hpp"
+#include "core/tool_registry.hpp"
 
 namespace troupe {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fuzz/check.hpp"
-#include "runtime/policy.hpp"
+#include "core/policy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

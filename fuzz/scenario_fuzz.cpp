@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/scenario.hpp"
+#include "core/scenario.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<std::string> known_tools{

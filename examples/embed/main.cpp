@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 
 namespace {
 

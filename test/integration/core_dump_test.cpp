@@ -10,7 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/temp_dir.hpp"
 

@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
-#include "runtime/builtin_tools.hpp"
-#include "runtime/replay.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/replay.hpp"
 #include "schemas/codec.hpp"
 
 #include <atomic>
 #include <future>
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 
 using namespace troupe;
 

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace troupe;

@@ -11,7 +11,7 @@
 #include <random>
 #include <string>
 
-#include "runtime/scenario.hpp"
+#include "core/scenario.hpp"
 
 namespace troupe::test {
 

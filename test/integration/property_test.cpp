@@ -28,16 +28,16 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
-#include "runtime/scenario.hpp"
-#include "runtime/troupe.hpp"
+#include "core/scenario.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/event.hpp"
 #include "test/integration/property_generator.hpp"
 #include "test/support/temp_dir.hpp"
-#include "runtime/builtin_tools.hpp"
-#include "runtime/replay.hpp"
-#include "runtime/run_snapshot.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/replay.hpp"
+#include "core/run_snapshot.hpp"
 
 using namespace troupe;
 using namespace troupe::persistence;

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/codec.hpp"
 
 using namespace troupe;

@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "persistence/store.hpp"
-#include "runtime/builtin_tools.hpp"
-#include "runtime/replay.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/replay.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"

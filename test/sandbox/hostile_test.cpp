@@ -22,9 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "actors/sandbox_pool.hpp"
-#include "actors/sandbox_process.hpp"
-#include "runtime/sandbox_spec.hpp"
+#include "sandbox/sandbox_pool.hpp"
+#include "sandbox/sandbox_process.hpp"
+#include "core/sandbox_spec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
 #include "test/support/processes.hpp"

@@ -1,7 +1,7 @@
 // Kernel surfaces that namespaces do not contain: keyrings, file handles,
 // other processes' memory. Each case tries the call from inside the sandbox,
 // through both the cold path and the pool, and expects the seccomp filter's
-// EPERM (see actors/detail/sandbox_exec.cpp).
+// EPERM (see sandbox/detail/sandbox_exec.cpp).
 
 #include <functional>
 #include <string>
@@ -10,7 +10,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/sandbox_process.hpp"
+#include "sandbox/sandbox_process.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe::test {

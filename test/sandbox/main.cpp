@@ -15,8 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "actors/sandbox_pool.hpp"
-#include "actors/sandbox_process.hpp"
+#include "sandbox/sandbox_pool.hpp"
+#include "sandbox/sandbox_process.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/temp_dir.hpp"
 

@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "actors/detail/pool_protocol.hpp"
-#include "actors/sandbox_pool.hpp"
-#include "actors/sandbox_process.hpp"
-#include "runtime/sandbox_spec.hpp"
+#include "sandbox/detail/pool_protocol.hpp"
+#include "sandbox/sandbox_pool.hpp"
+#include "sandbox/sandbox_process.hpp"
+#include "core/sandbox_spec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
 #include "test/support/processes.hpp"

@@ -1,5 +1,5 @@
 // troupe-sandbox-worker: one pre-started sandbox of a sandbox_pool
-// (actors/sandbox_pool.hpp). Started by the pool, never by hand:
+// (sandbox/sandbox_pool.hpp). Started by the pool, never by hand:
 //
 //   troupe-sandbox-worker --fd N [--network] [--root DIR]...
 //
@@ -7,7 +7,7 @@
 // writable roots of its isolation profile; --network keeps the host's
 // network), answers "ready" on fd N, then serves one request frame at a
 // time until the pool closes the socket. The wire format is in
-// actors/sandbox_pool.hpp. Runs single-threaded, which is what lets it fork
+// sandbox/sandbox_pool.hpp. Runs single-threaded, which is what lets it fork
 // freely.
 
 #include <csignal>
@@ -20,13 +20,13 @@
 
 #include <unistd.h>
 
-#include "actors/detail/resident_sandbox.hpp"
-#include "actors/detail/sandbox_common.hpp"
-#include "actors/detail/sandbox_request.hpp"
-#include "actors/detail/pool_protocol.hpp"
-#include "actors/sandbox_pool.hpp"
-#include "actors/sandbox_process.hpp"
-#include "runtime/core_dumps.hpp"
+#include "sandbox/detail/resident_sandbox.hpp"
+#include "sandbox/detail/sandbox_common.hpp"
+#include "sandbox/detail/sandbox_request.hpp"
+#include "sandbox/detail/pool_protocol.hpp"
+#include "sandbox/sandbox_pool.hpp"
+#include "sandbox/sandbox_process.hpp"
+#include "core/core_dumps.hpp"
 #include "schemas/errors.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/approval_store.hpp"
-#include "runtime/event_summary.hpp"
+#include "core/event_summary.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"

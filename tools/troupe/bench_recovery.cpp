@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "persistence/store.hpp"
-#include "runtime/builtin_tools.hpp"
-#include "runtime/replay.hpp"
-#include "runtime/troupe.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/replay.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 

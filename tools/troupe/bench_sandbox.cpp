@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "actors/sandbox_pool.hpp"
-#include "actors/sandbox_process.hpp"
+#include "sandbox/sandbox_pool.hpp"
+#include "sandbox/sandbox_process.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
 

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include "runtime/troupe.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
-#include "runtime/replay.hpp"
+#include "core/replay.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"

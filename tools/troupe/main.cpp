@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "runtime/logging.hpp"
+#include "core/logging.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
 #include "tools/troupe/bench_sandbox.hpp"

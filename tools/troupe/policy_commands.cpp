@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/policy.hpp"
+#include "core/policy.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {

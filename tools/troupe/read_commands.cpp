@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/sandbox_process.hpp"
+#include "sandbox/sandbox_process.hpp"
 #include "persistence/store.hpp"
-#include "runtime/event_summary.hpp"
-#include "runtime/run_state.hpp"
+#include "core/event_summary.hpp"
+#include "core/run_state.hpp"
 #include <spdlog/spdlog.h>
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"

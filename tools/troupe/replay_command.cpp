@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/store.hpp"
-#include "actors/shell_tool.hpp"
-#include "runtime/builtin_tools.hpp"
-#include "runtime/replay.hpp"
-#include "runtime/runtime_errc.hpp"
-#include "runtime/scenario.hpp"
+#include "sandbox/shell_tool.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/replay.hpp"
+#include "core/runtime_errc.hpp"
+#include "core/scenario.hpp"
 
 #include <filesystem>
 #include "schemas/errors.hpp"

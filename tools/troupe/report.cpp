@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "persistence/store_errc.hpp"
-#include "runtime/runtime_errc.hpp"
+#include "core/runtime_errc.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"

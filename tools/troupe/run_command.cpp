@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "runtime/builtin_tools.hpp"
-#include "runtime/event_summary.hpp"
-#include "runtime/troupe.hpp"
+#include "core/builtin_tools.hpp"
+#include "core/event_summary.hpp"
+#include "troupe/runtime.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"

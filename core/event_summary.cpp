@@ -1,0 +1,111 @@
+#include "core/event_summary.hpp"
+
+#include <ctime>
+
+namespace troupe {
+
+std::string one_line(std::string_view text, size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  for (char c : text) {
+    if (out.size() >= max) {
+      out += "…";
+      break;
+    }
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  }
+  return out;
+}
+
+std::string format_timestamp(int64_t ts_us) {
+  std::time_t secs = static_cast<std::time_t>(ts_us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03d",
+                static_cast<int>((ts_us / 1000) % 1000));
+  return buf;
+}
+
+namespace {
+
+struct summarizer {
+  std::string operator()(const run_start& x) const {
+    return "agent " + x.agent + " (tenant " + x.tenant + "): "
+           + one_line(x.task, 60);
+  }
+  std::string operator()(const turn_start& x) const {
+    return "turn " + std::to_string(x.turn) + " ("
+           + std::string(to_string(x.mode)) + ")";
+  }
+  std::string operator()(const model_request& x) const {
+    return "turn " + std::to_string(x.turn) + " -> " + x.route + ", "
+           + std::to_string(x.messages) + " messages, "
+           + std::to_string(x.tools.size()) + " tools";
+  }
+  std::string operator()(const model_reply& x) const {
+    if (!x.failure.empty())
+      return "provider failure: " + x.failure;
+    std::string s;
+    for (auto& c : x.tool_calls)
+      s += (s.empty() ? "calls " : ", ") + c.name;
+    if (!x.text.empty())
+      s += (s.empty() ? "text: " : "; text: ") + one_line(x.text, 40);
+    if (s.empty())
+      s = "empty reply";
+    return s + " [" + std::to_string(x.tokens.input) + "+"
+           + std::to_string(x.tokens.output) + " tokens]";
+  }
+  std::string operator()(const tool_call& x) const {
+    return x.call_id + " " + x.name + " " + one_line(x.args_json, 60);
+  }
+  std::string operator()(const policy_decision& x) const {
+    return x.call_id + " " + x.decision + " by rule " + x.rule
+           + (x.decision == "allow" ? "" : ": " + one_line(x.reason, 60));
+  }
+  std::string operator()(const tool_result& x) const {
+    return x.call_id + " " + x.name + (x.ok ? " ok: " : " error: ")
+           + one_line(x.output, 60);
+  }
+  std::string operator()(const turn_end& x) const {
+    return "turn " + std::to_string(x.turn);
+  }
+  std::string operator()(const recovery& x) const {
+    return x.reason + (x.detail.empty() ? "" : ": " + one_line(x.detail, 60));
+  }
+  std::string operator()(const completion& x) const {
+    auto text = x.answer.empty() ? x.summary : x.answer;
+    return std::string(to_string(x.status)) + ": " + one_line(text, 60);
+  }
+  std::string operator()(const error_event& x) const {
+    return x.code + ": " + one_line(x.message, 70);
+  }
+  std::string operator()(const checkpoint& x) const {
+    return "turn " + std::to_string(x.turn) + ", "
+           + std::to_string(x.totals.tool_calls) + " tool calls";
+  }
+  std::string operator()(const approval_request& x) const {
+    return x.call_id + " " + x.tool + " awaits approval (rule " + x.rule + ", until "
+           + format_timestamp(x.deadline_us) + ")";
+  }
+  std::string operator()(const approval_decision& x) const {
+    return x.call_id + (x.approved ? " approved by " : " denied by ") + x.by
+           + (x.reason.empty() ? "" : ": " + one_line(x.reason, 50));
+  }
+  std::string operator()(const retry& x) const {
+    return x.call_id + " attempt " + std::to_string(x.attempt) + " failed, retry in "
+           + std::to_string(x.delay_us / 1000) + " ms: " + one_line(x.reason, 50);
+  }
+  std::string operator()(const parse_failure& x) const {
+    return x.call_id + " " + x.name + ": " + one_line(x.reason, 60);
+  }
+};
+
+} // namespace
+
+std::string summarize(const event& ev) {
+  return std::visit(summarizer{}, ev.body);
+}
+
+} // namespace troupe

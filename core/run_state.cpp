@@ -1,0 +1,438 @@
+#include "core/run_state.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "core/event_summary.hpp"
+#include "core/saturating_time.hpp"
+
+namespace troupe {
+
+namespace {
+
+constexpr size_t recent_results_kept = 5;
+
+std::string reminder_text() {
+  return "You replied without calling a tool. To finish, call `complete` with "
+         "a status and your final answer; otherwise call one of your tools.";
+}
+
+std::string repair_text() {
+  return "Some of your tool calls could not be used (see the errors above). "
+         "Fix the arguments so they match the tool's JSON schema and try "
+         "again.";
+}
+
+std::string recovery_text(const std::string& reason) {
+  return "A limit was reached (" + reason
+         + "). All tools except `complete` are withdrawn. Call `complete` "
+           "now with status \"partial\" or \"failure\" and a summary of what "
+           "was done and what remains.";
+}
+
+call_slot* find_slot(run_state& st, const std::string& call_id) {
+  for (auto& s : st.calls)
+    if (s.call.call_id == call_id)
+      return &s;
+  return nullptr;
+}
+
+void mark_done(run_state& st, const std::string& call_id) {
+  if (auto* s = find_slot(st, call_id))
+    s->status = call_slot::state::done;
+}
+
+void remember(run_state& st, std::string line) {
+  st.recent_results.push_back(std::move(line));
+  if (st.recent_results.size() > recent_results_kept)
+    st.recent_results.erase(st.recent_results.begin());
+}
+
+void add_tool_message(run_state& st, const std::string& call_id,
+                      std::string content) {
+  chat_message m;
+  m.role = chat_role::tool;
+  m.tool_call_id = call_id;
+  m.content = std::move(content);
+  st.conversation.push_back(std::move(m));
+}
+
+// `complete`'s arguments were validated before its tool_call was journaled;
+// a malformed one cannot reach here, but stay total anyway.
+std::pair<std::string, std::string> complete_args(const std::string& json) {
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  if (!doc.is_object())
+    return {"failure", ""};
+  auto get = [&](const char* key) {
+    auto i = doc.find(key);
+    return i != doc.end() && i->is_string() ? i->get<std::string>()
+                                            : std::string{};
+  };
+  return {get("status"), get("answer")};
+}
+
+struct folder {
+  run_state& st;
+  const event& ev;
+
+  void operator()(const run_start& x) {
+    st.run_id = ev.run_id;
+    st.agent = x.agent;
+    st.tenant = x.tenant;
+    st.model = x.model;
+    st.tools = x.tools;
+    st.limits = x.limits;
+    st.started_us = ev.ts_us;
+    st.phase = run_phase::between_turns;
+    if (!x.instructions.empty())
+      st.conversation.push_back({chat_role::system, x.instructions, {}, {}});
+    st.conversation.push_back({chat_role::user, x.task, {}, {}});
+  }
+  void operator()(const turn_start& x) {
+    st.turn = x.turn;
+    st.mode = x.mode;
+    st.phase = run_phase::turn_started;
+    st.calls.clear();
+    st.reply_had_calls = false;
+    st.reply_failed = false;
+    st.turn_had_parse_failure = false;
+    ++st.totals.turns;
+    switch (x.mode) {
+      case turn_mode::reminder:
+        st.conversation.push_back({chat_role::user, reminder_text(), {}, {}});
+        break;
+      case turn_mode::repair:
+        st.conversation.push_back({chat_role::user, repair_text(), {}, {}});
+        break;
+      case turn_mode::recovery:
+        st.conversation.push_back(
+          {chat_role::user, recovery_text(st.recovery_reason), {}, {}});
+        break;
+      case turn_mode::normal:
+        break;
+    }
+  }
+  void operator()(const model_request&) {
+    st.phase = run_phase::awaiting_reply;
+    ++st.totals.model_calls;
+    if (st.consecutive_provider_failures > 0)
+      ++st.totals.retries;
+  }
+  void operator()(const model_reply& x) {
+    st.totals.input_tokens += x.tokens.input;
+    st.totals.output_tokens += x.tokens.output;
+    st.phase = run_phase::handling_calls;
+    if (!x.failure.empty()) {
+      st.reply_failed = true;
+      ++st.totals.model_errors;
+      ++st.consecutive_errors;
+      ++st.consecutive_provider_failures;
+      return;
+    }
+    st.consecutive_provider_failures = 0;
+    st.reply_had_calls = !x.tool_calls.empty();
+    for (auto& c : x.tool_calls)
+      st.calls.push_back({c, call_slot::state::pending});
+    st.conversation.push_back({chat_role::assistant, x.text, x.tool_calls, {}});
+  }
+  void operator()(const tool_call& x) {
+    if (auto* s = find_slot(st, x.call_id)) {
+      s->status = call_slot::state::in_flight;
+      s->call.args_json = x.args_json;
+    }
+    ++st.totals.tool_calls;
+    if (x.name == complete_tool)
+      st.complete_call = complete_args(x.args_json);
+  }
+  void operator()(const policy_decision& x) {
+    auto* slot = find_slot(st, x.call_id);
+    if (slot == nullptr)
+      return;
+    if (x.decision == "allow") {
+      slot->status = call_slot::state::approved;
+    } else if (x.decision == "ask") {
+      slot->status = call_slot::state::awaiting_approval;
+    } else {
+      slot->status = call_slot::state::done;
+      ++st.totals.denials;
+      remember(st, slot->call.name + " denied: " + one_line(x.reason, 80));
+      add_tool_message(st, x.call_id, "denied by rule " + x.rule + ": " + x.reason);
+    }
+  }
+  void operator()(const approval_request& x) { st.pending_approvals.push_back(x); }
+  void operator()(const retry&) { ++st.totals.retries; }
+  void operator()(const approval_decision& x) {
+    auto& pending = st.pending_approvals;
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [&](auto& a) { return a.call_id == x.call_id; }),
+                  pending.end());
+    auto* slot = find_slot(st, x.call_id);
+    if (slot == nullptr)
+      return;
+    if (x.approved) {
+      slot->status = call_slot::state::approved;
+      return;
+    }
+    slot->status = call_slot::state::done;
+    ++st.totals.denials;
+    remember(st, slot->call.name + " not approved: " + one_line(x.reason, 80));
+    add_tool_message(st, x.call_id, "denied by " + x.by + ": " + x.reason);
+  }
+  void operator()(const tool_result& x) {
+    mark_done(st, x.call_id);
+    if (x.ok) {
+      st.consecutive_errors = 0;
+    } else {
+      ++st.totals.tool_errors;
+      ++st.consecutive_errors;
+    }
+    remember(st, x.name + (x.ok ? " ok: " : " failed: ") + one_line(x.output, 80));
+    add_tool_message(st, x.call_id, x.output);
+  }
+  void operator()(const turn_end&) {
+    st.phase = run_phase::between_turns;
+    if (st.reply_failed)
+      st.next_mode = turn_mode::normal;
+    else if (st.turn_had_parse_failure)
+      st.next_mode = turn_mode::repair;
+    else if (!st.reply_had_calls)
+      st.next_mode = turn_mode::reminder;
+    else
+      st.next_mode = turn_mode::normal;
+  }
+  void operator()(const recovery& x) { st.recovery_reason = x.reason; }
+  void operator()(const completion& x) {
+    st.outcome = x;
+    st.phase = run_phase::finished;
+  }
+  void operator()(const error_event& x) {
+    if (x.code == "canceled") {
+      st.cancel_requested = true;
+      return;
+    }
+    if (x.code == "out_of_scope") {
+      st.out_of_scope = x.message;
+      mark_done(st, x.call_id);
+      return;
+    }
+    if (!x.call_id.empty()) {
+      mark_done(st, x.call_id);
+      add_tool_message(st, x.call_id, "error: " + x.message);
+    }
+  }
+  void operator()(const checkpoint&) {}
+  void operator()(const parse_failure& x) {
+    mark_done(st, x.call_id);
+    ++st.totals.parse_failures;
+    ++st.consecutive_errors;
+    st.turn_had_parse_failure = true;
+    remember(st, x.name + " rejected: " + one_line(x.reason, 80));
+    add_tool_message(st, x.call_id, "error: " + x.reason);
+  }
+};
+
+using limit = std::pair<std::string, std::string>;
+
+std::optional<limit> limit_hit(const run_state& st) {
+  auto& l = st.limits;
+  auto& k = st.totals;
+  auto n = [](uint64_t x) { return std::to_string(x); };
+  if (l.max_turns != 0 && k.turns >= l.max_turns)
+    return limit{"max_turns", n(k.turns) + " of " + n(l.max_turns) + " turns used"};
+  if (l.max_tokens != 0 && k.input_tokens + k.output_tokens >= l.max_tokens)
+    return limit{"max_tokens", n(k.input_tokens + k.output_tokens) + " of "
+                                 + n(l.max_tokens) + " tokens used"};
+  if (l.deadline_ms != 0
+      && elapsed_us(st.started_us, st.last_ts_us) >= ms_to_us(l.deadline_ms))
+    return limit{"deadline", "the " + n(l.deadline_ms) + " ms deadline passed"};
+  if (l.max_tool_calls != 0 && k.tool_calls >= l.max_tool_calls)
+    return limit{"max_tool_calls",
+                 n(k.tool_calls) + " of " + n(l.max_tool_calls) + " tool calls used"};
+  // For the two error tolerances 0 is a strict mode: the first error counts.
+  if (st.consecutive_errors > 0
+      && st.consecutive_errors >= l.max_consecutive_errors) {
+    if (st.consecutive_provider_failures >= l.max_consecutive_errors)
+      return limit{"provider_failed", n(st.consecutive_provider_failures)
+                                        + " model requests failed in a row"};
+    return limit{"max_consecutive_errors",
+                 n(st.consecutive_errors) + " errors in a row"};
+  }
+  if (k.parse_failures > 0 && k.parse_failures >= l.max_parse_failures)
+    return limit{"max_parse_failures", n(k.parse_failures)
+                                         + " tool calls with malformed arguments"};
+  return std::nullopt;
+}
+
+completion make_outcome(const run_state& st, run_status status,
+                        std::string answer, std::string summary) {
+  completion c;
+  c.status = status;
+  c.answer = std::move(answer);
+  c.summary = std::move(summary);
+  c.reason = st.recovery_reason;
+  c.totals = st.totals;
+  return c;
+}
+
+bool offered(const run_state& st, const std::string& name) {
+  if (st.in_recovery() && st.mode == turn_mode::recovery)
+    return name == complete_tool;
+  return std::find(st.tools.begin(), st.tools.end(), name) != st.tools.end();
+}
+
+run_step handle_calls(const run_state& st) {
+  for (size_t i = 0; i < st.calls.size(); ++i) {
+    auto& slot = st.calls[i];
+    if (slot.status == call_slot::state::in_flight)
+      return execute_call_step{i};
+    if (slot.status == call_slot::state::awaiting_approval)
+      return wait_step{};
+    if (slot.status == call_slot::state::approved)
+      return vet_call_step{i, {}, true};
+    if (slot.status == call_slot::state::done)
+      continue;
+    if (st.complete_call)
+      break; // `complete` ended the reply; later calls are not run
+    auto& name = slot.call.name;
+    if (!offered(st, name)) {
+      auto why = st.mode == turn_mode::recovery
+                   ? "only `complete` is available in the recovery turn"
+                   : "tool '" + name + "' is not offered to agent '" + st.agent + "'";
+      return vet_call_step{i, why};
+    }
+    if (name != complete_tool && st.limits.max_tool_calls != 0
+        && st.totals.tool_calls >= st.limits.max_tool_calls)
+      return vet_call_step{i, "the tool-call limit ("
+                                + std::to_string(st.limits.max_tool_calls)
+                                + ") is reached; call not run"};
+    return vet_call_step{i, {}};
+  }
+  if (st.complete_call) {
+    auto& [status, answer] = *st.complete_call;
+    if (st.in_recovery())
+      return finish_step{make_outcome(st, run_status::limit_reached, "", answer)};
+    return finish_step{make_outcome(st, status_of_complete(status, false),
+                                    answer, answer)};
+  }
+  return end_turn_step{st.turn};
+}
+
+} // namespace
+
+void apply(run_state& st, const event& ev) {
+  std::visit(folder{st, ev}, ev.body);
+  st.last_ts_us = std::max(st.last_ts_us, ev.ts_us);
+  if (st.started_us != 0)
+    st.totals.wall_ms = static_cast<uint64_t>(elapsed_us(st.started_us, st.last_ts_us)) / 1000;
+}
+
+run_status status_of_complete(std::string_view status, bool in_recovery) {
+  if (in_recovery)
+    return run_status::limit_reached;
+  return status == "failure" ? run_status::failed : run_status::completed;
+}
+
+run_step next_step(const run_state& st) {
+  if (!st.out_of_scope.empty() && st.phase != run_phase::finished) {
+    auto c = make_outcome(st, run_status::failed, "",
+                          "framework_fix_needed: " + st.out_of_scope);
+    c.reason = "out_of_scope";
+    return finish_step{c};
+  }
+  switch (st.phase) {
+    case run_phase::created:
+    case run_phase::finished:
+    case run_phase::awaiting_reply:
+      return wait_step{};
+    case run_phase::turn_started: {
+      std::vector<std::string> tools;
+      if (st.mode == turn_mode::recovery)
+        tools.emplace_back(complete_tool);
+      else
+        tools = st.tools;
+      return ask_model_step{st.turn, std::move(tools)};
+    }
+    case run_phase::handling_calls:
+      if (st.cancel_requested
+          && std::none_of(st.calls.begin(), st.calls.end(), [](auto& s) {
+               return s.status == call_slot::state::in_flight;
+             }))
+        return finish_step{make_outcome(st, run_status::canceled, "",
+                                        "canceled during turn "
+                                          + std::to_string(st.turn))};
+      return handle_calls(st);
+    case run_phase::between_turns:
+      break;
+  }
+  if (st.cancel_requested)
+    return finish_step{make_outcome(st, run_status::canceled, "",
+                                    "canceled after turn " + std::to_string(st.turn))};
+  if (st.in_recovery()) {
+    if (st.mode == turn_mode::recovery) // the recovery turn ended without `complete`
+      return finish_step{make_outcome(st, run_status::limit_reached, "",
+                                      runtime_summary(st))};
+    return start_turn_step{st.turn + 1, turn_mode::recovery};
+  }
+  if (auto hit = limit_hit(st))
+    return recover_step{hit->first, hit->second};
+  return start_turn_step{st.turn + 1, st.next_mode};
+}
+
+namespace {
+
+bool leaves_workspace(const std::string& path) {
+  if (!path.empty() && path.front() == '/')
+    return true;
+  size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos)
+      end = path.size();
+    if (end - start == 2 && path.compare(start, 2, "..") == 0)
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+} // namespace
+
+std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
+                            const std::string& normalized_args) {
+  if (tool_is_pure)
+    return {};
+  auto args = nlohmann::json::parse(normalized_args, nullptr, false);
+  if (!args.is_object())
+    return {};
+  // `path` is where file tools write; `cwd` is where process tools work.
+  for (const char* key : {"path", "cwd"}) {
+    auto i = args.find(key);
+    if (i == args.end() || !i->is_string() || !leaves_workspace(i->get<std::string>()))
+      continue;
+    return "call to " + tool_name + " would " + (key[0] == 'p' ? "write '" : "work in '")
+           + i->get<std::string>()
+           + "', outside the run's workspace; the task needs a change outside the "
+             "run's scope";
+  }
+  return {};
+}
+
+std::string runtime_summary(const run_state& st) {
+  auto& k = st.totals;
+  std::string s = "Stopped by " + st.recovery_reason + " after "
+                  + std::to_string(k.turns) + " turns and "
+                  + std::to_string(k.tool_calls) + " tool calls ("
+                  + std::to_string(k.tool_errors) + " failed, "
+                  + std::to_string(k.parse_failures)
+                  + " rejected). The recovery turn did not call `complete`, "
+                    "so troupe wrote this summary from the journal.";
+  if (!st.recent_results.empty()) {
+    s += " Recent tool results:";
+    for (auto& r : st.recent_results)
+      s += " [" + r + "]";
+  }
+  return s;
+}
+
+} // namespace troupe

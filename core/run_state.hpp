@@ -1,0 +1,163 @@
+#pragma once
+// The run state machine. A run's state is a pure fold over its events
+// (`apply`); what the run does next is a pure function of that state
+// (`next_step`). No clock, I/O or randomness in here: time enters as event
+// timestamps, everything else as event bodies. The run actor performs steps
+// and feeds the resulting events back; replay feeds the journal's.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/chat.hpp"
+#include "schemas/event.hpp"
+
+namespace troupe {
+
+/// The name of the tool that ends a run.
+inline constexpr std::string_view complete_tool = "complete";
+
+/// Where a run is within its turn loop.
+enum class run_phase : uint8_t {
+  created,        ///< no run_start yet
+  between_turns,  ///< the next thing is a turn (or recovery, or the end)
+  turn_started,   ///< turn_start journaled; the model has not been asked
+  awaiting_reply, ///< model_request journaled
+  handling_calls, ///< the reply's tool calls are being vetted and executed
+  finished,       ///< completion journaled
+};
+
+/// One tool call of the current reply, as the run tracks it.
+struct call_slot {
+  tool_call_ref call;
+  enum class state : uint8_t {
+    pending,           ///< not yet vetted
+    approved,          ///< policy (or an approver) allowed it; intent not yet journaled
+    awaiting_approval, ///< policy said ask; the run waits for a decision
+    in_flight,         ///< intent journaled, no result yet
+    done,
+  } status = state::pending;
+};
+
+struct run_state {
+  // -- identity, from run_start ---------------------------------------------
+  std::string run_id;
+  std::string agent;
+  std::string model;
+  std::vector<std::string> tools;
+  limits_record limits;
+  int64_t started_us = 0;
+  int64_t last_ts_us = 0; ///< timestamp of the latest event: the run's clock
+
+  // -- progress -------------------------------------------------------------
+  run_phase phase = run_phase::created;
+  uint32_t turn = 0;
+  turn_mode mode = turn_mode::normal;
+  turn_mode next_mode = turn_mode::normal;
+  std::vector<call_slot> calls;    ///< tool calls of the current reply
+  bool reply_had_calls = false;    ///< current turn's reply asked for tools
+  bool reply_failed = false;       ///< current turn's reply was a failure
+  bool turn_had_parse_failure = false;
+  uint32_t consecutive_errors = 0;
+  uint32_t consecutive_provider_failures = 0;
+  bool cancel_requested = false;
+  std::string recovery_reason;     ///< set once a limit started recovery
+  std::string out_of_scope;        ///< memo of a call outside the run's scope
+  std::vector<approval_request> pending_approvals; ///< asked, not yet decided
+  std::string tenant;
+  kpis totals;
+
+  // -- the end ----------------------------------------------------------------
+  std::optional<completion> outcome;
+  /// The answer `complete` gave, once its call was journaled.
+  std::optional<std::pair<std::string, std::string>> complete_call; ///< status, answer
+
+  // -- what the model sees ----------------------------------------------------
+  std::vector<chat_message> conversation;
+  std::vector<std::string> recent_results; ///< last few tool outcomes, for summaries
+
+  [[nodiscard]] bool in_recovery() const noexcept {
+    return !recovery_reason.empty();
+  }
+};
+
+/// Folds one event into the state. Events must come in seq order.
+void apply(run_state& st, const event& ev);
+
+// -- steps: what the run does next --------------------------------------------
+
+/// Journal turn_start for `turn` in `mode`.
+struct start_turn_step {
+  uint32_t turn;
+  turn_mode mode;
+};
+
+/// Journal model_request and ask the route, offering `tools`.
+struct ask_model_step {
+  uint32_t turn;
+  std::vector<std::string> tools;
+};
+
+/// Vet call `index` of the current reply: refuse it (limit reached, tool not
+/// offered: an `error` with the call id), or run the envelope (failure:
+/// `parse_failure`), the scope boundary (a write outside the workspace:
+/// `error` out_of_scope, which fails the run) and the policy
+/// (`policy_decision`; allow → `tool_call` durably, ask → `approval_request`).
+/// With `decided`, the policy or an approver already allowed it: journal the
+/// `tool_call`.
+struct vet_call_step {
+  size_t index;
+  std::string refusal; ///< non-empty: refuse with this reason instead
+  bool decided = false;
+};
+
+/// Execute call `index` (its tool_call is durable) and journal tool_result.
+struct execute_call_step {
+  size_t index;
+};
+
+/// Journal turn_end (durable) and a checkpoint.
+struct end_turn_step {
+  uint32_t turn;
+};
+
+/// Journal recovery: a limit was hit.
+struct recover_step {
+  std::string reason;
+  std::string detail;
+};
+
+/// Journal the completion (durable) and stop.
+struct finish_step {
+  completion outcome;
+};
+
+/// Nothing to do until an awaited reply or result arrives.
+struct wait_step {};
+
+using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
+                              execute_call_step, end_turn_step, recover_step,
+                              finish_step, wait_step>;
+
+/// The next step of a run. Pure: equal states give equal steps.
+[[nodiscard]] run_step next_step(const run_state& st);
+
+/// The summary the runtime writes itself when the recovery turn fails too.
+[[nodiscard]] std::string runtime_summary(const run_state& st);
+
+/// Whether a call would write outside its workspace, judged from the path's
+/// spelling alone (absolute, or with a `..` component), so that replay decides
+/// the same way on any machine. Tools that are not pure and take a `path`
+/// write; those with a `cwd` work there. Returns the memo to journal, or an
+/// empty string.
+[[nodiscard]] std::string scope_violation(const std::string& tool_name,
+                                          bool tool_is_pure,
+                                          const std::string& normalized_args);
+
+/// Maps `complete`'s status argument to the run status.
+[[nodiscard]] run_status status_of_complete(std::string_view status,
+                                            bool in_recovery);
+
+} // namespace troupe

@@ -1,0 +1,178 @@
+#pragma once
+// troupe's embedding API: the one header a C++ service includes.
+//
+//   auto rt = troupe::runtime::create({"service.db"});
+//   rt->register_tool(my_tool);                        // before the first run
+//   auto sc = rt->load_scenario("agents.toml");
+//   auto run = rt->start(*sc, {"Summarize the report"});
+//   troupe::run_result r = run->result().get();        // or pass a callback
+//
+// Every run is an actor inside the runtime's CAF actor system; every step of
+// it is journaled to the SQLite database given at creation.
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "core/model_provider.hpp"
+#include "core/run_result.hpp"
+#include "core/scenario.hpp"
+#include "core/tool.hpp"
+#include "schemas/errors.hpp"
+#include "schemas/event.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace troupe {
+
+/// A tool call waiting for a person's decision.
+struct pending_approval {
+  std::string run_id;
+  std::string call_id;
+  std::string tool;
+  std::string args_json;
+  std::string rule;
+  int64_t deadline_us = 0; ///< denied automatically after this (fail closed)
+};
+
+struct runtime_options {
+  /// `runtime::create({"service.db"})` names only the journal.
+  runtime_options(std::string db = "troupe.db") : db_path(std::move(db)) {}
+
+  std::string db_path;
+  /// Detached threads that execute tools.
+  size_t tool_workers = 2;
+  /// CAF scheduler threads; 0 keeps CAF's default (max(cores, 4)).
+  size_t scheduler_threads = 0;
+  /// Resume the journal's unfinished runs before the first new run starts.
+  bool resume_on_first_start = true;
+  /// Resumed runs alive at once; the rest wait their turn, so a restart with
+  /// many unfinished runs does not stampede models and tools.
+  size_t resume_concurrency = 64;
+  /// Crash restarts of a run: more than `max_restarts` within `window` fail it.
+  uint32_t max_restarts = 3;
+  std::chrono::milliseconds restart_window{10000};
+  /// The secrets file (`NAME=value` lines); names it lacks come from the
+  /// environment. Policy rules grant secrets to tools by name.
+  std::string secrets_file;
+  /// The `shell` tool's sandbox workers and its worker program (empty:
+  /// beside this executable, then PATH).
+  size_t sandbox_workers = 2;
+  std::string sandbox_worker_binary;
+  /// Called for every new approval request (policy `ask`), on a runtime
+  /// thread; decide it with decide_approval(), here or from anywhere else.
+  std::function<void(const pending_approval&)> on_approval_requested;
+};
+
+struct run_request {
+  std::string task;  ///< overrides the scenario's task when not empty
+  std::string agent; ///< overrides the scenario's starting agent when not empty
+  /// Called for every journaled event of this run, in order, on a runtime
+  /// thread. Keep it short; it must not block.
+  std::function<void(const event&)> on_event;
+  /// Called once when the run ended and its completion is durable.
+  std::function<void(const run_result&)> on_done;
+};
+
+/// A started run.
+class run_handle {
+public:
+  run_handle(std::string id, std::shared_future<run_result> result)
+    : id_(std::move(id)), result_(std::move(result)) {}
+
+  const std::string& id() const noexcept { return id_; }
+
+  /// Becomes ready when the run ended (completion durable in the journal).
+  const std::shared_future<run_result>& result() const noexcept {
+    return result_;
+  }
+
+private:
+  std::string id_;
+  std::shared_future<run_result> result_;
+};
+
+class runtime {
+public:
+  /// Opens (creating or migrating) the journal and starts the actor system.
+  [[nodiscard]] static caf::expected<std::unique_ptr<runtime>>
+  create(runtime_options opts);
+
+  /// Cancels runs still in flight, waits for them to journal their end, and
+  /// stops the actor system.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Adds a C++ tool. Tools are fixed once the first run started.
+  [[nodiscard]] caf::error register_tool(tool_definition def);
+
+  /// Serves the model named `model` (a `[models.<model>]` entry) with
+  /// `provider` instead of the scenario's provider.
+  [[nodiscard]] caf::error register_provider(const std::string& model,
+                                             std::shared_ptr<model_provider> provider);
+
+  /// Names of every registered tool (built-ins included).
+  [[nodiscard]] std::vector<std::string> tool_names() const;
+
+  /// Parses a scenario file against the registered tools.
+  [[nodiscard]] caf::expected<scenario>
+  load_scenario(const std::string& path) const;
+
+  /// Starts a run of `sc` asynchronously.
+  [[nodiscard]] caf::expected<run_handle> start(const scenario& sc,
+                                                run_request req);
+
+  /// Makes a scenario known for resume: runs whose run_start names this
+  /// scenario (its `source`) continue with its policy and scripts. Scenarios
+  /// passed to start() are known already; a scenario built in code must be
+  /// registered again after a restart, before resume().
+  void register_scenario(const scenario& sc);
+
+  /// Continues every run of the journal that has not ended (after a crash of
+  /// the process), at most `resume_concurrency` at a time. Pure and
+  /// idempotent tools whose results were not journaled run again; unsafe ones
+  /// are reported to the model as uncertain. Scripted runs reload their
+  /// scenario file from the path in their run_start; runs of models served by
+  /// `register_provider` need that provider registered first, and their
+  /// scenario registered (register_scenario) unless it is a file. Runs that
+  /// cannot resume are returned as errors, and stay unfinished.
+  [[nodiscard]] std::vector<caf::expected<run_handle>> resume(
+    std::function<void(const run_result&)> on_done = {});
+
+  /// Approval requests not yet decided, in this runtime's journal.
+  [[nodiscard]] caf::expected<std::vector<pending_approval>> pending_approvals() const;
+
+  /// Approves or denies a pending request; the waiting run continues. Errors
+  /// when there is no such request or it was decided already.
+  [[nodiscard]] caf::error decide_approval(const std::string& run_id,
+                                           const std::string& call_id, bool approved,
+                                           const std::string& by,
+                                           const std::string& reason = {});
+
+  /// Asks a run to stop; it journals `canceled` at its next step boundary.
+  /// Returns false when no such run is in flight.
+  bool cancel(const std::string& run_id);
+
+  /// The result of a run this runtime finished, if any.
+  [[nodiscard]] std::optional<run_result> result(const std::string& run_id) const;
+
+  caf::actor_system& system();
+
+private:
+  struct impl;
+  explicit runtime(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace troupe
