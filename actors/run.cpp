@@ -3,18 +3,16 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
-#include "core/envelope.hpp"
-#include "core/runtime_errc.hpp"
-#include "core/run_snapshot.hpp"
 #include "core/sandbox_spec.hpp"
+#include "core/runtime_errc.hpp"
 #include "core/run_state.hpp"
 #include "core/saturating_time.hpp"
 #include "core/tool_budget.hpp"
@@ -32,25 +30,15 @@ struct run_actor_state {
   run_state st;
   bool stopped = false;
   /// Calls whose intent was journaled before a crash, without a result.
-  std::vector<std::string> recovered_calls;
+  std::set<std::string> recovered_calls;
   /// Backoff jitter; each draw is journaled in a `retry` event.
   std::mt19937_64 rng{std::random_device{}()};
   std::map<std::string, uint32_t> attempts; ///< per call id
-  /// Verdicts of this turn's calls, kept from vetting to execution (after a
-  /// restart they are recomputed: the decision is pure).
-  std::map<std::string, policy_verdict> verdicts;
 };
 
 using run_actor = caf::stateful_actor<run_actor_state>;
 
 void drive(run_actor* self);
-
-// The tools the current turn offered (for re-sending its model request).
-std::vector<std::string> next_step_tools(const run_state& st) {
-  if (st.mode == turn_mode::recovery)
-    return {std::string(complete_tool)};
-  return st.tools;
-}
 
 run_result result_of(const run_state& st) {
   run_result r;
@@ -124,11 +112,6 @@ void emit(run_actor* self, event_body body,
       .then([](uint32_t) {}, on_error);
 }
 
-void emit_checkpoint(run_actor* self, std::function<void()> then = nullptr) {
-  auto& st = self->state.st;
-  emit(self, checkpoint{st.turn, st.totals, snapshot_of(st)}, std::move(then));
-}
-
 std::vector<tool_spec> specs_for(const tool_registry& reg,
                                  const std::vector<std::string>& names) {
   std::vector<tool_spec> out;
@@ -138,9 +121,9 @@ std::vector<tool_spec> specs_for(const tool_registry& reg,
   return out;
 }
 
-// Sends the model request of the current turn. On resume after a crash
-// between model_request and model_reply the request is sent again without
-// journaling it twice; deterministic providers answer by position.
+// Sends the current turn's model request; its model_request is journaled.
+// Deterministic providers answer a request sent again after a restart by
+// position.
 void send_model_request(run_actor* self, const std::vector<std::string>& tools) {
   auto& s = self->state;
   model_call call;
@@ -170,27 +153,18 @@ void send_model_request(run_actor* self, const std::vector<std::string>& tools) 
       });
 }
 
-void ask_model(run_actor* self, const ask_model_step& step) {
-  auto& s = self->state;
-  emit(self, model_request{step.turn, s.st.model, step.tools,
-                           static_cast<uint32_t>(s.st.conversation.size())});
-  send_model_request(self, step.tools);
-}
-
-// Returns true when the step finished synchronously and driving continues.
 // Asks the approvals actor; its answer (or the deadline passing) becomes the
 // approval_decision that lets the call run or refuses it.
-void await_approval(run_actor* self, const approval_request& req) {
+void wait_for_approval(run_actor* self, const approval_request& req) {
   auto& s = self->state;
-  auto deny = [=](std::string by, std::string why) {
+  auto decided = [=](approval_decision d) {
     if (self->state.st.phase == run_phase::finished)
-      return;
-    self->state.verdicts.erase(req.call_id);
-    emit(self, approval_decision{req.call_id, false, std::move(by), std::move(why)});
+      return; // canceled while it waited
+    emit(self, std::move(d));
     drive(self);
   };
   if (!s.wiring.approvals) {
-    deny("troupe", "no approver is configured; `ask` fails closed");
+    decided({req.call_id, false, "troupe", "no approver is configured; `ask` fails closed"});
     return;
   }
   // The approvals actor denies at the deadline and records it; this timeout
@@ -205,61 +179,11 @@ void await_approval(run_actor* self, const approval_request& req) {
       std::chrono::microseconds(left_us) + std::chrono::seconds(5))};
   self->request(s.wiring.approvals, timeout, approval_atom::value,
                 approval_ticket{s.spec.run_id, req})
-    .then(
-      [=](approval_decision& d) {
-        if (self->state.st.phase == run_phase::finished)
-          return; // canceled while it waited
-        if (!d.approved)
-          self->state.verdicts.erase(d.call_id);
-        emit(self, std::move(d));
-        drive(self);
-      },
-      [=](caf::error& err) {
-        deny("timeout", "no decision before the deadline (" + render(err) + ")");
-      });
-}
-
-bool vet_call(run_actor* self, const vet_call_step& step) {
-  auto& s = self->state;
-  auto call = s.st.calls[step.index].call;
-  if (!step.refusal.empty()) {
-    emit(self, error_event{"refused", step.refusal, call.call_id});
-    return true;
-  }
-  auto args = prepare_call(*s.wiring.registry, call.name, call.args_json);
-  if (!args) {
-    emit(self, parse_failure{call.call_id, call.name, call.args_json,
-                             render(args.error())});
-    return true;
-  }
-  auto normalized = args->dump();
-  if (!step.decided) {
-    auto* def = s.wiring.registry->find(call.name);
-    bool pure = def != nullptr && def->effect == tool_effect::pure;
-    auto memo = scope_violation(call.name, pure, normalized);
-    if (!memo.empty()) {
-      emit(self, error_event{"out_of_scope", memo + " (call " + call.call_id + ")",
-                             call.call_id});
-      return true;
-    }
-    auto verdict = decide(*s.wiring.governance,
-                          call_context{call.name, *args, s.st.agent, "", s.st.tenant});
-    emit(self, policy_decision{call.call_id, std::string(to_string(verdict.decision)),
-                               verdict.rule_id, verdict.policy_version, verdict.reason});
-    if (verdict.decision == decision_kind::deny)
-      return true;
-    s.verdicts[call.call_id] = verdict;
-    if (verdict.decision == decision_kind::ask) {
-      auto deadline = add_us(s.wiring.clock(), ms_to_us(verdict.approval_timeout_ms));
-      approval_request req{call.call_id, call.name, normalized, verdict.rule_id, deadline};
-      emit(self, req);
-      await_approval(self, req);
-      return false;
-    }
-  }
-  // Write-ahead: the intent is durable before the tool runs.
-  emit(self, tool_call{call.call_id, call.name, normalized}, [=] { drive(self); });
-  return false;
+    .then([=](approval_decision& d) { decided(std::move(d)); },
+          [=](caf::error& err) {
+            decided({req.call_id, false, "timeout",
+                     "no decision before the deadline (" + render(err) + ")"});
+          });
 }
 
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
@@ -267,14 +191,14 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 // Journals a failed result for `req` and goes on.
 void fail_tool_call(run_actor* self, const tool_request& req, std::string text) {
   emit(self, tool_result{req.call_id, req.name, false, std::move(text)});
-  emit_checkpoint(self, [=] { drive(self); });
+  drive(self);
 }
 
-// Runs the tool. A failure the tool calls retryable is tried again after an
-// exponential backoff with jitter (the draw and the delay are journaled);
-// anything else becomes the call's result. The wait never outlasts the run's
-// deadline (tool_wait_for); a call the deadline leaves no time for is not
-// started, and the worker skips one whose wait ended before it got to it.
+// Runs the tool. A retryable failure is tried again as plan_retry decides
+// (the jitter draw is journaled); anything else becomes the call's result.
+// The wait never outlasts the run's deadline (tool_wait_for); a call the
+// deadline leaves no time for is not started, and the worker skips one whose
+// wait ended before it got to it.
 void send_tool_request(run_actor* self, tool_request req) {
   auto& s = self->state;
   auto w = tool_wait_for(s.wiring.tool_timeout, s.st.limits.deadline_ms, s.st.started_us,
@@ -292,22 +216,20 @@ void send_tool_request(run_actor* self, tool_request req) {
       [=](tool_outcome& out) {
         auto& st = self->state;
         auto attempt = ++st.attempts[req.call_id];
-        if (!out.ok && out.retryable && attempt < st.wiring.max_tool_attempts) {
+        if (!out.ok && out.retryable) {
           double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(st.rng);
-          auto base = st.wiring.retry_base_delay.count() * (uint64_t{1} << (attempt - 1));
-          auto delay_us = static_cast<uint64_t>(
-            std::min<double>(static_cast<double>(base) * (0.5 + jitter),
-                             static_cast<double>(st.wiring.retry_max_delay.count())));
-          emit(self, retry{req.call_id, attempt, delay_us, jitter, out.output});
-          self->delayed_send(self, std::chrono::microseconds(delay_us), retry_atom::value,
-                             req);
-          return;
+          if (auto r = plan_retry(req.call_id, attempt, true, jitter, st.wiring.retries,
+                                  out.output)) {
+            auto delay = std::chrono::microseconds(r->delay_us);
+            emit(self, std::move(*r));
+            self->delayed_send(self, delay, retry_atom::value, req);
+            return;
+          }
         }
-        // The result is durable before the run takes its next step.
         if (st.wiring.redactions && !st.wiring.redactions->empty())
           out.output = redact(out.output, *st.wiring.redactions);
         emit(self, tool_result{req.call_id, req.name, out.ok, std::move(out.output)});
-        emit_checkpoint(self, [=] { drive(self); });
+        drive(self);
       },
       [=](caf::error& err) {
         fail_tool_call(self, req, err == caf::sec::request_timeout
@@ -316,104 +238,69 @@ void send_tool_request(run_actor* self, tool_request req) {
       });
 }
 
-bool was_recovered(const run_actor_state& s, const std::string& call_id) {
-  return std::find(s.recovered_calls.begin(), s.recovered_calls.end(), call_id)
-         != s.recovered_calls.end();
-}
-
-bool execute_call(run_actor* self, const execute_call_step& step) {
+void stop_run(run_actor* self) {
   auto& s = self->state;
-  auto call = s.st.calls[step.index].call;
-  if (call.name == complete_tool) {
-    emit(self, tool_result{call.call_id, call.name, true, "run completed"});
-    emit_checkpoint(self);
-    return true;
-  }
-  if (was_recovered(s, call.call_id)) {
-    auto* def = s.wiring.registry->find(call.name);
-    if (def == nullptr || def->effect == tool_effect::unsafe) {
-      // The intent is durable, the result is not: the side effect may or may
-      // not have happened, and running it again could repeat it.
-      auto why = "the outcome of " + call.name + " call " + call.call_id
-                 + " is unknown: the run stopped after its intent was "
-                   "journaled and before its result; it was not run again "
-                   "because the tool is not idempotent";
-      emit(self, error_event{"uncertain", why, ""});
-      emit(self, tool_result{call.call_id, call.name, false, why});
-      emit_checkpoint(self, [=] { drive(self); });
-      return false;
-    }
-  }
-  // The grants of the rule that allowed the call (the decision is pure, so
-  // asking again gives the journaled answer, also after a restart).
-  auto cached = s.verdicts.find(call.call_id);
-  auto verdict = cached != s.verdicts.end()
-                   ? std::move(cached->second)
-                   : decide(*s.wiring.governance,
-                            call_context{call.name,
-                                         nlohmann::json::parse(call.args_json, nullptr, false),
-                                         s.st.agent, "", s.st.tenant});
-  if (cached != s.verdicts.end())
-    s.verdicts.erase(cached);
-  tool_request req{s.spec.run_id, call.call_id, call.name, call.args_json,
-                   s.spec.start.workspace, verdict.secrets, verdict.network,
-                   verdict.unsandboxed};
-  send_tool_request(self, std::move(req));
-  return false;
+  s.stopped = true;
+  if (s.wiring.on_done)
+    s.wiring.on_done(result_of(s.st));
+  self->quit();
 }
 
-void finish(run_actor* self, const finish_step& step) {
-  emit(self, step.outcome, [=] {
-    auto& s = self->state;
-    if (s.stopped)
-      return;
-    s.stopped = true;
-    if (s.wiring.on_done)
-      s.wiring.on_done(result_of(s.st));
-    self->quit();
-  });
+// Performs what follows a decision's events. Returns true when the run
+// decides again at once.
+bool perform(run_actor* self, const run_effect& effect) {
+  auto& s = self->state;
+  if (s.stopped)
+    return false;
+  return std::visit(
+    [&](auto& x) -> bool {
+      using T = std::decay_t<decltype(x)>;
+      if constexpr (std::is_same_v<T, go_on>) {
+        return true;
+      } else if constexpr (std::is_same_v<T, ask_model>) {
+        send_model_request(self, x.tools);
+      } else if constexpr (std::is_same_v<T, run_tool>) {
+        send_tool_request(self, tool_request{s.spec.run_id, x.call.call_id, x.call.name,
+                                             x.call.args_json, s.spec.start.workspace,
+                                             x.grants.secrets, x.grants.network,
+                                             x.grants.unsandboxed});
+      } else if constexpr (std::is_same_v<T, await_approval>) {
+        wait_for_approval(self, x.request);
+      } else if constexpr (std::is_same_v<T, stop>) {
+        stop_run(self);
+      }
+      return false; // idle: an input wakes the run
+    },
+    effect);
 }
 
-// Performs steps until one has to wait for a reply.
+// Decides and performs until the run has to wait for a reply or a commit.
 void drive(run_actor* self) {
   auto& s = self->state;
   while (!s.stopped && s.st.phase != run_phase::finished) {
-    auto step = next_step(s.st);
-    bool go_on = std::visit(
-      [&](auto& x) -> bool {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, start_turn_step>) {
-          emit(self, turn_start{x.turn, x.mode});
-          return true;
-        } else if constexpr (std::is_same_v<T, ask_model_step>) {
-          ask_model(self, x);
-          return false;
-        } else if constexpr (std::is_same_v<T, vet_call_step>) {
-          return vet_call(self, x);
-        } else if constexpr (std::is_same_v<T, execute_call_step>) {
-          return execute_call(self, x);
-        } else if constexpr (std::is_same_v<T, end_turn_step>) {
-          emit(self, turn_end{x.turn});
-          emit_checkpoint(self, [=] { drive(self); });
-          return false;
-        } else if constexpr (std::is_same_v<T, recover_step>) {
-          emit(self, recovery{x.reason, x.detail});
-          return true;
-        } else if constexpr (std::is_same_v<T, finish_step>) {
-          finish(self, x);
-          return false;
-        } else {
-          return false;
-        }
-      },
-      step);
-    if (!go_on)
+    auto d = decide_next(s.st, decision_inputs{*s.wiring.registry, *s.wiring.governance,
+                                               s.wiring.clock(), &s.recovered_calls});
+    if (d.wait == durability::durable && !d.journal.empty()) {
+      auto last = std::move(d.journal.back());
+      d.journal.pop_back();
+      for (auto& body : d.journal)
+        emit(self, std::move(body));
+      emit(self, std::move(last), [=, effect = std::move(d.effect)] {
+        if (perform(self, effect))
+          drive(self);
+      });
+      return;
+    }
+    for (auto& body : d.journal)
+      emit(self, std::move(body));
+    if (!perform(self, d.effect))
       return;
   }
 }
 
-// Continues a journaled run: fold its events, then take the next step as if
-// the process had never stopped.
+// Continues a journaled run: fold its events, then decide as if the process
+// had never stopped (a journaled model request is sent again, a pending
+// approval keeps its deadline, a due checkpoint is written).
 void resume(run_actor* self) {
   auto& s = self->state;
   auto history = std::move(s.spec.history);
@@ -422,23 +309,9 @@ void resume(run_actor* self) {
     apply(s.st, ev);
   for (auto& slot : s.st.calls)
     if (slot.status == call_slot::state::in_flight)
-      s.recovered_calls.push_back(slot.call.call_id);
+      s.recovered_calls.insert(slot.call.call_id);
   spdlog::info("run {}: resumed after {} events ({} calls without results)",
                s.spec.run_id, history.size(), s.recovered_calls.size());
-  auto& last = history.back().body;
-  if (std::holds_alternative<tool_result>(last)
-      || std::holds_alternative<turn_end>(last)) {
-    emit_checkpoint(self, [=] { drive(self); });
-    return;
-  }
-  if (s.st.phase == run_phase::awaiting_reply) {
-    auto step = next_step_tools(s.st);
-    send_model_request(self, step);
-    return;
-  }
-  // Pending approvals keep their original deadlines across restarts.
-  for (auto& req : s.st.pending_approvals)
-    await_approval(self, req);
   drive(self);
 }
 
@@ -480,7 +353,7 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
                   || std::any_of(s.st.calls.begin(), s.st.calls.end(), [](auto& c) {
                        return c.status == call_slot::state::awaiting_approval;
                      });
-      emit(self, error_event{"canceled", "canceled by request", ""});
+      emit(self, error_event{error_kind::canceled, "canceled by request", ""});
       if (idle)
         drive(self);
     },

@@ -1,7 +1,7 @@
 #pragma once
-// The run actor: a thin shell around runtime/run_state. It asks the state
-// machine for the next step, performs it (journal, model route, tool pool)
-// and folds the resulting events back into the state.
+// The run actor: a thin shell around core/run_decisions. It asks for the
+// next decision, journals its events, performs its effect (model route, tool
+// pool, approvals) and folds what comes back into the state.
 
 #include <chrono>
 #include <functional>
@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 
 #include "core/policy.hpp"
+#include "core/run_decisions.hpp"
 #include "core/run_result.hpp"
 #include "core/tool_registry.hpp"
 #include "schemas/event.hpp"
@@ -44,11 +45,9 @@ struct run_wiring {
   std::function<void(const run_result&)> on_done;
   std::chrono::milliseconds model_timeout{60000};
   std::chrono::milliseconds tool_timeout{60000};
-  /// Attempts of a tool call whose failures are retryable, and the backoff:
-  /// base * 2^(attempt-1) * (0.5 + jitter), jitter uniform in [0, 1), capped.
-  uint32_t max_tool_attempts = 3;
-  std::chrono::microseconds retry_base_delay{100000};
-  std::chrono::microseconds retry_max_delay{5000000};
+  /// Attempts of a tool call whose failures are retryable, and the backoff
+  /// (core/run_decisions.hpp `plan_retry`).
+  retry_policy retries;
 };
 
 /// What to run.

@@ -61,8 +61,8 @@ struct summarizer {
     return x.call_id + " " + x.name + " " + one_line(x.args_json, 60);
   }
   std::string operator()(const policy_decision& x) const {
-    return x.call_id + " " + x.decision + " by rule " + x.rule
-           + (x.decision == "allow" ? "" : ": " + one_line(x.reason, 60));
+    return x.call_id + " " + std::string(to_string(x.decision)) + " by rule " + x.rule
+           + (x.decision == decision_kind::allow ? "" : ": " + one_line(x.reason, 60));
   }
   std::string operator()(const tool_result& x) const {
     return x.call_id + " " + x.name + (x.ok ? " ok: " : " error: ")
@@ -79,7 +79,7 @@ struct summarizer {
     return std::string(to_string(x.status)) + ": " + one_line(text, 60);
   }
   std::string operator()(const error_event& x) const {
-    return x.code + ": " + one_line(x.message, 70);
+    return std::string(to_string(x.code)) + ": " + one_line(x.message, 70);
   }
   std::string operator()(const checkpoint& x) const {
     return "turn " + std::to_string(x.turn) + ", "

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/runtime_errc.hpp"
+#include "schemas/event.hpp"
 
 // toml++ 3.x declares its types in the inline namespace toml::v3;
 // policy_parse.cpp checks that this declaration still matches.
@@ -44,12 +45,6 @@ enum class policy_mode : uint8_t {
   /// Like enforce, but a call no rule matches is denied whatever `default`
   /// says. The default mode.
   strict,
-};
-
-enum class decision_kind : uint8_t {
-  allow,
-  deny,
-  ask, ///< run only after a human approves; no answer in time means deny
 };
 
 /// One `[[rule]]`. Empty lists are "no condition" (the parser rejects empty
@@ -175,7 +170,6 @@ policy_from_table(const toml::table& table, const std::string& source,
 [[nodiscard]] std::vector<policy_warning> find_shadowed_rules(const policy& p);
 
 /// "allow", "deny", "ask".
-[[nodiscard]] std::string_view to_string(decision_kind d);
 /// "enforce", "audit", "strict".
 [[nodiscard]] std::string_view to_string(policy_mode m);
 

@@ -269,15 +269,6 @@ policy default_policy() {
   return p;
 }
 
-std::string_view to_string(decision_kind d) {
-  switch (d) {
-    case decision_kind::allow: return "allow";
-    case decision_kind::deny: return "deny";
-    case decision_kind::ask: return "ask";
-  }
-  return "unknown";
-}
-
 std::string_view to_string(policy_mode m) {
   switch (m) {
     case policy_mode::enforce: return "enforce";

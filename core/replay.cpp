@@ -1,6 +1,8 @@
 #include "core/replay.hpp"
 
-#include "core/envelope.hpp"
+#include <deque>
+
+#include "core/run_decisions.hpp"
 #include "core/run_state.hpp"
 
 namespace troupe {
@@ -39,7 +41,8 @@ struct describer {
     return "tool_call " + x.call_id + " " + x.name + " " + x.args_json;
   }
   std::string operator()(const policy_decision& x) const {
-    return "policy_decision " + x.call_id + " " + x.decision + " rule=" + x.rule;
+    return "policy_decision " + x.call_id + " " + std::string(to_string(x.decision))
+           + " rule=" + x.rule;
   }
   std::string operator()(const tool_result& x) const {
     return "tool_result " + x.call_id + " " + x.name;
@@ -53,7 +56,7 @@ struct describer {
            + " summary=" + x.summary;
   }
   std::string operator()(const error_event& x) const {
-    return "error " + x.code + " " + x.call_id;
+    return "error " + std::string(to_string(x.code)) + " " + x.call_id;
   }
   std::string operator()(const checkpoint& x) const {
     return "checkpoint turn=" + std::to_string(x.turn) + " " + describe_kpis(x.totals);
@@ -70,75 +73,26 @@ struct describer {
   std::string operator()(const retry& x) const { return "retry " + x.call_id; }
 };
 
-// A cancel is an operator's input: it may arrive between any two steps. An
-// `uncertain` report comes from recovery after a crash, another input.
+// Inputs come from outside the run's logic and may arrive between any two of
+// its steps: an operator's cancel, a crash recovery's `uncertain` report, a
+// retryable failure with its random backoff draw.
 bool is_input(const event& ev) {
   if (std::holds_alternative<retry>(ev.body))
-    return true; // a retryable failure and its random backoff draw
+    return true;
   auto* e = std::get_if<error_event>(&ev.body);
-  return e != nullptr && (e->code == "canceled" || e->code == "uncertain");
+  return e != nullptr && (e->code == error_kind::canceled || e->code == error_kind::uncertain);
 }
 
-// What the logic would journal next, as a description; empty when the next
-// event is an input whose content replay takes from the journal.
-std::string expected_next(const run_state& st, const tool_registry& reg,
-                          const policy& governance, const event& previous) {
-  if (std::holds_alternative<tool_result>(previous.body)
-      || std::holds_alternative<turn_end>(previous.body)) {
-    event cp;
-    cp.body = checkpoint{st.turn, st.totals, {}};
-    return describe_decision(cp);
-  }
-  if (st.phase == run_phase::awaiting_reply)
+// The input an effect waits for, as describe_decision renders it; empty when
+// the effect awaits nothing.
+std::string awaited_input(const run_state& st, const run_effect& effect) {
+  if (std::holds_alternative<ask_model>(effect))
     return "model_reply turn=" + std::to_string(st.turn);
-  if (auto* d = std::get_if<policy_decision>(&previous.body); d && d->decision == "ask") {
-    for (auto& slot : st.calls)
-      if (slot.call.call_id == d->call_id)
-        return describe_decision(
-          event{{}, 0, {}, {}, 0, approval_request{d->call_id, slot.call.name, "", d->rule, 0}});
-  }
-  for (auto& slot : st.calls)
-    if (slot.status == call_slot::state::awaiting_approval)
-      return "approval_decision " + slot.call.call_id;
-  auto step = next_step(st);
-  event ev;
-  if (auto* s = std::get_if<start_turn_step>(&step))
-    ev.body = turn_start{s->turn, s->mode};
-  else if (auto* s = std::get_if<ask_model_step>(&step))
-    ev.body = model_request{s->turn, "", s->tools, 0};
-  else if (auto* s = std::get_if<vet_call_step>(&step)) {
-    auto& c = st.calls[s->index].call;
-    auto args = prepare_call(reg, c.name, c.args_json);
-    if (!s->refusal.empty()) {
-      ev.body = error_event{"refused", s->refusal, c.call_id};
-    } else if (!args) {
-      ev.body = parse_failure{c.call_id, c.name, c.args_json, ""};
-    } else if (s->decided) {
-      ev.body = tool_call{c.call_id, c.name, args->dump()};
-    } else {
-      auto* def = reg.find(c.name);
-      bool pure = def != nullptr && def->effect == tool_effect::pure;
-      auto memo = scope_violation(c.name, pure, args->dump());
-      if (!memo.empty()) {
-        ev.body = error_event{"out_of_scope", memo, c.call_id};
-      } else {
-        auto v = decide(governance, call_context{c.name, *args, st.agent, "", st.tenant});
-        ev.body = policy_decision{c.call_id, std::string(to_string(v.decision)),
-                                  v.rule_id, v.policy_version, v.reason};
-      }
-    }
-  } else if (auto* s = std::get_if<execute_call_step>(&step)) {
-    auto& c = st.calls[s->index].call;
-    ev.body = tool_result{c.call_id, c.name, true, ""};
-  } else if (auto* s = std::get_if<end_turn_step>(&step))
-    ev.body = turn_end{s->turn};
-  else if (auto* s = std::get_if<recover_step>(&step))
-    ev.body = recovery{s->reason, s->detail};
-  else if (auto* s = std::get_if<finish_step>(&step))
-    ev.body = s->outcome;
-  else
-    return "nothing (the run is waiting or over)";
-  return describe_decision(ev);
+  if (auto* t = std::get_if<run_tool>(&effect))
+    return "tool_result " + t->call.call_id + " " + t->call.name;
+  if (auto* a = std::get_if<await_approval>(&effect))
+    return "approval_decision " + a->request.call_id;
+  return {};
 }
 
 } // namespace
@@ -151,6 +105,8 @@ replay_report replay_run(const std::vector<event>& events,
                          const tool_registry& registry, const policy& governance) {
   replay_report rep;
   run_state st;
+  // What the last decision journals and then waits for, not yet matched.
+  std::deque<std::string> expected;
   for (size_t i = 0; i < events.size(); ++i) {
     auto& ev = events[i];
     ++rep.events;
@@ -162,14 +118,28 @@ replay_report replay_run(const std::vector<event>& events,
       apply(st, ev);
       continue;
     }
-    if (!is_input(ev)) {
-      auto want = expected_next(st, registry, governance, events[i - 1]);
-      auto got = describe_decision(ev);
-      if (want != got) {
-        rep.divergence = replay_divergence{ev.seq, want, got};
-        return rep;
-      }
+    if (is_input(ev)) {
+      apply(st, ev);
+      expected.clear(); // the run decides again from here
+      continue;
     }
+    if (expected.empty()) {
+      // The same function the run actor called, at the time it journaled.
+      auto d = decide_next(st, decision_inputs{registry, governance, ev.ts_us, nullptr});
+      for (auto& body : d.journal)
+        expected.push_back(describe_decision(event{{}, 0, {}, {}, 0, body}));
+      auto after = awaited_input(st, d.effect);
+      if (!after.empty())
+        expected.push_back(after);
+      if (expected.empty())
+        expected.push_back("nothing (the run is waiting or over)");
+    }
+    auto got = describe_decision(ev);
+    if (expected.front() != got) {
+      rep.divergence = replay_divergence{ev.seq, expected.front(), got};
+      return rep;
+    }
+    expected.pop_front();
     apply(st, ev);
   }
   // A run still in flight replays identically up to where it got.

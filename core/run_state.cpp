@@ -133,13 +133,14 @@ struct folder {
     st.consecutive_provider_failures = 0;
     st.reply_had_calls = !x.tool_calls.empty();
     for (auto& c : x.tool_calls)
-      st.calls.push_back({c, call_slot::state::pending});
+      st.calls.push_back(call_slot{c});
     st.conversation.push_back({chat_role::assistant, x.text, x.tool_calls, {}});
   }
   void operator()(const tool_call& x) {
     if (auto* s = find_slot(st, x.call_id)) {
       s->status = call_slot::state::in_flight;
       s->call.args_json = x.args_json;
+      s->args_normalized = true;
     }
     ++st.totals.tool_calls;
     if (x.name == complete_tool)
@@ -149,9 +150,11 @@ struct folder {
     auto* slot = find_slot(st, x.call_id);
     if (slot == nullptr)
       return;
-    if (x.decision == "allow") {
+    slot->grants = x.grants;
+    slot->rule = x.rule;
+    if (x.decision == decision_kind::allow) {
       slot->status = call_slot::state::approved;
-    } else if (x.decision == "ask") {
+    } else if (x.decision == decision_kind::ask) {
       slot->status = call_slot::state::awaiting_approval;
     } else {
       slot->status = call_slot::state::done;
@@ -160,7 +163,13 @@ struct folder {
       add_tool_message(st, x.call_id, "denied by rule " + x.rule + ": " + x.reason);
     }
   }
-  void operator()(const approval_request& x) { st.pending_approvals.push_back(x); }
+  void operator()(const approval_request& x) {
+    st.pending_approvals.push_back(x);
+    if (auto* s = find_slot(st, x.call_id)) {
+      s->call.args_json = x.args_json;
+      s->args_normalized = true;
+    }
+  }
   void operator()(const retry&) { ++st.totals.retries; }
   void operator()(const approval_decision& x) {
     auto& pending = st.pending_approvals;
@@ -181,6 +190,8 @@ struct folder {
   }
   void operator()(const tool_result& x) {
     mark_done(st, x.call_id);
+    st.checkpoint = x.name == complete_tool ? run_state::checkpoint_due::accepted
+                                            : run_state::checkpoint_due::durable;
     if (x.ok) {
       st.consecutive_errors = 0;
     } else {
@@ -192,6 +203,7 @@ struct folder {
   }
   void operator()(const turn_end&) {
     st.phase = run_phase::between_turns;
+    st.checkpoint = run_state::checkpoint_due::durable;
     if (st.reply_failed)
       st.next_mode = turn_mode::normal;
     else if (st.turn_had_parse_failure)
@@ -207,11 +219,11 @@ struct folder {
     st.phase = run_phase::finished;
   }
   void operator()(const error_event& x) {
-    if (x.code == "canceled") {
+    if (x.code == error_kind::canceled) {
       st.cancel_requested = true;
       return;
     }
-    if (x.code == "out_of_scope") {
+    if (x.code == error_kind::out_of_scope) {
       st.out_of_scope = x.message;
       mark_done(st, x.call_id);
       return;
@@ -221,7 +233,7 @@ struct folder {
       add_tool_message(st, x.call_id, "error: " + x.message);
     }
   }
-  void operator()(const checkpoint&) {}
+  void operator()(const checkpoint&) { st.checkpoint = run_state::checkpoint_due::none; }
   void operator()(const parse_failure& x) {
     mark_done(st, x.call_id);
     ++st.totals.parse_failures;
@@ -286,8 +298,12 @@ run_step handle_calls(const run_state& st) {
     auto& slot = st.calls[i];
     if (slot.status == call_slot::state::in_flight)
       return execute_call_step{i};
-    if (slot.status == call_slot::state::awaiting_approval)
-      return wait_step{};
+    if (slot.status == call_slot::state::awaiting_approval) {
+      bool requested = std::any_of(
+        st.pending_approvals.begin(), st.pending_approvals.end(),
+        [&](auto& a) { return a.call_id == slot.call.call_id; });
+      return requested ? run_step{wait_step{}} : run_step{request_approval_step{i}};
+    }
     if (slot.status == call_slot::state::approved)
       return vet_call_step{i, {}, true};
     if (slot.status == call_slot::state::done)
@@ -334,6 +350,8 @@ run_status status_of_complete(std::string_view status, bool in_recovery) {
 }
 
 run_step next_step(const run_state& st) {
+  if (st.checkpoint != run_state::checkpoint_due::none)
+    return checkpoint_step{st.checkpoint == run_state::checkpoint_due::durable};
   if (!st.out_of_scope.empty() && st.phase != run_phase::finished) {
     auto c = make_outcome(st, run_status::failed, "",
                           "framework_fix_needed: " + st.out_of_scope);
@@ -399,10 +417,9 @@ bool leaves_workspace(const std::string& path) {
 } // namespace
 
 std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
-                            const std::string& normalized_args) {
+                            const nlohmann::json& args) {
   if (tool_is_pure)
     return {};
-  auto args = nlohmann::json::parse(normalized_args, nullptr, false);
   if (!args.is_object())
     return {};
   // `path` is where file tools write; `cwd` is where process tools work.

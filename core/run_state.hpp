@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/chat.hpp"
 #include "schemas/event.hpp"
 
@@ -31,6 +33,8 @@ enum class run_phase : uint8_t {
 
 /// One tool call of the current reply, as the run tracks it.
 struct call_slot {
+  /// As the model sent it; `args_json` is the envelope's normalized form once
+  /// an approval_request or the tool_call journaled it (`args_normalized`).
   tool_call_ref call;
   enum class state : uint8_t {
     pending,           ///< not yet vetted
@@ -39,6 +43,11 @@ struct call_slot {
     in_flight,         ///< intent journaled, no result yet
     done,
   } status = state::pending;
+  bool args_normalized = false;
+  /// What the journaled policy_decision granted, and its rule; the tool
+  /// request is built from this, never from the policy loaded now.
+  call_grants grants;
+  std::string rule;
 };
 
 struct run_state {
@@ -66,6 +75,11 @@ struct run_state {
   std::string recovery_reason;     ///< set once a limit started recovery
   std::string out_of_scope;        ///< memo of a call outside the run's scope
   std::vector<approval_request> pending_approvals; ///< asked, not yet decided
+  /// A tool result or turn end is journaled and its checkpoint not yet: the
+  /// next thing the run journals is that checkpoint. `durable` unless the
+  /// result was `complete`'s (no effect in the world to protect).
+  enum class checkpoint_due : uint8_t { none, accepted, durable } checkpoint =
+    checkpoint_due::none;
   std::string tenant;
   kpis totals;
 
@@ -113,9 +127,20 @@ struct vet_call_step {
   bool decided = false;
 };
 
+/// Journal the approval_request of call `index`, whose policy said ask, and
+/// wait for a person's decision.
+struct request_approval_step {
+  size_t index;
+};
+
 /// Execute call `index` (its tool_call is durable) and journal tool_result.
 struct execute_call_step {
   size_t index;
+};
+
+/// Journal a checkpoint (see run_state::checkpoint).
+struct checkpoint_step {
+  bool durable;
 };
 
 /// Journal turn_end (durable) and a checkpoint.
@@ -138,7 +163,8 @@ struct finish_step {
 struct wait_step {};
 
 using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
-                              execute_call_step, end_turn_step, recover_step,
+                              request_approval_step, execute_call_step,
+                              checkpoint_step, end_turn_step, recover_step,
                               finish_step, wait_step>;
 
 /// The next step of a run. Pure: equal states give equal steps.
@@ -154,7 +180,7 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
 /// empty string.
 [[nodiscard]] std::string scope_violation(const std::string& tool_name,
                                           bool tool_is_pure,
-                                          const std::string& normalized_args);
+                                          const nlohmann::json& args);
 
 /// Maps `complete`'s status argument to the run status.
 [[nodiscard]] run_status status_of_complete(std::string_view status,

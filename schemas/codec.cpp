@@ -152,10 +152,14 @@ struct body_encoder {
   void operator()(const policy_decision& x) {
     auto b = ev.initPolicyDecision();
     b.setCallId(text(x.call_id));
-    b.setDecision(text(x.decision));
+    b.setDecision(text(std::string(to_string(x.decision))));
     b.setRule(text(x.rule));
     b.setPolicyVersion(text(x.policy_version));
     b.setReason(text(x.reason));
+    put(b.initSecrets(x.grants.secrets.size()), x.grants.secrets);
+    b.setNetwork(x.grants.network);
+    b.setUnsandboxed(x.grants.unsandboxed);
+    b.setApprovalTimeoutMs(x.grants.approval_timeout_ms);
   }
   void operator()(const tool_result& x) {
     auto b = ev.initToolResult();
@@ -182,7 +186,7 @@ struct body_encoder {
   }
   void operator()(const error_event& x) {
     auto b = ev.initError();
-    b.setCode(text(x.code));
+    b.setCode(text(std::string(to_string(x.code))));
     b.setMessage(text(x.message));
     b.setCallId(text(x.call_id));
   }
@@ -257,7 +261,9 @@ bool in_range(Enum x, Enum last) {
 }
 
 // Returns false for a union member this build does not know (a newer writer).
-bool decode_body(Event::Reader r, event_body& out) {
+// False for a kind this build does not know, or (with `why` set) a field
+// value outside its kind's string table.
+bool decode_body(Event::Reader r, event_body& out, std::string& why) {
   switch (r.which()) {
     case Event::RUN_START: {
       auto b = r.getRunStart();
@@ -307,9 +313,18 @@ bool decode_body(Event::Reader r, event_body& out) {
     }
     case Event::POLICY_DECISION: {
       auto b = r.getPolicyDecision();
-      out = policy_decision{str(b.getCallId()), str(b.getDecision()),
-                            str(b.getRule()), str(b.getPolicyVersion()),
-                            str(b.getReason())};
+      policy_decision x;
+      if (!from_string(str(b.getDecision()), x.decision)) {
+        why = "policy_decision has an unknown decision '" + str(b.getDecision()) + "'";
+        return false;
+      }
+      x.call_id = str(b.getCallId());
+      x.rule = str(b.getRule());
+      x.policy_version = str(b.getPolicyVersion());
+      x.reason = str(b.getReason());
+      x.grants = {get(b.getSecrets()), b.getNetwork(), b.getUnsandboxed(),
+                  b.getApprovalTimeoutMs()};
+      out = std::move(x);
       return true;
     }
     case Event::TOOL_RESULT: {
@@ -328,8 +343,11 @@ bool decode_body(Event::Reader r, event_body& out) {
     }
     case Event::COMPLETION: {
       auto b = r.getCompletion();
-      if (!in_range(b.getStatus(), RunStatus::CANCELED))
+      if (!in_range(b.getStatus(), RunStatus::CANCELED)) {
+        why = "completion has an unknown status #"
+              + std::to_string(static_cast<int>(b.getStatus()));
         return false;
+      }
       out = completion{static_cast<run_status>(b.getStatus()),
                        str(b.getAnswer()), str(b.getSummary()),
                        str(b.getReason()), get(b.getKpis())};
@@ -337,8 +355,12 @@ bool decode_body(Event::Reader r, event_body& out) {
     }
     case Event::ERROR: {
       auto b = r.getError();
-      out = error_event{str(b.getCode()), str(b.getMessage()),
-                        str(b.getCallId())};
+      error_kind code;
+      if (!from_string(str(b.getCode()), code)) {
+        why = "error event has an unknown code '" + str(b.getCode()) + "'";
+        return false;
+      }
+      out = error_event{code, str(b.getMessage()), str(b.getCallId())};
       return true;
     }
     case Event::CHECKPOINT: {
@@ -411,7 +433,11 @@ caf::expected<event> decode(const void* data, size_t size,
     ev.parent_run_id = str(r.getParentRunId());
     ev.root_run_id = str(r.getRootRunId());
     ev.ts_us = r.getTsUs();
-    if (!decode_body(r, ev.body))
+    std::string why;
+    bool known = decode_body(r, ev.body, why);
+    if (!why.empty())
+      return malformed(where, why);
+    if (!known)
       return caf::make_error(
         schema_errc::unknown_kind,
         "journal event" + (where.empty() ? "" : " at " + std::string(where))

@@ -21,6 +21,23 @@ constexpr std::array<std::string_view, 4> mode_names{
   "normal", "reminder", "repair", "recovery",
 };
 
+constexpr std::array<std::string_view, 3> decision_names{"allow", "deny", "ask"};
+
+constexpr std::array<std::string_view, 4> error_names{
+  "refused", "out_of_scope", "canceled", "uncertain",
+};
+
+template <class Enum, size_t N>
+bool lookup(const std::array<std::string_view, N>& names, std::string_view name,
+            Enum& out) {
+  for (size_t i = 0; i < N; ++i)
+    if (names[i] == name) {
+      out = static_cast<Enum>(i);
+      return true;
+    }
+  return false;
+}
+
 } // namespace
 
 std::string_view to_string(event_kind x) {
@@ -28,12 +45,7 @@ std::string_view to_string(event_kind x) {
 }
 
 bool from_string(std::string_view name, event_kind& out) {
-  for (size_t i = 0; i < kind_names.size(); ++i)
-    if (kind_names[i] == name) {
-      out = static_cast<event_kind>(i);
-      return true;
-    }
-  return false;
+  return lookup(kind_names, name, out);
 }
 
 std::string_view to_string(run_status x) {
@@ -41,12 +53,23 @@ std::string_view to_string(run_status x) {
 }
 
 bool from_string(std::string_view name, run_status& out) {
-  for (size_t i = 0; i < status_names.size(); ++i)
-    if (status_names[i] == name) {
-      out = static_cast<run_status>(i);
-      return true;
-    }
-  return false;
+  return lookup(status_names, name, out);
+}
+
+std::string_view to_string(decision_kind x) {
+  return decision_names[static_cast<size_t>(x)];
+}
+
+bool from_string(std::string_view name, decision_kind& out) {
+  return lookup(decision_names, name, out);
+}
+
+std::string_view to_string(error_kind x) {
+  return error_names[static_cast<size_t>(x)];
+}
+
+bool from_string(std::string_view name, error_kind& out) {
+  return lookup(error_names, name, out);
 }
 
 std::string_view to_string(turn_mode x) {

@@ -55,10 +55,30 @@ enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
 
 enum class run_status : uint8_t { running, completed, limit_reached, failed, canceled };
 
+/// What a policy rule (or the default) decided for a tool call.
+enum class decision_kind : uint8_t {
+  allow,
+  deny,
+  ask, ///< run only after a human approves; no answer in time means deny
+};
+
+/// What an `error` event reports. The journal stores the snake_case name.
+enum class error_kind : uint8_t {
+  refused,      ///< the call was not vetted: tool not offered, limit reached
+  out_of_scope, ///< the call would act outside the run's workspace; ends the run
+  canceled,     ///< an operator canceled the run
+  uncertain,    ///< a crash left an unsafe call's outcome unknown; not rerun
+};
+
+// One string table per kind (schemas/event.cpp): the names the journal, the
+// exports and the CLI use. `from_string` returns false on an unknown name.
 [[nodiscard]] std::string_view to_string(turn_mode x);
 [[nodiscard]] std::string_view to_string(run_status x);
-/// Parses the snake_case name; returns false on an unknown name.
+[[nodiscard]] std::string_view to_string(decision_kind x);
+[[nodiscard]] std::string_view to_string(error_kind x);
 [[nodiscard]] bool from_string(std::string_view name, run_status& out);
+[[nodiscard]] bool from_string(std::string_view name, decision_kind& out);
+[[nodiscard]] bool from_string(std::string_view name, error_kind& out);
 
 // -- event bodies, one per kind ----------------------------------------------
 
@@ -101,12 +121,23 @@ struct tool_call {
   std::string args_json;
 };
 
+/// What a rule grants the call it allows (or asks about). Journaled in the
+/// decision so that the call gets exactly this, live and after a restart,
+/// whatever policy is loaded by then.
+struct call_grants {
+  std::vector<std::string> secrets; ///< secret names the tool receives
+  bool network = false;
+  bool unsandboxed = false;
+  uint64_t approval_timeout_ms = 0; ///< `ask` only: how long a person has
+};
+
 struct policy_decision {
   std::string call_id;
-  std::string decision;
+  decision_kind decision = decision_kind::deny;
   std::string rule;
   std::string policy_version;
   std::string reason;
+  call_grants grants; ///< empty on deny
 };
 
 struct tool_result {
@@ -134,7 +165,7 @@ struct completion {
 };
 
 struct error_event {
-  std::string code;
+  error_kind code = error_kind::refused;
   std::string message;
   std::string call_id;
 };

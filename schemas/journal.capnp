@@ -102,6 +102,12 @@ struct PolicyDecision {
   rule          @2 :Text;
   policyVersion @3 :Text $Json.name("policy_version");
   reason        @4 :Text;
+  # What the rule grants (schema v6; absent in older journals: nothing
+  # granted, so a call resumed from an older journal runs without grants).
+  secrets           @5 :List(Text);
+  network           @6 :Bool;
+  unsandboxed       @7 :Bool;
+  approvalTimeoutMs @8 :UInt64 $Json.name("approval_timeout_ms");
 }
 
 struct ToolResult {

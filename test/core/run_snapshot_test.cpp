@@ -51,15 +51,15 @@ std::vector<event> handled_calls(size_t n, size_t handled) {
     auto id = "c" + std::to_string(i);
     auto args = "{\"text\":\"" + std::to_string(i) + "\"}";
     if (i == 0) {
-      add(policy_decision{id, "deny", "no", "v", "denied"});
+      add(policy_decision{id, decision_kind::deny, "no", "v", "denied"});
     } else if (i == 2) {
-      add(policy_decision{id, "ask", "ask", "v", ""});
+      add(policy_decision{id, decision_kind::ask, "ask", "v", ""});
       add(approval_request{id, "echo", args, "ask", 99});
       add(approval_decision{id, true, "me", ""});
       add(tool_call{id, "echo", args});
       add(tool_result{id, "echo", true, "ok"});
     } else {
-      add(policy_decision{id, "allow", "ok", "v", ""});
+      add(policy_decision{id, decision_kind::allow, "ok", "v", ""});
       add(tool_call{id, "echo", args});
       if (i + 1 < handled || handled == n)
         add(tool_result{id, "echo", true, "ok"}); // the last one stays in flight

@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "core/run_state.hpp"
 
 using namespace troupe;
@@ -76,7 +78,7 @@ struct harness {
       if (auto* v = std::get_if<vet_call_step>(&s)) {
         auto& c = st.calls[v->index].call;
         if (!v->refusal.empty())
-          feed(error_event{"refused", v->refusal, c.call_id});
+          feed(error_event{error_kind::refused, v->refusal, c.call_id});
         else if (c.args_json == "{bad")
           feed(parse_failure{c.call_id, c.name, c.args_json, "not JSON"});
         else
@@ -337,7 +339,7 @@ BOOST_AUTO_TEST_CASE(the_recovery_turn_refuses_every_tool_but_complete) {
 BOOST_AUTO_TEST_CASE(cancel_between_turns_finishes_canceled) {
   harness h;
   h.turn(calls({echo("c1")}));
-  h.feed(error_event{"canceled", "by test", ""});
+  h.feed(error_event{error_kind::canceled, "by test", ""});
   auto fin = h.expect<finish_step>();
   BOOST_TEST(static_cast<int>(fin.outcome.status)
              == static_cast<int>(run_status::canceled));
@@ -362,16 +364,16 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(scope_boundary)
 
 BOOST_AUTO_TEST_CASE(writes_and_working_dirs_outside_the_workspace_are_out_of_scope) {
-  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"../x"})").empty());
-  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"/etc/passwd"})").empty());
-  BOOST_TEST(!scope_violation("write_file", false, R"({"path":"a/../../x"})").empty());
-  BOOST_TEST(!scope_violation("shell", false, R"({"argv":["ls"],"cwd":".."})").empty());
-  BOOST_TEST(scope_violation("write_file", false, R"({"path":"a/..b/x"})").empty());
-  BOOST_TEST(scope_violation("write_file", false, R"({"path":"notes/x.md"})").empty());
-  BOOST_TEST(scope_violation("shell", false, R"({"argv":["ls"],"cwd":"src"})").empty());
+  BOOST_TEST(!scope_violation("write_file", false, nlohmann::json::parse(R"({"path":"../x"})")).empty());
+  BOOST_TEST(!scope_violation("write_file", false, nlohmann::json::parse(R"({"path":"/etc/passwd"})")).empty());
+  BOOST_TEST(!scope_violation("write_file", false, nlohmann::json::parse(R"({"path":"a/../../x"})")).empty());
+  BOOST_TEST(!scope_violation("shell", false, nlohmann::json::parse(R"({"argv":["ls"],"cwd":".."})")).empty());
+  BOOST_TEST(scope_violation("write_file", false, nlohmann::json::parse(R"({"path":"a/..b/x"})")).empty());
+  BOOST_TEST(scope_violation("write_file", false, nlohmann::json::parse(R"({"path":"notes/x.md"})")).empty());
+  BOOST_TEST(scope_violation("shell", false, nlohmann::json::parse(R"({"argv":["ls"],"cwd":"src"})")).empty());
   // Pure tools never write: reads outside are the policy's business.
-  BOOST_TEST(scope_violation("read_file", true, R"({"path":"../x"})").empty());
-  BOOST_TEST(scope_violation("echo", false, "[1]").empty());
+  BOOST_TEST(scope_violation("read_file", true, nlohmann::json::parse(R"({"path":"../x"})")).empty());
+  BOOST_TEST(scope_violation("echo", false, nlohmann::json::parse("[1]")).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -215,13 +215,13 @@ inline void check_contract(const cli_run& r, run_status expected) {
   auto results = indexed<tool_result>(evs);
   std::set<std::string> denied;
   for (auto& [i, d] : decisions)
-    if (d.decision != "allow")
+    if (to_string(d.decision) != "allow")
       denied.insert(d.call_id);
   for (auto& [ci, c] : calls) {
     bool allowed_before = false;
     for (auto& [di, d] : decisions)
       allowed_before = allowed_before
-                       || (di < ci && d.call_id == c.call_id && d.decision == "allow");
+                       || (di < ci && d.call_id == c.call_id && to_string(d.decision) == "allow");
     BOOST_TEST(allowed_before, "tool_call " << c.call_id << " (" << c.name
                                             << ") ran without an earlier allow");
     BOOST_TEST(denied.count(c.call_id) == 0u, "denied call " << c.call_id << " ran");
@@ -260,7 +260,7 @@ inline call_record executed(const std::vector<event>& evs, const std::string& id
                             const std::string& rule = {}) {
   auto* d = decision_of(evs, id);
   BOOST_REQUIRE_MESSAGE(d != nullptr, "no policy_decision for " << id);
-  BOOST_TEST(d->decision == "allow", id << ": " << d->reason);
+  BOOST_TEST(to_string(d->decision) == "allow", id << ": " << d->reason);
   if (!rule.empty())
     BOOST_TEST(d->rule == rule, id << ": " << d->reason);
   call_record rec;

@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(another_rules_secret_is_out_of_reach) {
 
   auto* borrow = decision_of(evs, "borrow-a");
   BOOST_REQUIRE(borrow != nullptr);
-  BOOST_TEST(borrow->decision == "deny", borrow->reason);
+  BOOST_TEST(to_string(borrow->decision) == "deny", borrow->reason);
   BOOST_TEST(!was_called(evs, "borrow-a"));
 
   // No value anywhere: journal files, export, the CLI's own output.

@@ -91,7 +91,7 @@ std::string describe(const event& ev) {
       else if constexpr (std::is_same_v<T, parse_failure>)
         out += " " + x.call_id + " " + x.name + " " + x.reason;
       else if constexpr (std::is_same_v<T, error_event>)
-        out += " " + x.code + " " + x.call_id + " " + x.message;
+        out += " " + std::string(to_string(x.code)) + " " + x.call_id + " " + x.message;
       else if constexpr (std::is_same_v<T, recovery>)
         out += " " + x.reason + " " + x.detail;
       else if constexpr (std::is_same_v<T, completion>)
@@ -156,7 +156,7 @@ std::vector<std::string> problems_of(const started_run& run,
     } else if (auto* p = std::get_if<parse_failure>(&ev.body)) {
       rejected.insert(p->call_id);
     } else if (auto* e = std::get_if<error_event>(&ev.body)) {
-      if (e->code == "refused")
+      if (to_string(e->code) == "refused")
         rejected.insert(e->call_id);
     }
   }

@@ -82,7 +82,7 @@ std::vector<event> run_one_events() {
     model_request{1, "script", {"echo"}, 2},
     model_reply{1, "", {{"c1", "echo", R"({"text":"hi"})"}}, {120, 30}, "", 42},
     tool_call{"c1", "echo", R"({"text":"hi"})"},
-    policy_decision{"c1", "allow", "default", "v1", ""},
+    policy_decision{"c1", decision_kind::allow, "default", "v1", ""},
     tool_result{"c1", "echo", true, "hi"},
     turn_end{1},
     completion{run_status::completed, "hi", "said hi", "", totals},

@@ -62,7 +62,7 @@ void write_journal(const std::string& db, const std::string& scenario) {
     turn_start{1, turn_mode::normal},
     model_request{1, "script", {"echo"}, 2},
     model_reply{1, bad_text, {{"c1\xff", tool, R"({"text":"hi"})"}}, {1, 1}, "", 42},
-    policy_decision{"c1\xff", "deny", "rule\xff", "v1", bad_text},
+    policy_decision{"c1\xff", decision_kind::deny, "rule\xff", "v1", bad_text},
     tool_result{"c1\xff", tool, false, bad_text},
     turn_end{1},
     completion{run_status::failed, bad_text, bad_text, bad_text, {}},

@@ -36,7 +36,7 @@ void print_progress(const event& ev) {
                    summarize(ev).c_str());
       break;
     case event_kind::policy_decision:
-      if (std::get<policy_decision>(ev.body).decision != "allow")
+      if (std::get<policy_decision>(ev.body).decision != decision_kind::allow)
         std::fprintf(stderr, "  %-13s %s\n", "policy", summarize(ev).c_str());
       break;
     case event_kind::approval_request:

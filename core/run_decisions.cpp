@@ -1,0 +1,183 @@
+#include "core/run_decisions.hpp"
+
+#include <algorithm>
+
+#include "core/envelope.hpp"
+#include "core/run_snapshot.hpp"
+#include "core/saturating_time.hpp"
+#include "schemas/errors.hpp"
+
+namespace troupe {
+
+namespace {
+
+decision journal(event_body body, durability wait = durability::accepted,
+                 run_effect then = go_on{}) {
+  decision d;
+  d.journal.push_back(std::move(body));
+  d.wait = wait;
+  d.effect = std::move(then);
+  return d;
+}
+
+bool is_pure(const tool_registry& reg, const std::string& name) {
+  auto* def = reg.find(name);
+  return def != nullptr && def->effect == tool_effect::pure;
+}
+
+call_grants grants_of(const policy_verdict& v) {
+  return {v.secrets, v.network, v.unsandboxed, v.approval_timeout_ms};
+}
+
+approval_request approval_for(const tool_call_ref& call, std::string normalized_args,
+                              const std::string& rule, const call_grants& grants,
+                              int64_t now_us) {
+  return {call.call_id, call.name, std::move(normalized_args), rule,
+          add_us(now_us, ms_to_us(grants.approval_timeout_ms))};
+}
+
+// Envelope, scope boundary, policy. The arguments are parsed here once; what
+// travels on (tool_call, approval_request, the tool) is their normalized text.
+decision vet(const run_state& st, const vet_call_step& step, const decision_inputs& in) {
+  auto& slot = st.calls[step.index];
+  auto& call = slot.call;
+  if (!step.refusal.empty())
+    return journal(error_event{error_kind::refused, step.refusal, call.call_id});
+  if (step.decided && slot.args_normalized)
+    return journal(tool_call{call.call_id, call.name, call.args_json}, durability::durable);
+  auto args = prepare_call(in.registry, call.name, call.args_json);
+  if (!args)
+    return journal(parse_failure{call.call_id, call.name, call.args_json,
+                                 render(args.error())});
+  auto normalized = args->dump();
+  // An allowed call whose tool_call a crash lost: its decision is journaled.
+  if (step.decided)
+    return journal(tool_call{call.call_id, call.name, normalized}, durability::durable);
+  auto memo = scope_violation(call.name, is_pure(in.registry, call.name), *args);
+  if (!memo.empty())
+    return journal(error_event{error_kind::out_of_scope,
+                               memo + " (call " + call.call_id + ")", call.call_id});
+  auto verdict = decide(in.governance,
+                        call_context{call.name, *args, st.agent, "", st.tenant});
+  decision d;
+  policy_decision pd{call.call_id, verdict.decision, verdict.rule_id,
+                     verdict.policy_version, verdict.reason, {}};
+  if (verdict.decision != decision_kind::deny)
+    pd.grants = grants_of(verdict);
+  d.journal.push_back(pd);
+  if (verdict.decision == decision_kind::allow) {
+    // Write-ahead: the intent is durable before the tool runs.
+    d.journal.push_back(tool_call{call.call_id, call.name, normalized});
+    d.wait = durability::durable;
+    d.effect = run_tool{{call.call_id, call.name, normalized}, pd.grants};
+  } else if (verdict.decision == decision_kind::ask) {
+    auto req = approval_for(call, normalized, verdict.rule_id, pd.grants, in.now_us);
+    d.journal.push_back(req);
+    d.effect = await_approval{std::move(req)};
+  }
+  return d;
+}
+
+// The policy said ask and a restart lost the approval_request journaled with
+// that decision: ask again, from the journaled decision.
+decision request_approval(const run_state& st, const request_approval_step& step,
+                          const decision_inputs& in) {
+  auto& slot = st.calls[step.index];
+  auto& call = slot.call;
+  auto args = prepare_call(in.registry, call.name, call.args_json);
+  if (!args) // it passed the envelope when it was decided; stay total anyway
+    return journal(parse_failure{call.call_id, call.name, call.args_json,
+                                 render(args.error())});
+  auto req = approval_for(call, args->dump(), slot.rule, slot.grants, in.now_us);
+  return journal(req, durability::accepted, await_approval{req});
+}
+
+decision execute(const run_state& st, const execute_call_step& step,
+                 const decision_inputs& in) {
+  auto& slot = st.calls[step.index];
+  auto& call = slot.call;
+  if (call.name == complete_tool)
+    return journal(tool_result{call.call_id, call.name, true, "run completed"});
+  bool recovered = in.recovered != nullptr && in.recovered->count(call.call_id) > 0;
+  auto* def = in.registry.find(call.name);
+  if (recovered && (def == nullptr || def->effect == tool_effect::unsafe)) {
+    // The intent is durable, the result is not: the side effect may or may
+    // not have happened, and running it again could repeat it.
+    auto why = "the outcome of " + call.name + " call " + call.call_id
+               + " is unknown: the run stopped after its intent was "
+                 "journaled and before its result; it was not run again "
+                 "because the tool is not idempotent";
+    decision d;
+    d.journal.push_back(error_event{error_kind::uncertain, why, ""});
+    d.journal.push_back(tool_result{call.call_id, call.name, false, why});
+    return d;
+  }
+  decision d;
+  d.effect = run_tool{call, slot.grants};
+  return d;
+}
+
+} // namespace
+
+checkpoint checkpoint_of(const run_state& st) {
+  return checkpoint{st.turn, st.totals, snapshot_of(st)};
+}
+
+decision decide_next(const run_state& st, const decision_inputs& in) {
+  if (st.phase == run_phase::awaiting_reply) {
+    // The request is journaled and its reply is not (a restart in between):
+    // the request is sent again, not journaled again.
+    decision d;
+    d.effect = ask_model{st.mode == turn_mode::recovery
+                           ? std::vector<std::string>{std::string(complete_tool)}
+                           : st.tools};
+    return d;
+  }
+  auto step = next_step(st);
+  return std::visit(
+    [&](auto& x) -> decision {
+      using T = std::decay_t<decltype(x)>;
+      if constexpr (std::is_same_v<T, start_turn_step>) {
+        return journal(turn_start{x.turn, x.mode});
+      } else if constexpr (std::is_same_v<T, ask_model_step>) {
+        return journal(model_request{x.turn, st.model, x.tools,
+                                     static_cast<uint32_t>(st.conversation.size())},
+                       durability::accepted, ask_model{x.tools});
+      } else if constexpr (std::is_same_v<T, vet_call_step>) {
+        return vet(st, x, in);
+      } else if constexpr (std::is_same_v<T, request_approval_step>) {
+        return request_approval(st, x, in);
+      } else if constexpr (std::is_same_v<T, execute_call_step>) {
+        return execute(st, x, in);
+      } else if constexpr (std::is_same_v<T, checkpoint_step>) {
+        return journal(checkpoint_of(st),
+                       x.durable ? durability::durable : durability::accepted);
+      } else if constexpr (std::is_same_v<T, end_turn_step>) {
+        return journal(turn_end{x.turn});
+      } else if constexpr (std::is_same_v<T, recover_step>) {
+        return journal(recovery{x.reason, x.detail});
+      } else if constexpr (std::is_same_v<T, finish_step>) {
+        return journal(x.outcome, durability::durable, stop{});
+      } else {
+        // Waiting for a person whose request is journaled (after a restart).
+        if (!st.pending_approvals.empty())
+          return decision{{}, durability::accepted, await_approval{st.pending_approvals.front()}};
+        return decision{{}, durability::accepted, idle{}};
+      }
+    },
+    step);
+}
+
+std::optional<retry> plan_retry(const std::string& call_id, uint32_t attempt,
+                                bool retryable, double jitter, const retry_policy& p,
+                                std::string reason) {
+  if (!retryable || attempt >= p.max_attempts)
+    return std::nullopt;
+  auto base = static_cast<double>(p.base_delay.count())
+              * static_cast<double>(uint64_t{1} << std::min<uint32_t>(attempt - 1, 62));
+  auto delay = std::min<double>(base * (0.5 + jitter),
+                                static_cast<double>(p.max_delay.count()));
+  return retry{call_id, attempt, static_cast<uint64_t>(delay), jitter, std::move(reason)};
+}
+
+} // namespace troupe
