@@ -102,8 +102,8 @@ struct PolicyDecision {
   rule          @2 :Text;
   policyVersion @3 :Text $Json.name("policy_version");
   reason        @4 :Text;
-  # What the rule grants (schema v6; absent in older journals: nothing
-  # granted, so a call resumed from an older journal runs without grants).
+  # What the rule granted; the tool request is built from these. Absent in
+  # journals of earlier builds: they read as nothing granted (fail closed).
   secrets           @5 :List(Text);
   network           @6 :Bool;
   unsandboxed       @7 :Bool;
