@@ -1,0 +1,51 @@
+# Checks troupe/public_headers.cmake against the sources: the list must be
+# exactly troupe/runtime.hpp plus the project headers it includes,
+# transitively. Run by the ctest test `public_headers`:
+#   cmake -DSOURCE_DIR=<source root> -P cmake/check_public_headers.cmake
+# Project headers are included as "dir/file.hpp", relative to the source root.
+cmake_minimum_required(VERSION 3.25)
+if(NOT SOURCE_DIR)
+  message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<source root> -P ${CMAKE_CURRENT_LIST_FILE}")
+endif()
+include("${SOURCE_DIR}/troupe/public_headers.cmake")
+
+set(closure "")
+set(todo troupe/runtime.hpp)
+set(problems "")
+while(todo)
+  list(POP_FRONT todo header)
+  if(header IN_LIST closure)
+    continue()
+  endif()
+  list(APPEND closure "${header}")
+  file(STRINGS "${SOURCE_DIR}/${header}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]+)\".*" "\\1" inc "${line}")
+    if(NOT EXISTS "${SOURCE_DIR}/${inc}")
+      string(APPEND problems "  ${header} includes \"${inc}\", which is not a path from the source root\n")
+      continue()
+    endif()
+    list(APPEND todo "${inc}")
+  endforeach()
+endwhile()
+
+foreach(h IN LISTS closure)
+  if(NOT h IN_LIST TROUPE_PUBLIC_HEADERS)
+    string(APPEND problems "  ${h} is reached from troupe/runtime.hpp but missing from the list\n")
+  endif()
+  if(h MATCHES "(^|/)detail/")
+    string(APPEND problems "  ${h} is a detail/ header reached from troupe/runtime.hpp\n")
+  endif()
+endforeach()
+foreach(h IN LISTS TROUPE_PUBLIC_HEADERS)
+  if(NOT h IN_LIST closure)
+    string(APPEND problems "  ${h} is listed but troupe/runtime.hpp does not reach it\n")
+  endif()
+endforeach()
+
+list(LENGTH closure n)
+if(problems)
+  message(FATAL_ERROR "public headers: troupe/public_headers.cmake does not match "
+                      "the includes of troupe/runtime.hpp:\n${problems}")
+endif()
+message(STATUS "public headers: the ${n} listed headers are exactly the closure of troupe/runtime.hpp")
