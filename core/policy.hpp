@@ -25,14 +25,6 @@
 #include "core/runtime_errc.hpp"
 #include "schemas/event.hpp"
 
-// toml++ 3.x declares its types in the inline namespace toml::v3;
-// policy_parse.cpp checks that this declaration still matches.
-namespace toml {
-inline namespace v3 {
-class table;
-} // namespace v3
-} // namespace toml
-
 namespace troupe {
 
 /// How a policy's decisions take effect.
@@ -141,13 +133,6 @@ parse_policy(std::string_view text, const std::string& source,
 [[nodiscard]] caf::expected<policy>
 load_policy(const std::filesystem::path& file,
             std::vector<policy_warning>* warnings = nullptr);
-
-/// Parses a policy given as a parsed toml++ table (a scenario's `[policy]`);
-/// positions come from the table's nodes, `source` names the file they
-/// point into. The caller includes <toml++/toml.h>.
-[[nodiscard]] caf::expected<policy>
-policy_from_table(const toml::table& table, const std::string& source,
-                  std::vector<policy_warning>* warnings = nullptr);
 
 /// Decides `call` under `p`. Total: every call gets a verdict.
 [[nodiscard]] policy_verdict decide(const policy& p, const call_context& call);

@@ -4,6 +4,7 @@
 
 #include "core/toml_text.hpp"
 #include "core/policy.hpp"
+#include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
 #include "core/toml_limits.hpp"
 
@@ -23,9 +24,6 @@
 
 // The parser catches toml::parse_error; the Debian toml++ build uses exceptions.
 static_assert(TOML_EXCEPTIONS, "policy_parse.cpp expects toml++ with exceptions enabled");
-// policy.hpp forward-declares toml::v3::table; were toml++ to declare it elsewhere, the
-// use of toml::table below would stop compiling (ambiguous), so this file checks it.
-static_assert(TOML_LIB_MAJOR == 3, "policy.hpp forward-declares toml::v3::table");
 
 namespace troupe {
 

@@ -1,5 +1,6 @@
 #include "core/toml_text.hpp"
 #include "core/scenario.hpp"
+#include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
 #include "core/toml_limits.hpp"
 #include "schemas/errors.hpp"

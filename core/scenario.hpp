@@ -97,11 +97,6 @@ struct scenario {
 /// "complete", which the runtime always provides.
 /// @returns the scenario, or `runtime_errc::invalid_scenario` for the first
 ///          problem found.
-/// Reads the scenario's `policy` key into `out.governance` (see above).
-[[nodiscard]] caf::error attach_policy(const ::toml::table& root, const std::string& source,
-                                       const std::filesystem::path& base_dir,
-                                       scenario& out);
-
 [[nodiscard]] caf::expected<scenario>
 parse_scenario(std::string_view text, const std::string& source,
                const std::filesystem::path& base_dir,

@@ -3,7 +3,7 @@
 
 #include <toml++/toml.h>
 
-#include "core/scenario.hpp"
+#include "core/policy_toml.hpp"
 
 namespace troupe {
 

@@ -2,6 +2,7 @@
 // (idle keys, shadowed rules). Deciding calls is in policy_decide_test.cpp.
 
 #include "core/policy.hpp"
+#include "core/policy_toml.hpp"
 
 #include <fstream>
 #include <string>
