@@ -257,14 +257,11 @@ caf::error check_glob(std::string_view pattern, glob_kind kind) {
   std::vector<token> toks;
   if (auto err = compile(pattern, kind, toks))
     return err;
-  if (kind != glob_kind::path)
+  // A path pattern could only match paths no tool accepts when it leaves the
+  // workspace by the same rule (core/workspace.hpp).
+  if (kind != glob_kind::path || !leaves_workspace(pattern))
     return {};
-  if (pattern.front() == '/')
-    return bad("an absolute path pattern");
-  for (auto seg : split(pattern, '/'))
-    if (seg == "..")
-      return bad("a '..' segment");
-  return {};
+  return bad(pattern.front() == '/' ? "an absolute path pattern" : "a '..' segment");
 }
 
 bool glob_match(std::string_view pattern, std::string_view text, glob_kind kind) {

@@ -6,6 +6,7 @@
 
 #include "core/event_summary.hpp"
 #include "core/saturating_time.hpp"
+#include "core/workspace.hpp"
 
 namespace troupe {
 
@@ -396,25 +397,6 @@ run_step next_step(const run_state& st) {
     return recover_step{hit->first, hit->second};
   return start_turn_step{st.turn + 1, st.next_mode};
 }
-
-namespace {
-
-bool leaves_workspace(const std::string& path) {
-  if (!path.empty() && path.front() == '/')
-    return true;
-  size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string::npos)
-      end = path.size();
-    if (end - start == 2 && path.compare(start, 2, "..") == 0)
-      return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-} // namespace
 
 std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
                             const nlohmann::json& args) {

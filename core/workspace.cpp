@@ -40,23 +40,29 @@ bool is_skippable(const fs::path& component) {
 
 } // namespace
 
-spelling_fault spelling_fault_of(std::string_view path) noexcept {
-  if (path.empty())
-    return spelling_fault::empty;
-  if (path.find('\0') != std::string_view::npos)
-    return spelling_fault::nul;
-  if (path.front() == '/')
-    return spelling_fault::absolute;
+bool leaves_workspace(std::string_view path) noexcept {
+  if (!path.empty() && path.front() == '/')
+    return true;
   size_t begin = 0;
   while (begin <= path.size()) {
     auto end = path.find('/', begin);
     if (end == std::string_view::npos)
       end = path.size();
     if (path.substr(begin, end - begin) == "..")
-      return spelling_fault::dot_dot;
+      return true;
     begin = end + 1;
   }
-  return spelling_fault::none;
+  return false;
+}
+
+spelling_fault spelling_fault_of(std::string_view path) noexcept {
+  if (path.empty())
+    return spelling_fault::empty;
+  if (path.find('\0') != std::string_view::npos)
+    return spelling_fault::nul;
+  if (!leaves_workspace(path))
+    return spelling_fault::none;
+  return path.front() == '/' ? spelling_fault::absolute : spelling_fault::dot_dot;
 }
 
 caf::error check_workspace_spelling(const fs::path& root, std::string_view relative) {

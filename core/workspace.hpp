@@ -33,8 +33,16 @@ enum class spelling_fault : uint8_t {
   dot_dot,  ///< has a `..` component, even one that would stay inside
 };
 
-/// Judges `path` by its text alone, without touching the disk. Components
-/// are separated by '/', so "a..b" and "..x" are ordinary names.
+/// The containment rule, by spelling alone: true when `path` is absolute or
+/// has a `..` component (even `a/../b`, which would stay inside), so it can
+/// leave the workspace. Components are separated by '/', so "a..b" and "..x"
+/// are ordinary names. The one copy of the rule: the scope boundary
+/// (`scope_violation`), path policy globs (`check_glob`) and every tool
+/// (`spelling_fault_of`) judge containment with it.
+[[nodiscard]] bool leaves_workspace(std::string_view path) noexcept;
+
+/// Judges `path` by its text alone, without touching the disk: empty, then
+/// NUL, then `leaves_workspace` (absolute before `..`).
 [[nodiscard]] spelling_fault spelling_fault_of(std::string_view path) noexcept;
 
 /// `spelling_fault_of` as an error for the model: `invalid_arguments` for an

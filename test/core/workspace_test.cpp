@@ -10,6 +10,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "core/glob.hpp"
+#include "core/run_state.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/text.hpp"
@@ -210,6 +214,22 @@ BOOST_AUTO_TEST_CASE(spelling_faults) {
   BOOST_CHECK(!troupe::check_workspace_spelling(root, "sub/inner.txt"));
   BOOST_CHECK(troupe::check_workspace_spelling(root, "../x") == runtime_errc::path_escape);
   BOOST_CHECK(troupe::check_workspace_spelling(root, "") == runtime_errc::invalid_arguments);
+}
+
+// The scope boundary, path policy globs and tools agree on what leaves the
+// workspace, because they share `leaves_workspace`.
+BOOST_AUTO_TEST_CASE(scope_boundary_policy_globs_and_tools_share_the_rule) {
+  for (const char* path : {"a/b.txt", ".", "a..b/..c/c..", "/etc", "//etc", "..", "a/..",
+                           "a//../b", "../x", "x/../../y"}) {
+    BOOST_TEST_CONTEXT(path) {
+      bool leaves = troupe::leaves_workspace(path);
+      auto args = nlohmann::json{{"path", path}};
+      BOOST_TEST(!troupe::scope_violation("write_file", false, args).empty() == leaves);
+      BOOST_TEST(!!troupe::check_glob(path, troupe::glob_kind::path) == leaves);
+      BOOST_TEST((troupe::check_workspace_spelling(root, path) == runtime_errc::path_escape)
+                 == leaves);
+    }
+  }
 }
 
 // -- open_beneath: resolution by descriptor --------------------------------------
