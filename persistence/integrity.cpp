@@ -90,10 +90,11 @@ caf::expected<integrity_report> store::check_integrity() {
   auto& s = *impl_;
   integrity_report rep;
   sqlite_check(s, rep);
-  auto runs = list_runs();
-  if (!runs)
-    return std::move(runs.error());
-  rep.runs = runs->size();
+  // Doctor reports a run row it cannot read and checks the others.
+  std::vector<run_info> runs;
+  if (auto err = detail::list_run_rows(s, std::nullopt, runs, &rep.problems))
+    return err;
+  rep.runs = runs.size();
   std::string current;
   uint32_t next = 1;
   event_hash link{};
@@ -122,7 +123,7 @@ caf::expected<integrity_report> store::check_integrity() {
   });
   if (err)
     rep.problems.push_back({"", 0, render(err)});
-  for (auto& r : *runs) {
+  for (auto& r : runs) {
     auto i = last_seen.find(r.run_id);
     auto last = i == last_seen.end() ? 0u : i->second;
     if (last != r.last_seq)

@@ -13,15 +13,27 @@ constexpr const char* run_columns =
   "updated_us, last_seq, turns, tool_calls, model_calls, parse_failures, "
   "retries, input_tokens, output_tokens, wall_ms, tool_errors, model_errors";
 
-run_info read_run(const detail::statement& st) {
+// A status this build does not know (a damaged row, or a newer troupe's) is
+// reported, never read as some other status: `failed` would hide a run from
+// resume, `running` would resume a run that ended.
+caf::error unknown_status(const std::string& path, const std::string& run_id,
+                          const std::string& status) {
+  return caf::make_error(store_errc::corrupted,
+                         path + ": run " + run_id + " has status '" + status
+                           + "' in the runs table; expected running, completed, "
+                             "limit_reached, failed or canceled. `troupe doctor --db "
+                           + path + "` lists every damaged row");
+}
+
+caf::expected<run_info> read_run(const detail::statement& st, const std::string& path) {
   run_info r;
   r.run_id = st.text_at(0);
   r.parent_run_id = st.text_at(1);
   r.root_run_id = st.text_at(2);
   r.agent = st.text_at(3);
   r.tenant = st.text_at(4);
-  if (!from_string(st.text_at(5), r.status))
-    r.status = run_status::failed;
+  if (auto status = st.text_at(5); !from_string(status, r.status))
+    return unknown_status(path, r.run_id, status);
   r.created_us = st.int_at(6);
   r.updated_us = st.int_at(7);
   r.last_seq = static_cast<uint32_t>(st.int_at(8));
@@ -66,11 +78,9 @@ bool read_hash(const statement& st, int col, event_hash& out) {
   return true;
 }
 
-} // namespace detail
-
-caf::expected<std::vector<run_info>>
-store::list_runs(std::optional<run_status> status) {
-  auto& s = *impl_;
+caf::error list_run_rows(store::impl& s, std::optional<run_status> status,
+                         std::vector<run_info>& out,
+                         std::vector<integrity_problem>* problems) {
   std::string sql = std::string("SELECT ") + run_columns + " FROM runs";
   if (status)
     sql += " WHERE status = ?1";
@@ -80,12 +90,31 @@ store::list_runs(std::optional<run_status> status) {
     return s.fail(rc, "listing runs");
   if (status)
     st.bind(1, to_string(*status));
-  std::vector<run_info> out;
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back(read_run(st));
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto run = read_run(st, s.path);
+    if (run) {
+      out.push_back(std::move(*run));
+      continue;
+    }
+    if (problems == nullptr)
+      return std::move(run.error());
+    problems->push_back({st.text_at(0), 0,
+                         "runs.status is '" + st.text_at(5)
+                           + "', not a status this build knows; the row was not checked"});
+  }
   if (rc != SQLITE_DONE)
     return s.fail(rc, "listing runs");
+  return {};
+}
+
+} // namespace detail
+
+caf::expected<std::vector<run_info>>
+store::list_runs(std::optional<run_status> status) {
+  std::vector<run_info> out;
+  if (auto err = detail::list_run_rows(*impl_, status, out, nullptr))
+    return err;
   return out;
 }
 
@@ -99,7 +128,7 @@ caf::expected<run_info> store::find_run(const std::string& run_id) {
   st.bind(1, run_id);
   auto rc = st.step();
   if (rc == SQLITE_ROW)
-    return read_run(st);
+    return read_run(st, s.path);
   if (rc != SQLITE_DONE)
     return s.fail(rc, "looking up run " + run_id);
   return caf::make_error(store_errc::unknown_run,

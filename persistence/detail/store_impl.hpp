@@ -105,6 +105,13 @@ void check_link(const stored_event& row, event_hash& prev, integrity_report& rep
 /// Registers `troupe_crc32(blob)` on the connection (used by migrations).
 void register_functions(sqlite3* db);
 
+/// The runs rows (with `status`, only those) in creation order. A row whose
+/// status is unknown is `store_errc::corrupted` naming the run and the value;
+/// with `problems`, it is reported there instead and left out.
+[[nodiscard]] caf::error list_run_rows(store::impl& s, std::optional<run_status> status,
+                                       std::vector<run_info>& out,
+                                       std::vector<integrity_problem>* problems);
+
 /// Copies a hash column into `out`; false (and `out` zeroed) when the value
 /// is not event_hash_size bytes long.
 bool read_hash(const statement& st, int col, event_hash& out);

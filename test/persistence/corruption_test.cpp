@@ -224,6 +224,32 @@ BOOST_AUTO_TEST_CASE(deleted_last_event_disagrees_with_runs_last_seq) {
   BOOST_TEST(has_problem(rep, "run-b", 0, "last_seq is 6"));
 }
 
+// A status no build knows is corruption named by run and value, never read
+// as `failed` (which would hide the run from resume and misreport it).
+BOOST_AUTO_TEST_CASE(unknown_run_status_is_corruption_naming_run_and_value) {
+  temp_dir dir;
+  auto path = dir.file("j.db");
+  write_journal(path, 3);
+  raw_db(path).exec("UPDATE runs SET status = 'paused' WHERE run_id = 'run-b'");
+  auto db = store::open(path, open_mode::read_only);
+  BOOST_REQUIRE_MESSAGE(db, render(db));
+  auto one = db->find_run("run-b");
+  BOOST_REQUIRE(!one);
+  BOOST_CHECK(one.error() == store_errc::corrupted);
+  BOOST_TEST(render(one.error()).find("run run-b has status 'paused'") != std::string::npos,
+             render(one.error()));
+  BOOST_TEST(render(one.error()).find(path) != std::string::npos);
+  auto all = db->list_runs();
+  BOOST_REQUIRE(!all);
+  BOOST_CHECK(all.error() == store_errc::corrupted);
+  BOOST_TEST(!!db->find_run("run-a")); // the other run reads as before
+  // Doctor reports the row and checks everything else.
+  auto rep = check(path);
+  BOOST_TEST(rep.problems.size() == 1u);
+  BOOST_TEST(has_problem(rep, "run-b", 0, "runs.status is 'paused'"));
+  BOOST_TEST(rep.events == 6u);
+}
+
 BOOST_AUTO_TEST_CASE(file_truncated_to_half_is_an_error_or_a_problem) {
   temp_dir dir;
   auto path = dir.file("j.db");
