@@ -47,15 +47,18 @@ void launch(supervisor_actor* self, const std::string& run_id, run_spec spec) {
     self->send(a, cancel_atom::value);
 }
 
-std::vector<event> decode_all(const std::vector<event_bytes>& rows,
-                              caf::error& err) {
+// The journal verified these rows before sending them (run_loader); one that
+// still does not decode is an error naming the run and the seq, never a
+// shorter history: a restart or a failure's totals built from part of a run
+// would be wrong without saying so.
+caf::expected<std::vector<event>> decode_history(const std::string& run_id,
+                                                 const std::vector<event_bytes>& rows) {
   std::vector<event> out;
-  for (auto& b : rows) {
-    auto ev = decode(b);
-    if (!ev) {
-      err = ev.error();
-      return {};
-    }
+  out.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto ev = decode(rows[i], "run " + run_id + " seq " + std::to_string(i + 1));
+    if (!ev)
+      return std::move(ev.error());
     out.push_back(std::move(*ev));
   }
   return out;
@@ -105,10 +108,9 @@ void restart(supervisor_actor* self, const std::string& run_id) {
   self->request(self->state.journal, caf::infinite, read_atom::value, run_id)
     .then(
       [=](std::vector<event_bytes>& rows) {
-        caf::error err;
-        auto history = decode_all(rows, err);
-        auto spec = err ? caf::expected<run_spec>{err}
-                        : spec_from_history(std::move(history));
+        auto history = decode_history(run_id, rows);
+        auto spec = history ? spec_from_history(std::move(*history))
+                            : caf::expected<run_spec>{std::move(history.error())};
         if (!spec) {
           fail_run(self, run_id, {}, "cannot restart: " + render(spec.error()));
           return;
@@ -149,10 +151,19 @@ void on_down(supervisor_actor* self, const caf::down_msg& dm) {
     self->request(st.journal, caf::infinite, read_atom::value, run_id)
       .then(
         [=](std::vector<event_bytes>& rows) {
-          caf::error err;
-          fail_run(self, run_id, decode_all(rows, err), why);
+          auto history = decode_history(run_id, rows);
+          if (!history) {
+            fail_run(self, run_id, {},
+                     why + "; its totals are unknown: " + render(history.error()));
+            return;
+          }
+          fail_run(self, run_id, std::move(*history), why);
         },
-        [=](caf::error&) { fail_run(self, run_id, {}, why); });
+        [=](caf::error& err) {
+          fail_run(self, run_id, {},
+                   why + "; its totals are unknown: the journal could not be read: "
+                     + render(err));
+        });
     return;
   }
   entry.backoff = entry.backoff.count() == 0
