@@ -1,5 +1,7 @@
 #include "core/glob.hpp"
 
+#include <algorithm>
+#include <array>
 #include <bitset>
 #include <cctype>
 #include <vector>
@@ -102,7 +104,7 @@ bool all_stars(std::string_view s, size_t min) {
 
 // Compiles `p` into tokens. `**` as a whole segment becomes an optional group, so
 // `a/**/b` matches `a/b` and `src/**` matches `src`.
-caf::error compile(std::string_view p, glob_kind kind, std::vector<token>& out) {
+caf::error compile_tokens(std::string_view p, glob_kind kind, std::vector<token>& out) {
   const int sep = separator_of(kind);
   bool segment_start = true;
   for (size_t i = 0; i < p.size(); ++i) {
@@ -153,7 +155,7 @@ caf::error compile(std::string_view p, glob_kind kind, std::vector<token>& out) 
 }
 
 // Adds state `i` and everything reachable from it without input.
-void add_state(const std::vector<token>& toks, std::vector<char>& active, size_t i) {
+void add_state(const std::vector<token>& toks, char* active, size_t i) {
   if (active[i])
     return;
   active[i] = 1;
@@ -174,11 +176,23 @@ void add_state(const std::vector<token>& toks, std::vector<char>& active, size_t
 }
 
 bool run(const std::vector<token>& toks, std::string_view text, int sep) {
-  std::vector<char> cur(toks.size() + 1, 0);
-  std::vector<char> next(toks.size() + 1, 0);
+  // Two sets of |tokens| + 1 state flags. A compiled policy matches every
+  // call against every rule's globs, so patterns of ordinary size keep them
+  // on the stack instead of allocating twice per match.
+  constexpr size_t inline_states = 128;
+  const size_t n = toks.size() + 1;
+  std::array<char, 2 * inline_states> inline_flags{};
+  std::vector<char> heap_flags;
+  char* flags = inline_flags.data();
+  if (n > inline_states) {
+    heap_flags.assign(2 * n, 0);
+    flags = heap_flags.data();
+  }
+  char* cur = flags;
+  char* next = flags + n;
   add_state(toks, cur, 0);
   for (char ch : text) {
-    std::fill(next.begin(), next.end(), 0);
+    std::fill(next, next + n, 0);
     bool any = false;
     const bool at_sep = is_sep(ch, sep);
     for (size_t i = 0; i < toks.size(); ++i) {
@@ -211,7 +225,7 @@ bool run(const std::vector<token>& toks, std::string_view text, int sep) {
     }
     if (!any)
       return false;
-    cur.swap(next);
+    std::swap(cur, next);
   }
   return cur[toks.size()] != 0;
 }
@@ -251,11 +265,47 @@ bool is_port(std::string_view s) {
 
 } // namespace
 
+// What compiled_glob shares between copies.
+struct glob_program {
+  std::vector<token> tokens;
+  int sep = -1;
+  bool valid = false;
+  bool is_path = false;
+  bool root_matches = false; ///< path patterns: whether `.` (the root) matches
+};
+
+compiled_glob compiled_glob::compile(std::string_view pattern, glob_kind kind) {
+  compiled_glob out;
+  out.pattern_ = std::string{pattern};
+  out.kind_ = kind;
+  auto prog = std::make_shared<glob_program>();
+  prog->sep = separator_of(kind);
+  std::string normalized;
+  if (kind == glob_kind::path) {
+    normalized = normalize_path_glob(pattern);
+    pattern = normalized;
+    prog->is_path = true;
+    // The root has no name a wildcard could match; only "everything" covers it.
+    prog->root_matches = pattern == "." || glob_matches_everything(pattern, kind);
+  }
+  prog->valid = !pattern.empty() && !compile_tokens(pattern, kind, prog->tokens);
+  out.program_ = std::move(prog);
+  return out;
+}
+
+bool compiled_glob::matches(std::string_view text) const {
+  if (!program_)
+    return false;
+  if (program_->is_path && text == ".")
+    return program_->root_matches;
+  return program_->valid && run(program_->tokens, text, program_->sep);
+}
+
 caf::error check_glob(std::string_view pattern, glob_kind kind) {
   if (pattern.empty())
     return bad("an empty pattern");
   std::vector<token> toks;
-  if (auto err = compile(pattern, kind, toks))
+  if (auto err = compile_tokens(pattern, kind, toks))
     return err;
   // A path pattern could only match paths no tool accepts when it leaves the
   // workspace by the same rule (core/workspace.hpp).
@@ -265,18 +315,7 @@ caf::error check_glob(std::string_view pattern, glob_kind kind) {
 }
 
 bool glob_match(std::string_view pattern, std::string_view text, glob_kind kind) {
-  std::string normalized;
-  if (kind == glob_kind::path) {
-    normalized = normalize_path_glob(pattern);
-    pattern = normalized;
-    // The root has no name a wildcard could match; only "everything" covers it.
-    if (text == ".")
-      return pattern == "." || glob_matches_everything(pattern, kind);
-  }
-  std::vector<token> toks;
-  if (pattern.empty() || compile(pattern, kind, toks))
-    return false;
-  return run(toks, text, separator_of(kind));
+  return compiled_glob::compile(pattern, kind).matches(text);
 }
 
 bool is_literal_glob(std::string_view pattern) {

@@ -18,6 +18,7 @@
 #include <caf/error.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,8 +45,35 @@ enum class glob_kind : uint8_t {
 /// True when `text` matches all of `pattern`. An invalid pattern (one
 /// `check_glob` rejects) matches nothing. Path patterns see `.` (the
 /// workspace root, see `workspace_relative`) only if the pattern is `.` or
-/// consists of `**` segments alone.
+/// consists of `**` segments alone. Compiles `pattern` on every call: code
+/// that matches one pattern many times keeps a `compiled_glob`.
 [[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text, glob_kind kind);
+
+struct glob_program;
+
+/// A pattern compiled once (a policy compiles its globs when it loads) and
+/// matched many times, exactly as `glob_match` would match it. Copies share
+/// the compiled program; it is immutable, so any thread may match.
+class compiled_glob {
+public:
+  /// Matches nothing; `pattern()` is empty.
+  compiled_glob() = default;
+
+  /// An invalid pattern compiles to one that matches nothing, as in `glob_match`.
+  [[nodiscard]] static compiled_glob compile(std::string_view pattern, glob_kind kind);
+
+  [[nodiscard]] bool matches(std::string_view text) const;
+
+  /// The pattern as given to `compile`.
+  [[nodiscard]] const std::string& pattern() const noexcept { return pattern_; }
+
+  [[nodiscard]] glob_kind kind() const noexcept { return kind_; }
+
+private:
+  std::string pattern_;
+  glob_kind kind_ = glob_kind::name;
+  std::shared_ptr<const glob_program> program_;
+};
 
 /// True when `pattern` has no wildcard, class or escape: it matches exactly
 /// its own text.

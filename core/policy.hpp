@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ enum class policy_mode : uint8_t {
   strict,
 };
 
+namespace detail {
+struct rule_globs; // core/detail/policy_globs.hpp
+} // namespace detail
+
 /// One `[[rule]]`. Empty lists are "no condition" (the parser rejects empty
 /// arrays in the file, so an empty list always means the key was absent).
 struct policy_rule {
@@ -63,6 +68,13 @@ struct policy_rule {
   /// Position of the rule's table in `policy::source`; 0 for built-in rules.
   int line = 0;
   int column = 0;
+  /// `tool`, `paths` and `hosts` compiled when the policy loaded (the parsers
+  /// and `default_policy` call `compile_globs`), so `decide` never compiles a
+  /// glob of a loaded policy. A rule built or edited in code without
+  /// `compile_globs` still decides correctly: `decide` uses this only while
+  /// it was compiled from the rule's current globs, and compiles otherwise.
+  /// Copies of the rule share it.
+  std::shared_ptr<const detail::rule_globs> compiled;
 };
 
 struct policy {
@@ -133,6 +145,9 @@ parse_policy(std::string_view text, const std::string& source,
 [[nodiscard]] caf::expected<policy>
 load_policy(const std::filesystem::path& file,
             std::vector<policy_warning>* warnings = nullptr);
+
+/// Compiles the globs of every rule of `p` into `policy_rule::compiled`.
+void compile_globs(policy& p);
 
 /// Decides `call` under `p`. Total: every call gets a verdict.
 [[nodiscard]] policy_verdict decide(const policy& p, const call_context& call);

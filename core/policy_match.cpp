@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/detail/policy_globs.hpp"
 #include "core/glob.hpp"
 
 namespace troupe {
@@ -89,25 +90,24 @@ std::string join(const std::vector<std::string>& words, std::string_view sep = "
   return out;
 }
 
-const std::string* first_match(const std::vector<std::string>& globs, const arg_value& v,
-                               glob_kind kind) {
+const std::string* first_match(const std::vector<compiled_glob>& globs, const arg_value& v) {
   if (!v.canonical)
     return nullptr;
   for (const auto& g : globs)
-    if (glob_match(g, *v.canonical, kind))
-      return &g;
+    if (g.matches(*v.canonical))
+      return &g.pattern();
   return nullptr;
 }
 
 // Rules that grant (allow, ask) need every value inside their globs; deny rules
 // fire on any one, so mixing a forbidden path with an allowed one never slips
 // past a deny rule. `note` says why the condition matched.
-bool globs_match(const std::vector<std::string>& globs, const arg_values& values,
-                 glob_kind kind, bool need_all, const char* noun, std::string& note) {
+bool globs_match(const std::vector<compiled_glob>& globs, const arg_values& values,
+                 bool need_all, const char* noun, std::string& note) {
   if (values.empty())
     return false;
   for (const auto& v : values) {
-    const auto* hit = first_match(globs, v, kind);
+    const auto* hit = first_match(globs, v);
     if (need_all && !hit)
       return false;
     if (hit && note.empty())
@@ -151,9 +151,42 @@ bool command_matches(const policy_rule& r, const json& args, std::vector<std::st
   return true;
 }
 
+bool compiled_from(const std::vector<compiled_glob>& compiled,
+                   const std::vector<std::string>& globs) {
+  return compiled.size() == globs.size()
+         && std::equal(compiled.begin(), compiled.end(), globs.begin(),
+                       [](const compiled_glob& c, const std::string& g) { return c.pattern() == g; });
+}
+
+std::vector<compiled_glob> compile_all(const std::vector<std::string>& globs, glob_kind kind) {
+  std::vector<compiled_glob> out;
+  out.reserve(globs.size());
+  for (const auto& g : globs)
+    out.push_back(compiled_glob::compile(g, kind));
+  return out;
+}
+
+detail::rule_globs compile_rule(const policy_rule& r) {
+  return {compiled_glob::compile(r.tool, glob_kind::name), compile_all(r.paths, glob_kind::path),
+          compile_all(r.hosts, glob_kind::host)};
+}
+
+// The rule's compiled globs when they are its current ones (a loaded
+// policy), else compiled now into `scratch` (a rule built or edited in code).
+const detail::rule_globs& globs_of(const policy_rule& r, detail::rule_globs& scratch) {
+  if (const auto* c = r.compiled.get(); c != nullptr && c->tool.pattern() == r.tool
+                                        && compiled_from(c->paths, r.paths)
+                                        && compiled_from(c->hosts, r.hosts))
+    return *c;
+  scratch = compile_rule(r);
+  return scratch;
+}
+
 // True when `r` matches `call`; `notes` then lists the conditions that held.
 bool rule_matches(const policy_rule& r, const call_context& call, std::vector<std::string>& notes) {
-  if (!glob_match(r.tool, call.tool, glob_kind::name))
+  detail::rule_globs scratch;
+  const auto& globs = globs_of(r, scratch);
+  if (!globs.tool.matches(call.tool))
     return false;
   if (!in_scope(r.agents, call.agent, "agent", notes) || !in_scope(r.roles, call.role, "role", notes)
       || !in_scope(r.tenants, call.tenant, "tenant", notes))
@@ -161,7 +194,7 @@ bool rule_matches(const policy_rule& r, const call_context& call, std::vector<st
   const bool need_all = r.decision != decision_kind::deny;
   if (!r.paths.empty()) {
     std::string note;
-    if (!globs_match(r.paths, path_values(call.args), glob_kind::path, need_all, "path", note))
+    if (!globs_match(globs.paths, path_values(call.args), need_all, "path", note))
       return false;
     notes.push_back(std::move(note));
   }
@@ -169,7 +202,7 @@ bool rule_matches(const policy_rule& r, const call_context& call, std::vector<st
     return false;
   if (!r.hosts.empty()) {
     std::string note;
-    if (!globs_match(r.hosts, host_values(call.args), glob_kind::host, need_all, "host", note))
+    if (!globs_match(globs.hosts, host_values(call.args), need_all, "host", note))
       return false;
     notes.push_back(std::move(note));
   }
@@ -210,6 +243,11 @@ policy_rule builtin_rule(std::string tool, bool workspace_paths) {
 }
 
 } // namespace
+
+void compile_globs(policy& p) {
+  for (auto& r : p.rules)
+    r.compiled = std::make_shared<const detail::rule_globs>(compile_rule(r));
+}
 
 policy_verdict decide(const policy& p, const call_context& call) {
   policy_verdict v;
@@ -266,6 +304,7 @@ policy default_policy() {
     p.rules.push_back(builtin_rule(tool, false));
   p.source = "(built-in default policy)";
   p.version = policy_hash(p);
+  compile_globs(p);
   return p;
 }
 

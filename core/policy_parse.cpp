@@ -417,6 +417,7 @@ caf::expected<policy> build(const toml::table& table, const std::string& source,
     return err;
   }
   result.version = policy_hash(result);
+  compile_globs(result);
   if (warnings) {
     auto shadowed = find_shadowed_rules(result);
     warnings->insert(warnings->end(), shadowed.begin(), shadowed.end());
