@@ -1,0 +1,72 @@
+#include "core/run_admission.hpp"
+
+#include <algorithm>
+
+#include "core/runtime_errc.hpp"
+
+namespace troupe {
+
+caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
+                                   const std::string& task, const tool_registry& registry,
+                                   std::string scenario_key) {
+  auto agent_name = agent.empty() ? sc.agent : agent;
+  auto found = sc.agents.find(agent_name);
+  if (found == sc.agents.end())
+    return caf::make_error(runtime_errc::invalid_scenario,
+                           sc.source + ": no agent '" + agent_name + "'");
+  const auto& cfg = found->second;
+  run_start start;
+  start.task = task.empty() ? sc.task : task;
+  if (start.task.empty())
+    return caf::make_error(runtime_errc::invalid_scenario,
+                           sc.source + ": the run has no task; set [run].task "
+                                       "or pass one (--task)");
+  for (const auto& t : cfg.tools)
+    if (registry.find(t) == nullptr)
+      return caf::make_error(runtime_errc::unknown_tool,
+                             sc.source + ": agent '" + agent_name + "' lists tool '" + t
+                               + "', which is not registered");
+  start.agent = agent_name;
+  start.tenant = sc.tenant;
+  start.model = cfg.model;
+  start.instructions = cfg.instructions;
+  start.tools = cfg.tools;
+  start.limits = sc.limits;
+  start.scenario = std::move(scenario_key);
+  start.workspace = sc.workspace_root.string();
+  return start;
+}
+
+resume_gate::resume_gate(size_t limit) : limit_(std::max<size_t>(1, limit)) {
+  // nop
+}
+
+bool resume_gate::admit(const std::string& run_id) {
+  if (alive_.size() < limit_) {
+    alive_.insert(run_id);
+    return true;
+  }
+  waiting_.push_back(run_id);
+  return false;
+}
+
+std::optional<std::string> resume_gate::release(const std::string& run_id) {
+  if (alive_.erase(run_id) == 0) {
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), run_id), waiting_.end());
+    return std::nullopt;
+  }
+  if (waiting_.empty())
+    return std::nullopt;
+  auto next = std::move(waiting_.front());
+  waiting_.pop_front();
+  alive_.insert(next);
+  return next;
+}
+
+std::vector<std::string> resume_gate::drop_waiting() {
+  std::vector<std::string> out(waiting_.begin(), waiting_.end());
+  waiting_.clear();
+  return out;
+}
+
+} // namespace troupe
