@@ -14,6 +14,7 @@ using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using unfinished_atom = caf::atom_constant<caf::atom("unfinished")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
 
 } // namespace troupe

@@ -260,22 +260,32 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
         spdlog::warn("journal {}: renewing run leases failed (retried in {} ms): {}",
                      st.cfg.path, st.cfg.renew_interval.count(), render(err));
     },
-    [=](read_atom, const std::string& run_id)
-      -> caf::result<std::vector<event_bytes>> {
+    [=](read_atom, const std::string& run_id) -> caf::result<std::vector<event>> {
       auto& st = self->state;
       if (!st.failure && !st.batch.empty())
         commit(self);
       if (st.failure)
         return writer_failed(st);
-      std::vector<event_bytes> out;
-      auto err = st.db->for_each_verified_event(
-        run_id, [&](const persistence::stored_event& row, event&) {
-          out.push_back(row.bytes);
-          return caf::error{};
-        });
-      if (err)
-        return err;
-      return out;
+      // The one run loader: every row verified and decoded once, here.
+      auto events = st.db->load_run(run_id);
+      if (!events)
+        return std::move(events.error());
+      return std::move(*events);
+    },
+    [=](unfinished_atom) -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      if (!st.failure && !st.batch.empty())
+        commit(self);
+      if (st.failure)
+        return writer_failed(st);
+      auto runs = st.db->list_runs(run_status::running);
+      if (!runs)
+        return std::move(runs.error());
+      std::vector<std::string> ids;
+      ids.reserve(runs->size());
+      for (auto& r : *runs)
+        ids.push_back(std::move(r.run_id));
+      return ids;
     },
   };
 }

@@ -12,7 +12,16 @@
 //   (stats_atom)                             replies with journal_stats
 //   (read_atom, run_id)                      commits what is pending, then
 //                                            replies with the run's events
-//                                            (std::vector<event_bytes>)
+//                                            (std::vector<event>), each row
+//                                            verified and decoded by the run
+//                                            loader (store::load_run); a
+//                                            damaged row is `corrupted`,
+//                                            naming run and seq
+//   (unfinished_atom)                        commits what is pending, then
+//                                            replies with the ids of the runs
+//                                            whose status is still running, in
+//                                            the order they began
+//                                            (std::vector<std::string>)
 //   (claim_atom, run_id)                     takes an unfinished run over for
 //                                            this process (see below); replies
 //                                            unit or the store's refusal
@@ -38,11 +47,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 #include <caf/make_message.hpp>
+
+#include "schemas/event.hpp"
 
 namespace troupe {
 
@@ -95,3 +108,6 @@ spawn_journal(caf::actor_system& sys, journal_config cfg);
 } // namespace troupe
 
 CAF_ERROR_CODE_ENUM(troupe::journal_errc, "journal")
+// Decoded events reach only actors of this process (runs are supervised on
+// the node that journals them); across processes events travel as bytes.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::event>)

@@ -1,77 +1,82 @@
+// The run supervisor's admission, ends and crash handling (the protocol is in
+// actors/run_supervisor.hpp; resume is in actors/run_resume.cpp).
+
 #include "actors/run_supervisor.hpp"
 
-#include <deque>
-#include <map>
+#include <cstdio>
+#include <random>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/detail/supervisor_state.hpp"
 #include "actors/messages.hpp"
 #include "core/run_state.hpp"
+#include "core/runtime_errc.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe {
 
+namespace detail {
+
 namespace {
 
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
-using clock_type = std::chrono::steady_clock;
 
-struct supervised_run {
-  caf::actor current;
-  run_launch launch; ///< spec without history: the journal is the truth
-  std::deque<clock_type::time_point> crashes;
-  std::chrono::milliseconds backoff{0};
-  bool cancel_on_launch = false; ///< a cancel arrived while it was down
-};
-
-struct supervisor_state {
-  static inline const char* name = "troupe.run_supervisor";
-  caf::actor journal;
-  restart_policy policy;
-  std::map<std::string, supervised_run> runs;
-  std::map<caf::actor_addr, std::string> by_actor;
-};
-
-using supervisor_actor = caf::stateful_actor<supervisor_state>;
-
-void launch(supervisor_actor* self, const std::string& run_id, run_spec spec) {
-  auto& entry = self->state.runs.at(run_id);
-  auto a = spawn_run(self->system(), std::move(spec), entry.launch.wiring);
-  self->monitor(a);
-  self->state.by_actor[a.address()] = run_id;
-  entry.current = a;
-  if (entry.cancel_on_launch)
-    self->send(a, cancel_atom::value);
+// Owner callbacks run on a one-shot actor: an owner may call back into the
+// facade, which asks this supervisor and would wait for itself.
+void tell_owner(supervisor_actor* self, std::function<void(const run_result&)> on_done,
+                run_result r) {
+  if (on_done)
+    self->spawn([on_done = std::move(on_done), r = std::move(r)] { on_done(r); });
 }
 
-// The journal verified these rows before sending them (run_loader); one that
-// still does not decode is an error naming the run and the seq, never a
-// shorter history: a restart or a failure's totals built from part of a run
-// would be wrong without saying so.
-caf::expected<std::vector<event>> decode_history(const std::string& run_id,
-                                                 const std::vector<event_bytes>& rows) {
-  std::vector<event> out;
-  out.reserve(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    auto ev = decode(rows[i], "run " + run_id + " seq " + std::to_string(i + 1));
-    if (!ev)
-      return std::move(ev.error());
-    out.push_back(std::move(*ev));
+void finish_shutdown_if_idle(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.shutting_down || !st.runs.empty() || !st.resuming.empty())
+    return;
+  for (auto& rp : st.shutdown_waiters)
+    rp.deliver(caf::unit);
+  st.shutdown_waiters.clear();
+}
+
+// The one place a run leaves the supervisor: its on_done reported the end.
+void on_run_end(supervisor_actor* self, const run_result& r) {
+  auto& st = self->state;
+  auto i = st.runs.find(r.run_id);
+  if (i == st.runs.end())
+    return;
+  auto result = std::move(i->second.result);
+  st.runs.erase(i);
+  st.finished[r.run_id] = r;
+  result->set_value(r);
+  if (auto next = st.gate.release(r.run_id)) {
+    auto& entry = st.runs.at(*next);
+    auto spec = entry.launch.spec;
+    spec.history = std::move(entry.waiting_history);
+    entry.waiting_history.clear();
+    launch(self, *next, std::move(spec));
   }
-  return out;
+  finish_shutdown_if_idle(self);
 }
 
-// Gives up on a run that keeps crashing: journals its end and tells its owner.
+// Gives up on a run that keeps crashing: journals its end and tells its
+// owner. Without a readable history its totals are unknown, and it says so.
 void fail_run(supervisor_actor* self, const std::string& run_id,
-              std::vector<event> history, const std::string& why) {
+              caf::expected<std::vector<event>> history, std::string why) {
   auto& entry = self->state.runs.at(run_id);
+  entry.giving_up = true;
   auto wiring = entry.launch.wiring;
   run_state st;
-  for (auto& ev : history)
-    apply(st, ev);
+  if (history) {
+    for (auto& ev : *history)
+      apply(st, ev);
+  } else {
+    why += "; its totals are unknown: the journal could not be read: "
+           + render(history.error());
+  }
   completion done;
   done.status = run_status::failed;
   done.reason = "restart_intensity_exceeded";
@@ -86,42 +91,34 @@ void fail_run(supervisor_actor* self, const std::string& run_id,
   ev.body = done;
   run_result r{run_id, run_status::failed, "", why, done.reason, st.totals};
   spdlog::error("run {}: {}", run_id, why);
-  self->state.runs.erase(run_id);
-  self->request(self->state.journal, caf::infinite, append_atom::value,
-                durable_atom::value, encode(ev))
-    .then(
-      [=](uint32_t) {
-        if (wiring.on_done)
-          wiring.on_done(r);
-      },
-      [=](caf::error& err) {
-        auto r2 = r;
-        r2.summary += "; the journal refused the failure: " + render(err);
-        if (wiring.on_done)
-          wiring.on_done(r2);
-      });
+  self->request(self->state.cfg.journal, caf::infinite, append_atom::value, durable_atom::value,
+                encode(ev))
+    .then([=](uint32_t) { tell_owner(self, wiring.on_done, r); },
+          [=](caf::error& err) {
+            auto refused = r;
+            refused.summary += "; the journal refused the failure: " + render(err);
+            tell_owner(self, wiring.on_done, refused);
+          });
 }
 
+// The journal is the truth after a crash: the run restarts from what it
+// journaled, through the same loader resume uses.
 void restart(supervisor_actor* self, const std::string& run_id) {
   if (self->state.runs.count(run_id) == 0)
     return;
-  self->request(self->state.journal, caf::infinite, read_atom::value, run_id)
+  self->request(self->state.cfg.journal, caf::infinite, read_atom::value, run_id)
     .then(
-      [=](std::vector<event_bytes>& rows) {
-        auto history = decode_history(run_id, rows);
-        auto spec = history ? spec_from_history(std::move(*history))
-                            : caf::expected<run_spec>{std::move(history.error())};
+      [=](std::vector<event>& history) {
+        auto spec = spec_from_history(std::move(history));
         if (!spec) {
-          fail_run(self, run_id, {}, "cannot restart: " + render(spec.error()));
+          fail_run(self, run_id, std::vector<event>{}, "cannot restart: " + render(spec.error()));
           return;
         }
         spdlog::warn("run {}: restarting from {} journaled events", run_id,
                      spec->history.size());
         launch(self, run_id, std::move(*spec));
       },
-      [=](caf::error& err) {
-        fail_run(self, run_id, {}, "cannot read the journal to restart: " + render(err));
-      });
+      [=](caf::error& err) { fail_run(self, run_id, std::move(err), "cannot restart"); });
 }
 
 void on_down(supervisor_actor* self, const caf::down_msg& dm) {
@@ -132,63 +129,78 @@ void on_down(supervisor_actor* self, const caf::down_msg& dm) {
   auto run_id = i->second;
   st.by_actor.erase(i);
   auto e = st.runs.find(run_id);
-  if (e == st.runs.end())
-    return;
-  if (!dm.reason || dm.reason == caf::exit_reason::normal) {
-    st.runs.erase(e); // finished; on_done already ran
-    return;
-  }
+  if (e == st.runs.end() || !dm.reason || dm.reason == caf::exit_reason::normal)
+    return; // ended; its on_done reported it (or is about to)
   auto& entry = e->second;
   entry.current = nullptr;
-  auto now = clock_type::now();
+  if (entry.giving_up)
+    return;
+  auto now = supervisor_clock::now();
   entry.crashes.push_back(now);
-  while (!entry.crashes.empty() && now - entry.crashes.front() > st.policy.window)
+  const auto& policy = st.cfg.restarts;
+  while (!entry.crashes.empty() && now - entry.crashes.front() > policy.window)
     entry.crashes.pop_front();
-  if (entry.crashes.size() > st.policy.max_restarts) {
+  if (entry.crashes.size() > policy.max_restarts) {
     auto why = "run crashed " + std::to_string(entry.crashes.size()) + " times within "
-               + std::to_string(st.policy.window.count()) + " ms (last: "
-               + render(dm.reason) + "); restart intensity exceeded";
-    self->request(st.journal, caf::infinite, read_atom::value, run_id)
-      .then(
-        [=](std::vector<event_bytes>& rows) {
-          auto history = decode_history(run_id, rows);
-          if (!history) {
-            fail_run(self, run_id, {},
-                     why + "; its totals are unknown: " + render(history.error()));
-            return;
-          }
-          fail_run(self, run_id, std::move(*history), why);
-        },
-        [=](caf::error& err) {
-          fail_run(self, run_id, {},
-                   why + "; its totals are unknown: the journal could not be read: "
-                     + render(err));
-        });
+               + std::to_string(policy.window.count()) + " ms (last: " + render(dm.reason)
+               + "); restart intensity exceeded";
+    entry.giving_up = true;
+    self->request(st.cfg.journal, caf::infinite, read_atom::value, run_id)
+      .then([=](std::vector<event>& history) { fail_run(self, run_id, std::move(history), why); },
+            [=](caf::error& err) { fail_run(self, run_id, std::move(err), why); });
     return;
   }
-  entry.backoff = entry.backoff.count() == 0
-                    ? st.policy.initial_backoff
-                    : std::min(entry.backoff * 2, st.policy.max_backoff);
+  entry.backoff = entry.backoff.count() == 0 ? policy.initial_backoff
+                                             : std::min(entry.backoff * 2, policy.max_backoff);
   spdlog::warn("run {}: crashed ({}); restart in {} ms", run_id, render(dm.reason),
                entry.backoff.count());
   self->delayed_send(self, entry.backoff, restart_atom::value, run_id);
 }
 
-caf::behavior run_supervisor(supervisor_actor* self, caf::actor journal,
-                             restart_policy policy) {
-  self->state.journal = std::move(journal);
-  self->state.policy = policy;
+caf::result<run_ticket> start_new(supervisor_actor* self, run_launch& l) {
+  auto& st = self->state;
+  if (!l.spec.run_id.empty())
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "start: the supervisor gives run ids; this launch already has '"
+                             + l.spec.run_id + "'");
+  if (st.shutting_down)
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "start: the runtime is shutting down; the run was not started");
+  l.spec.run_id = st.cfg.id_prefix + "-" + std::to_string(++st.last_id);
+  auto ticket = admit(self, l.spec, std::move(l.wiring));
+  launch(self, ticket.run_id, std::move(l.spec));
+  return ticket;
+}
+
+caf::result<void> shutdown(supervisor_actor* self) {
+  auto& st = self->state;
+  st.shutting_down = true;
+  for (auto& run_id : st.gate.drop_waiting())
+    drop_unstarted(self, run_id);
+  for (auto& [run_id, entry] : st.runs) {
+    if (entry.current)
+      self->send(entry.current, cancel_atom::value);
+    else
+      entry.cancel_on_launch = true;
+  }
+  if (st.runs.empty() && st.resuming.empty())
+    return caf::unit;
+  auto rp = self->make_response_promise();
+  st.shutdown_waiters.push_back(rp);
+  return rp;
+}
+
+caf::behavior run_supervisor(supervisor_actor* self, supervisor_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  if (st.cfg.id_prefix.empty())
+    st.cfg.id_prefix = make_run_id_prefix();
+  st.gate = resume_gate{st.cfg.resume_concurrency};
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
-    [=](start_atom, run_launch& l) {
-      auto run_id = l.spec.run_id;
-      auto spec = std::move(l.spec);
-      auto& entry = self->state.runs[run_id];
-      entry.launch.spec = spec;
-      entry.launch.spec.history.clear();
-      entry.launch.wiring = std::move(l.wiring);
-      launch(self, run_id, std::move(spec));
-    },
+    [=](start_atom, run_launch& l) { return start_new(self, l); },
+    [=](resume_atom, resume_order& order) { return resume(self, std::move(order)); },
+    [=](done_atom, const run_result& r) { on_run_end(self, r); },
     [=](restart_atom, const std::string& run_id) { restart(self, run_id); },
     [=](cancel_atom, const std::string& run_id) -> bool {
       auto i = self->state.runs.find(run_id);
@@ -197,17 +209,76 @@ caf::behavior run_supervisor(supervisor_actor* self, caf::actor journal,
       if (i->second.current)
         self->send(i->second.current, cancel_atom::value);
       else
-        i->second.cancel_on_launch = true; // between a crash and its restart
+        i->second.cancel_on_launch = true; // after a crash, or waiting for a slot
       return true;
     },
+    [=](caf::get_atom, const std::string& run_id) -> std::optional<run_result> {
+      auto i = self->state.finished.find(run_id);
+      if (i == self->state.finished.end())
+        return std::nullopt;
+      return i->second;
+    },
+    [=](shutdown_atom) { return shutdown(self); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_run_supervisor(caf::actor_system& sys, caf::actor journal,
-                                restart_policy policy) {
-  return sys.spawn(run_supervisor, std::move(journal), policy);
+run_ticket admit(supervisor_actor* self, const run_spec& spec, run_wiring wiring) {
+  auto& entry = self->state.runs[spec.run_id];
+  entry.result = std::make_shared<std::promise<run_result>>();
+  auto owner_done = std::move(wiring.on_done);
+  // A weak address: the runs' wiring must not keep their supervisor alive.
+  wiring.on_done = [owner_done, sup = self->address()](const run_result& r) {
+    if (owner_done)
+      owner_done(r);
+    if (auto s = caf::actor_cast<caf::actor>(sup))
+      caf::anon_send(s, done_atom::value, r);
+  };
+  entry.launch.spec = spec;
+  entry.launch.spec.history.clear();
+  entry.launch.wiring = std::move(wiring);
+  return {spec.run_id, entry.result->get_future().share()};
+}
+
+void launch(supervisor_actor* self, const std::string& run_id, run_spec spec) {
+  auto& entry = self->state.runs.at(run_id);
+  auto a = spawn_run(self->system(), std::move(spec), entry.launch.wiring);
+  self->monitor(a);
+  self->state.by_actor[a.address()] = run_id;
+  entry.current = a;
+  if (entry.cancel_on_launch)
+    self->send(a, cancel_atom::value);
+}
+
+void drop_unstarted(supervisor_actor* self, const std::string& run_id) {
+  auto& st = self->state;
+  auto i = st.runs.find(run_id);
+  if (i == st.runs.end())
+    return;
+  run_result r;
+  r.run_id = run_id;
+  r.status = run_status::running;
+  r.reason = "not_resumed";
+  r.summary = "the runtime shut down before the run could resume; it stays unfinished in "
+              "the journal for the next resume";
+  i->second.result->set_value(r);
+  st.runs.erase(i);
+}
+
+} // namespace detail
+
+std::string make_run_id_prefix() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "r%llx-%04x",
+                static_cast<unsigned long long>(system_clock_us() / 1000),
+                static_cast<unsigned>(rd() & 0xffff));
+  return buf;
+}
+
+caf::actor spawn_run_supervisor(caf::actor_system& sys, supervisor_config cfg) {
+  return sys.spawn(detail::run_supervisor, std::move(cfg));
 }
 
 } // namespace troupe

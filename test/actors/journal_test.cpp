@@ -380,6 +380,38 @@ BOOST_FIXTURE_TEST_CASE(malformed_draft_is_rejected_and_the_writer_goes_on,
   BOOST_TEST(stats(j).accepted == 1u);
 }
 
+// What resume asks the journal: the runs still running, then each one's
+// events through the run loader, decoded, pending appends included.
+BOOST_FIXTURE_TEST_CASE(unfinished_runs_and_their_events_read_through_the_run_loader,
+                        system_fixture) {
+  auto j = spawn();
+  run_start start;
+  start.agent = "lead";
+  for (auto run : {"open", "closed"})
+    BOOST_REQUIRE(append(j, encode(test::make_event(run, 0, start, test::base_ts_us)), true));
+  completion done;
+  done.status = run_status::completed;
+  BOOST_REQUIRE(append(j, encode(test::make_event("closed", 0, done, test::base_ts_us)), true));
+  BOOST_REQUIRE(append(j, draft("open", "c1"), false)); // accepted, not yet committed
+  std::vector<std::string> unfinished;
+  self->request(j, 10s, unfinished_atom::value)
+    .receive([&](std::vector<std::string>& ids) { unfinished = std::move(ids); },
+             [](caf::error& err) { BOOST_FAIL(render(err)); });
+  BOOST_TEST(unfinished == std::vector<std::string>{"open"}, boost::test_tools::per_element());
+  std::vector<event> history;
+  self->request(j, 10s, read_atom::value, std::string{"open"})
+    .receive([&](std::vector<event>& evs) { history = std::move(evs); },
+             [](caf::error& err) { BOOST_FAIL(render(err)); });
+  BOOST_REQUIRE_EQUAL(history.size(), 2u);
+  BOOST_TEST(history[0].seq == 1u);
+  BOOST_TEST(std::holds_alternative<run_start>(history[0].body));
+  BOOST_TEST(std::get<tool_call>(history[1].body).call_id == "c1");
+  caf::error missing;
+  self->request(j, 10s, read_atom::value, std::string{"nobody"})
+    .receive([](std::vector<event>&) {}, [&](caf::error& err) { missing = std::move(err); });
+  BOOST_CHECK(missing == persistence::store_errc::unknown_run);
+}
+
 BOOST_FIXTURE_TEST_CASE(appends_queued_behind_a_commit_join_one_transaction,
                         deterministic_fixture) {
   auto j = spawn();
