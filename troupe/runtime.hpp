@@ -108,7 +108,9 @@ public:
   create(runtime_options opts);
 
   /// Cancels runs still in flight, waits for them to journal their end, and
-  /// stops the actor system.
+  /// stops the actor system. Resumed runs still waiting for a slot
+  /// (`resume_concurrency`) are not started: they stay unfinished in the
+  /// journal, and their results say status `running`, reason `not_resumed`.
   ~runtime();
 
   runtime(const runtime&) = delete;
