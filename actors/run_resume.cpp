@@ -77,6 +77,7 @@ void decided(supervisor_actor* self, job_ptr job, const std::string& run_id,
   if (outcome)
     job->outcomes.push_back(std::move(*outcome));
   self->state.resuming.erase(run_id);
+  finish_shutdown_if_idle(self);
   next_run(self, std::move(job));
 }
 

@@ -33,15 +33,6 @@ void tell_owner(supervisor_actor* self, std::function<void(const run_result&)> o
     self->spawn([on_done = std::move(on_done), r = std::move(r)] { on_done(r); });
 }
 
-void finish_shutdown_if_idle(supervisor_actor* self) {
-  auto& st = self->state;
-  if (!st.shutting_down || !st.runs.empty() || !st.resuming.empty())
-    return;
-  for (auto& rp : st.shutdown_waiters)
-    rp.deliver(caf::unit);
-  st.shutdown_waiters.clear();
-}
-
 // The one place a run leaves the supervisor: its on_done reported the end.
 void on_run_end(supervisor_actor* self, const run_result& r) {
   auto& st = self->state;
@@ -249,6 +240,15 @@ void launch(supervisor_actor* self, const std::string& run_id, run_spec spec) {
   entry.current = a;
   if (entry.cancel_on_launch)
     self->send(a, cancel_atom::value);
+}
+
+void finish_shutdown_if_idle(supervisor_actor* self) {
+  auto& st = self->state;
+  if (!st.shutting_down || !st.runs.empty() || !st.resuming.empty())
+    return;
+  for (auto& rp : st.shutdown_waiters)
+    rp.deliver(caf::unit);
+  st.shutdown_waiters.clear();
 }
 
 void drop_unstarted(supervisor_actor* self, const std::string& run_id) {

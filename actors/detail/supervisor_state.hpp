@@ -64,6 +64,9 @@ void launch(supervisor_actor* self, const std::string& run_id, run_spec spec);
 /// running, reason `not_resumed`; the journal still has it unfinished.
 void drop_unstarted(supervisor_actor* self, const std::string& run_id);
 
+/// Answers the shutdown requests once no run is in flight or being resumed.
+void finish_shutdown_if_idle(supervisor_actor* self);
+
 /// Continues the journal's unfinished runs (the resume_atom handler).
 [[nodiscard]] caf::result<resume_outcomes> resume(supervisor_actor* self, resume_order order);
 
