@@ -21,28 +21,13 @@ namespace troupe {
 /// The name of the tool that ends a run.
 inline constexpr std::string_view complete_tool = "complete";
 
-/// Where a run is within its turn loop.
-enum class run_phase : uint8_t {
-  created,        ///< no run_start yet
-  between_turns,  ///< the next thing is a turn (or recovery, or the end)
-  turn_started,   ///< turn_start journaled; the model has not been asked
-  awaiting_reply, ///< model_request journaled
-  handling_calls, ///< the reply's tool calls are being vetted and executed
-  finished,       ///< completion journaled
-};
-
 /// One tool call of the current reply, as the run tracks it.
 struct call_slot {
   /// As the model sent it; `args_json` is the envelope's normalized form once
   /// an approval_request or the tool_call journaled it (`args_normalized`).
   tool_call_ref call;
-  enum class state : uint8_t {
-    pending,           ///< not yet vetted
-    approved,          ///< policy (or an approver) allowed it; intent not yet journaled
-    awaiting_approval, ///< policy said ask; the run waits for a decision
-    in_flight,         ///< intent journaled, no result yet
-    done,
-  } status = state::pending;
+  using state = call_status;
+  state status = state::pending;
   bool args_normalized = false;
   /// What the journaled policy_decision granted, and its rule; the tool
   /// request is built from this, never from the policy loaded now.

@@ -10,6 +10,8 @@
 #include <zlib.h>
 
 #include "journal.capnp.h"
+#include "schemas/detail/capnp_helpers.hpp"
+#include "schemas/detail/snapshot_codec.hpp"
 #include "schemas/utf8.hpp"
 
 namespace troupe {
@@ -17,16 +19,13 @@ namespace troupe {
 namespace {
 
 using namespace troupe::schema;
+using detail::get;
+using detail::in_range;
+using detail::put;
+using detail::str;
+using detail::text;
 
 // -- helpers -------------------------------------------------------------------
-
-kj::StringPtr text(const std::string& s) {
-  return kj::StringPtr(s.c_str(), s.size());
-}
-
-std::string str(capnp::Text::Reader r) {
-  return std::string(r.cStr(), r.size());
-}
 
 // FlatArrayMessageReader requires word-aligned input; SQLite and the network
 // give no such promise, so copy when the pointer is misaligned.
@@ -194,17 +193,14 @@ struct body_encoder {
     auto b = ev.initCheckpoint();
     b.setTurn(x.turn);
     put(b.initKpis(), x.totals);
-    b.setState(capnp::Data::Reader(
-      reinterpret_cast<const kj::byte*>(x.state.data()), x.state.size()));
+    // Only old events carry the hand-rolled record; they re-encode with it.
+    if (!x.state.empty())
+      b.setState(capnp::Data::Reader(
+        reinterpret_cast<const kj::byte*>(x.state.data()), x.state.size()));
+    if (x.snapshot)
+      put(b.initSnapshot(), *x.snapshot);
   }
-  void operator()(const approval_request& x) {
-    auto b = ev.initApprovalRequest();
-    b.setCallId(text(x.call_id));
-    b.setTool(text(x.tool));
-    b.setArgsJson(text(x.args_json));
-    b.setRule(text(x.rule));
-    b.setDeadlineUs(x.deadline_us);
-  }
+  void operator()(const approval_request& x) { put(ev.initApprovalRequest(), x); }
   void operator()(const approval_decision& x) {
     auto b = ev.initApprovalDecision();
     b.setCallId(text(x.call_id));
@@ -253,11 +249,6 @@ std::vector<std::string> get(capnp::List<capnp::Text>::Reader r) {
   for (auto t : r)
     out.push_back(str(t));
   return out;
-}
-
-template <class Enum>
-bool in_range(Enum x, Enum last) {
-  return static_cast<uint16_t>(x) <= static_cast<uint16_t>(last);
 }
 
 // Returns false for a union member this build does not know (a newer writer).
@@ -366,18 +357,17 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
     case Event::CHECKPOINT: {
       auto b = r.getCheckpoint();
       auto d = b.getState();
-      out = checkpoint{b.getTurn(), get(b.getKpis()),
-                       std::string(reinterpret_cast<const char*>(d.begin()),
-                                   d.size())};
+      checkpoint x{b.getTurn(), get(b.getKpis()),
+                   std::string(reinterpret_cast<const char*>(d.begin()), d.size()), {}};
+      run_snapshot snap;
+      if (b.hasSnapshot() && get(b.getSnapshot(), snap))
+        x.snapshot = std::move(snap);
+      out = std::move(x);
       return true;
     }
-    case Event::APPROVAL_REQUEST: {
-      auto b = r.getApprovalRequest();
-      out = approval_request{str(b.getCallId()), str(b.getTool()),
-                             str(b.getArgsJson()), str(b.getRule()),
-                             b.getDeadlineUs()};
+    case Event::APPROVAL_REQUEST:
+      out = get(r.getApprovalRequest());
       return true;
-    }
     case Event::APPROVAL_DECISION: {
       auto b = r.getApprovalDecision();
       out = approval_decision{str(b.getCallId()), b.getApproved(),

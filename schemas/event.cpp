@@ -27,6 +27,14 @@ constexpr std::array<std::string_view, 4> error_names{
   "refused", "out_of_scope", "canceled", "uncertain",
 };
 
+constexpr std::array<std::string_view, 6> phase_names{
+  "created", "between_turns", "turn_started", "awaiting_reply", "handling_calls", "finished",
+};
+
+constexpr std::array<std::string_view, 5> call_status_names{
+  "pending", "approved", "awaiting_approval", "in_flight", "done",
+};
+
 template <class Enum, size_t N>
 bool lookup(const std::array<std::string_view, N>& names, std::string_view name,
             Enum& out) {
@@ -74,6 +82,14 @@ bool from_string(std::string_view name, error_kind& out) {
 
 std::string_view to_string(turn_mode x) {
   return mode_names[static_cast<size_t>(x)];
+}
+
+std::string_view to_string(run_phase x) {
+  return phase_names[static_cast<size_t>(x)];
+}
+
+std::string_view to_string(call_status x) {
+  return call_status_names[static_cast<size_t>(x)];
 }
 
 } // namespace troupe

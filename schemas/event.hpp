@@ -4,8 +4,10 @@
 // Cap'n Proto bytes that travel between actors and land in the journal.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -70,12 +72,33 @@ enum class error_kind : uint8_t {
   uncertain,    ///< a crash left an unsafe call's outcome unknown; not rerun
 };
 
+/// Where a run is within its turn loop.
+enum class run_phase : uint8_t {
+  created,        ///< no run_start yet
+  between_turns,  ///< the next thing is a turn (or recovery, or the end)
+  turn_started,   ///< turn_start journaled; the model has not been asked
+  awaiting_reply, ///< model_request journaled
+  handling_calls, ///< the reply's tool calls are being vetted and executed
+  finished,       ///< completion journaled
+};
+
+/// Where one tool call of the current reply is.
+enum class call_status : uint8_t {
+  pending,           ///< not yet vetted
+  approved,          ///< policy (or an approver) allowed it; intent not yet journaled
+  awaiting_approval, ///< policy said ask; the run waits for a decision
+  in_flight,         ///< intent journaled, no result yet
+  done,
+};
+
 // One string table per kind (schemas/event.cpp): the names the journal, the
 // exports and the CLI use. `from_string` returns false on an unknown name.
 [[nodiscard]] std::string_view to_string(turn_mode x);
 [[nodiscard]] std::string_view to_string(run_status x);
 [[nodiscard]] std::string_view to_string(decision_kind x);
 [[nodiscard]] std::string_view to_string(error_kind x);
+[[nodiscard]] std::string_view to_string(run_phase x);
+[[nodiscard]] std::string_view to_string(call_status x);
 [[nodiscard]] bool from_string(std::string_view name, run_status& out);
 [[nodiscard]] bool from_string(std::string_view name, decision_kind& out);
 [[nodiscard]] bool from_string(std::string_view name, error_kind& out);
@@ -170,12 +193,6 @@ struct error_event {
   std::string call_id;
 };
 
-struct checkpoint {
-  uint32_t turn = 0;
-  kpis totals;
-  std::string state;
-};
-
 struct parse_failure {
   std::string call_id;
   std::string name;
@@ -189,6 +206,58 @@ struct approval_request {
   std::string args_json;
   std::string rule;
   int64_t deadline_us = 0; ///< after this the request is denied (fail closed)
+};
+
+/// `count` consecutive calls of the current reply in one status.
+struct call_run {
+  call_status status = call_status::pending;
+  uint32_t count = 0;
+};
+
+/// What a run holds of call `index` of the current reply beyond the reply,
+/// from its policy decision until it is done.
+struct decided_call {
+  uint32_t index = 0;
+  std::string rule;
+  call_grants grants;
+  /// Normalized by an approval_request or the tool_call; none: the reply's.
+  std::optional<std::string> args_json;
+};
+
+/// A run's control state at a checkpoint (RunSnapshot in journal.capnp says
+/// what it leaves out and why); core/run_snapshot.hpp maps it to and from
+/// run_state.
+struct run_snapshot {
+  run_phase phase = run_phase::created;
+  turn_mode mode = turn_mode::normal;
+  turn_mode next_mode = turn_mode::normal;
+  int64_t last_ts_us = 0;
+  std::vector<call_run> calls;
+  std::vector<decided_call> decided;
+  bool reply_had_calls = false;
+  bool reply_failed = false;
+  bool turn_had_parse_failure = false;
+  bool cancel_requested = false;
+  uint32_t consecutive_errors = 0;
+  uint32_t consecutive_provider_failures = 0;
+  std::string recovery_reason;
+  std::string out_of_scope;
+  /// The status and answer `complete` gave, once its call was journaled.
+  std::optional<std::pair<std::string, std::string>> complete_call;
+  std::vector<approval_request> pending_approvals;
+  uint32_t messages = 0; ///< length of the conversation
+};
+
+struct checkpoint {
+  uint32_t turn = 0;
+  kpis totals;
+  /// The hand-rolled snapshot record of journals written before snapshots
+  /// were a struct. Never interpreted (such a checkpoint has no usable
+  /// snapshot); carried so that an old event re-encodes to its own bytes.
+  std::string state;
+  /// Absent in old journals, and when the snapshot holds a value this build
+  /// does not know (a newer writer's phase, say): readers then fold.
+  std::optional<run_snapshot> snapshot{};
 };
 
 struct approval_decision {

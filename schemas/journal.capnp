@@ -141,9 +141,91 @@ struct Error {
 }
 
 struct Checkpoint {
-  turn    @0 :UInt32;
-  kpis    @1 :Kpis;
-  state   @2 :Data $Json.base64;   # the folded run state, see runtime/run_state
+  turn     @0 :UInt32;
+  kpis     @1 :Kpis;
+  # Before snapshots were a struct: the control state in a hand-rolled binary
+  # record. No longer written and no longer read (such a checkpoint has no
+  # usable snapshot; readers fold from an earlier checkpoint or from the
+  # start); kept so that old events decode and re-encode to their own bytes.
+  state    @2 :Data $Json.base64;
+  snapshot @3 :RunSnapshot;        # the run's control state; unset in old journals
+}
+
+# Where a run is within its turn loop (core/run_state.hpp, run_phase).
+enum RunPhase {
+  created       @0;
+  betweenTurns  @1 $Json.name("between_turns");
+  turnStarted   @2 $Json.name("turn_started");
+  awaitingReply @3 $Json.name("awaiting_reply");
+  handlingCalls @4 $Json.name("handling_calls");
+  finished      @5;
+}
+
+# Where one tool call of the current reply is (call_slot::state).
+enum CallStatus {
+  pending          @0;
+  approved         @1;
+  awaitingApproval @2 $Json.name("awaiting_approval");
+  inFlight         @3 $Json.name("in_flight");
+  done             @4;
+}
+
+# `count` consecutive calls of the current reply in one status. Calls are
+# handled in order, so a reply of any size is a few runs (done..., one in
+# flight, pending...).
+struct CallRun {
+  status @0 :CallStatus;
+  count  @1 :UInt32;
+}
+
+# What the run holds of call `index` of the current reply beyond the reply
+# itself, once its policy decision is journaled and until it is done: the
+# rule and what it granted (the tool request is built from them), and the
+# arguments once an approval_request or the tool_call normalized them (unset:
+# still the reply's).
+struct DecidedCall {
+  index             @0 :UInt32;
+  rule              @1 :Text;
+  secrets           @2 :List(Text);
+  network           @3 :Bool;
+  unsandboxed       @4 :Bool;
+  approvalTimeoutMs @5 :UInt64 $Json.name("approval_timeout_ms");
+  argsJson          @6 :Text $Json.name("args_json");
+}
+
+# The answer `complete` gave, once its call was journaled.
+struct CompleteCall {
+  status @0 :Text;
+  answer @1 :Text;
+}
+
+# The control state of a run at a checkpoint: what a fold of the events up
+# to it gives, without what other events hold. Left out: what run_start fixes
+# (agent, tools, limits, start time), the turn and KPIs (fields of the
+# checkpoint), the current reply's calls (its model_reply event: ids, names,
+# the model's arguments), and the conversation and recent tool outcomes
+# (folded from the events; `messages` says how long the conversation is here,
+# so a reader that rebuilds it can tell that it got the same). A reader
+# restores a run from run_start, the last model_reply before the checkpoint,
+# the checkpoint and the conversation, then folds the events after it.
+struct RunSnapshot {
+  phase                       @0  :RunPhase;
+  mode                        @1  :TurnMode;
+  nextMode                    @2  :TurnMode $Json.name("next_mode");
+  lastTsUs                    @3  :Int64 $Json.name("last_ts_us");   # the run's clock
+  calls                       @4  :List(CallRun);
+  decidedCalls                @5  :List(DecidedCall) $Json.name("decided_calls");
+  replyHadCalls               @6  :Bool $Json.name("reply_had_calls");
+  replyFailed                 @7  :Bool $Json.name("reply_failed");
+  turnHadParseFailure         @8  :Bool $Json.name("turn_had_parse_failure");
+  cancelRequested             @9  :Bool $Json.name("cancel_requested");
+  consecutiveErrors           @10 :UInt32 $Json.name("consecutive_errors");
+  consecutiveProviderFailures @11 :UInt32 $Json.name("consecutive_provider_failures");
+  recoveryReason              @12 :Text $Json.name("recovery_reason");
+  outOfScope                  @13 :Text $Json.name("out_of_scope");
+  completeCall                @14 :CompleteCall $Json.name("complete_call");   # unset: none yet
+  pendingApprovals            @15 :List(ApprovalRequest) $Json.name("pending_approvals");
+  messages                    @16 :UInt32;   # length of the conversation
 }
 
 struct ParseFailure {
