@@ -132,7 +132,7 @@ void send_model_request(run_actor* self, const std::vector<std::string>& tools) 
   call.model = s.st.model;
   call.turn = s.st.turn;
   call.request_index = s.st.totals.model_calls - 1;
-  call.messages = s.st.conversation;
+  call.messages = s.st.chat.conversation;
   call.tools = specs_for(*s.wiring.registry, tools);
   auto t0 = s.wiring.clock();
   auto turn = s.st.turn;

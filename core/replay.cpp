@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "core/run_decisions.hpp"
+#include "core/run_snapshot.hpp"
 #include "core/run_state.hpp"
 
 namespace troupe {
@@ -101,23 +102,19 @@ std::string describe_decision(const event& ev) {
   return std::visit(describer{}, ev.body);
 }
 
-replay_report replay_run(const std::vector<event>& events,
-                         const tool_registry& registry, const policy& governance) {
-  replay_report rep;
-  run_state st;
+namespace {
+
+// Checks `events` in order against the logic, from `st`: the fold of the
+// events before them, when no decision is half matched (after run_start or a
+// checkpoint, which is journaled alone).
+void replay_events(run_state& st, const event* first, const event* last,
+                   const tool_registry& registry, const policy& governance,
+                   replay_report& rep) {
   // What the last decision journals and then waits for, not yet matched.
   std::deque<std::string> expected;
-  for (size_t i = 0; i < events.size(); ++i) {
-    auto& ev = events[i];
+  for (auto* p = first; p != last; ++p) {
+    auto& ev = *p;
     ++rep.events;
-    if (i == 0) {
-      if (!std::holds_alternative<run_start>(ev.body)) {
-        rep.divergence = replay_divergence{ev.seq, "run_start", describe_decision(ev)};
-        return rep;
-      }
-      apply(st, ev);
-      continue;
-    }
     if (is_input(ev)) {
       apply(st, ev);
       expected.clear(); // the run decides again from here
@@ -137,12 +134,53 @@ replay_report replay_run(const std::vector<event>& events,
     auto got = describe_decision(ev);
     if (expected.front() != got) {
       rep.divergence = replay_divergence{ev.seq, expected.front(), got};
-      return rep;
+      return;
     }
     expected.pop_front();
+    // The snapshot is what the run folded before writing it. Checkpoints
+    // journaled before snapshots were a struct carry none: nothing to check.
+    if (auto* cp = std::get_if<checkpoint>(&ev.body); cp != nullptr && cp->snapshot) {
+      if (auto m = compare(snapshot_of(st), *cp->snapshot)) {
+        rep.divergence = replay_divergence{ev.seq, "snapshot " + m->field + "=" + m->folded,
+                                           "snapshot " + m->field + "=" + m->journaled};
+        return;
+      }
+      ++rep.snapshots;
+    }
     apply(st, ev);
   }
+}
+
+} // namespace
+
+replay_report replay_run(const std::vector<event>& events,
+                         const tool_registry& registry, const policy& governance) {
+  replay_report rep;
+  if (events.empty())
+    return rep;
+  ++rep.events;
+  if (!std::holds_alternative<run_start>(events.front().body)) {
+    rep.divergence =
+      replay_divergence{events.front().seq, "run_start", describe_decision(events.front())};
+    return rep;
+  }
+  run_state st;
+  apply(st, events.front());
+  auto* first = events.data();
+  replay_events(st, first + 1, first + events.size(), registry, governance, rep);
   // A run still in flight replays identically up to where it got.
+  return rep;
+}
+
+replay_report replay_from_checkpoint(const rebuilt_run& run, const tool_registry& registry,
+                                     const policy& governance) {
+  if (!run.checkpoint)
+    return replay_run(run.tail, registry, governance);
+  replay_report rep;
+  rep.from_seq = run.checkpoint->seq;
+  auto st = run.state;
+  auto* first = run.tail.data();
+  replay_events(st, first, first + run.tail.size(), registry, governance, rep);
   return rep;
 }
 

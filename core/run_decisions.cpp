@@ -120,7 +120,7 @@ decision execute(const run_state& st, const execute_call_step& step,
 } // namespace
 
 checkpoint checkpoint_of(const run_state& st) {
-  return checkpoint{st.turn, st.totals, snapshot_of(st)};
+  return checkpoint{st.turn, st.totals, {}, snapshot_of(st)};
 }
 
 decision decide_next(const run_state& st, const decision_inputs& in) {
@@ -141,7 +141,7 @@ decision decide_next(const run_state& st, const decision_inputs& in) {
         return journal(turn_start{x.turn, x.mode});
       } else if constexpr (std::is_same_v<T, ask_model_step>) {
         return journal(model_request{x.turn, st.model, x.tools,
-                                     static_cast<uint32_t>(st.conversation.size())},
+                                     static_cast<uint32_t>(st.chat.conversation.size())},
                        durability::accepted, ask_model{x.tools});
       } else if constexpr (std::is_same_v<T, vet_call_step>) {
         return vet(st, x, in);

@@ -1,7 +1,6 @@
 #include "core/run_snapshot.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/runtime_errc.hpp"
 
@@ -9,231 +8,238 @@ namespace troupe {
 
 namespace {
 
-// The snapshot format: a version byte, then the fields below in order;
-// integers are LEB128 varints (int64 as its two's complement), strings a
-// varint length and the bytes. Written after every tool result and turn end;
-// snapshots are read only by restore().
-//
-// Version 1 copied every call of the current reply (id, name, arguments,
-// status) into every checkpoint, so a reply with n calls wrote n checkpoints
-// of O(n) bytes: 1,000 calls gave 29 MB. Version 2 writes only what the
-// checkpoint cannot find elsewhere: the statuses, run-length encoded, and the
-// arguments of calls between vetting and result (normalized by their
-// tool_call). Ids, names and the model's arguments are in the reply's
-// model_reply event, which restore() takes. Version 1 is still read.
-constexpr uint8_t format_v1 = 1;
-constexpr uint8_t format_version = 2;
-
-class writer {
-public:
-  void u(uint64_t x) {
-    do {
-      uint8_t b = x & 0x7f;
-      x >>= 7;
-      out_.push_back(static_cast<char>(x ? b | 0x80 : b));
-    } while (x);
-  }
-  void i(int64_t x) { u(static_cast<uint64_t>(x)); }
-  void s(const std::string& x) {
-    u(x.size());
-    out_ += x;
-  }
-  std::string take() { return std::move(out_); }
-
-private:
-  std::string out_;
-};
-
-class reader {
-public:
-  explicit reader(std::string_view in) : in_(in) {}
-  bool u(uint64_t& x) {
-    x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size())
-        return false;
-      auto b = static_cast<uint8_t>(in_[pos_++]);
-      x |= uint64_t{b & 0x7fu} << shift;
-      if (!(b & 0x80))
-        return true;
-    }
-    return false;
-  }
-  template <class T>
-  bool num(T& x) {
-    uint64_t v;
-    if (!u(v))
-      return false;
-    x = static_cast<T>(v);
-    return true;
-  }
-  bool s(std::string& x) {
-    uint64_t n;
-    if (!u(n) || n > in_.size() - pos_)
-      return false;
-    x.assign(in_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  bool done() const { return pos_ == in_.size(); }
-
-private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
-
-using call_status = call_slot::state;
-
-// Whether a call's arguments belong in the snapshot: a pending call still has
-// the model's arguments (the reply has them), and a finished call's are no
-// longer read; the others may have been normalized by their tool_call.
-bool carries_args(call_status s) {
+// What a call holds beyond its reply (rule, grants, normalized arguments)
+// is journaled from its policy decision until it is done: a pending call has
+// none yet, and nothing reads a finished call's again.
+bool decided(call_status s) {
   return s != call_status::pending && s != call_status::done;
 }
 
-void encode_calls(writer& w, const std::vector<call_slot>& calls) {
-  w.u(calls.size());
-  // Calls are handled in order, so the statuses are a few long runs
-  // (done..., in_flight, pending...).
-  std::vector<std::pair<call_status, uint64_t>> runs;
-  for (auto& c : calls)
-    if (!runs.empty() && runs.back().first == c.status)
-      ++runs.back().second;
+caf::error bad_snapshot(const event& cp, const std::string& why) {
+  return caf::make_error(runtime_errc::bad_snapshot,
+                         "run " + cp.run_id + ": the checkpoint at seq "
+                           + std::to_string(cp.seq) + " cannot restore the run: " + why);
+}
+
+// The calls the fold holds at the checkpoint: those of the last reply when it
+// succeeded (a turn has one reply; a failed one adds no calls).
+const std::vector<tool_call_ref>* reply_calls(const event* reply) {
+  auto* r = reply != nullptr ? std::get_if<model_reply>(&reply->body) : nullptr;
+  return r != nullptr && r->failure.empty() ? &r->tool_calls : nullptr;
+}
+
+} // namespace
+
+run_snapshot snapshot_of(const run_state& st) {
+  run_snapshot s;
+  s.phase = st.phase;
+  s.mode = st.mode;
+  s.next_mode = st.next_mode;
+  s.last_ts_us = st.last_ts_us;
+  for (uint32_t i = 0; i < st.calls.size(); ++i) {
+    auto status = st.calls[i].status;
+    if (!s.calls.empty() && s.calls.back().status == status)
+      ++s.calls.back().count;
     else
-      runs.emplace_back(c.status, 1);
-  w.u(runs.size());
-  for (auto& [status, length] : runs) {
-    w.u(static_cast<uint64_t>(status));
-    w.u(length);
-  }
-  uint64_t with_args = 0;
-  for (auto& c : calls)
-    with_args += carries_args(c.status) ? 1 : 0;
-  w.u(with_args);
-  for (size_t i = 0; i < calls.size(); ++i)
-    if (carries_args(calls[i].status)) {
-      w.u(i);
-      w.s(calls[i].call.args_json);
+      s.calls.push_back({status, 1});
+    if (decided(status)) {
+      auto& slot = st.calls[i];
+      s.decided.push_back({i, slot.rule, slot.grants,
+                           slot.args_normalized ? std::optional<std::string>{slot.call.args_json}
+                                                : std::nullopt});
     }
+  }
+  s.reply_had_calls = st.reply_had_calls;
+  s.reply_failed = st.reply_failed;
+  s.turn_had_parse_failure = st.turn_had_parse_failure;
+  s.cancel_requested = st.cancel_requested;
+  s.consecutive_errors = st.consecutive_errors;
+  s.consecutive_provider_failures = st.consecutive_provider_failures;
+  s.recovery_reason = st.recovery_reason;
+  s.out_of_scope = st.out_of_scope;
+  s.complete_call = st.complete_call;
+  s.pending_approvals = st.pending_approvals;
+  s.messages = static_cast<uint32_t>(st.chat.conversation.size());
+  return s;
 }
 
-std::string encode_control(const run_state& st) {
-  writer w;
-  w.u(format_version);
-  w.u(static_cast<uint64_t>(st.phase));
-  w.u(st.turn);
-  w.u(static_cast<uint64_t>(st.mode));
-  w.u(static_cast<uint64_t>(st.next_mode));
-  w.i(st.last_ts_us);
-  encode_calls(w, st.calls);
-  w.u((st.reply_had_calls ? 1u : 0u) | (st.reply_failed ? 2u : 0u)
-      | (st.turn_had_parse_failure ? 4u : 0u) | (st.cancel_requested ? 8u : 0u));
-  w.u(st.consecutive_errors);
-  w.u(st.consecutive_provider_failures);
-  w.s(st.recovery_reason);
-  w.s(st.out_of_scope);
-  w.u(st.complete_call ? 1 : 0);
-  if (st.complete_call) {
-    w.s(st.complete_call->first);
-    w.s(st.complete_call->second);
+caf::error check_restorable(const event& start, const event* reply, const event& cp,
+                            std::optional<size_t> messages) {
+  if (!std::holds_alternative<run_start>(start.body))
+    return bad_snapshot(cp, "the run's first event is not run_start");
+  auto* body = std::get_if<checkpoint>(&cp.body);
+  if (body == nullptr)
+    return bad_snapshot(cp, "it is a " + std::string(to_string(cp.kind())) + " event");
+  if (!body->snapshot)
+    return bad_snapshot(cp, "it has no snapshot this build reads (journaled before snapshots "
+                            "were a struct, or by a newer troupe)");
+  auto& snap = *body->snapshot;
+  if (snap.phase == run_phase::created || snap.phase == run_phase::finished)
+    return bad_snapshot(cp, "its snapshot's phase is " + std::string(to_string(snap.phase))
+                              + "; a run resumes between run_start and completion");
+  if (reply != nullptr && !std::holds_alternative<model_reply>(reply->body))
+    return bad_snapshot(cp, "seq " + std::to_string(reply->seq) + " is not a model_reply");
+  uint64_t named = 0;
+  for (auto& run : snap.calls)
+    named += run.count;
+  if (named != 0) {
+    auto* calls = reply_calls(reply);
+    if (calls == nullptr || calls->size() != named)
+      return bad_snapshot(cp, "its snapshot tracks " + std::to_string(named)
+                                + " calls but the last model_reply before it has "
+                                + std::to_string(calls != nullptr ? calls->size() : 0));
   }
-  w.u(st.pending_approvals.size());
-  for (auto& a : st.pending_approvals) {
-    w.s(a.call_id);
-    w.s(a.tool);
-    w.s(a.args_json);
-    w.s(a.rule);
-    w.i(a.deadline_us);
-  }
-  return w.take();
+  for (auto& d : snap.decided)
+    if (d.index >= named)
+      return bad_snapshot(cp, "its snapshot has a decision for call " + std::to_string(d.index)
+                                + " of " + std::to_string(named));
+  if (messages && *messages != snap.messages)
+    return bad_snapshot(cp, "its snapshot counts " + std::to_string(snap.messages)
+                              + " messages but the events up to it give "
+                              + std::to_string(*messages));
+  return caf::none;
 }
 
-// Version 1: every call in full.
-bool decode_calls_v1(reader& r, std::vector<call_slot>& calls) {
-  uint64_t n;
-  if (!r.u(n))
-    return false;
-  calls.clear();
-  for (uint64_t k = 0; k < n; ++k) {
-    call_slot c;
-    if (!r.s(c.call.call_id) || !r.s(c.call.name) || !r.s(c.call.args_json)
-        || !r.num(c.status))
-      return false;
-    calls.push_back(std::move(c));
+caf::expected<run_state> restore(const event& start, const event* reply, const event& cp,
+                                 std::optional<transcript> chat) {
+  auto messages = chat ? std::optional<size_t>{chat->conversation.size()} : std::nullopt;
+  if (auto err = check_restorable(start, reply, cp, messages))
+    return err;
+  auto& body = std::get<checkpoint>(cp.body);
+  auto& snap = *body.snapshot;
+  run_state st;
+  apply(st, start); // identity; its messages are replaced by `chat` below
+  st.phase = snap.phase;
+  st.turn = body.turn;
+  st.mode = snap.mode;
+  st.next_mode = snap.next_mode;
+  st.last_ts_us = snap.last_ts_us;
+  if (!snap.calls.empty()) {
+    auto& calls = *reply_calls(reply);
+    size_t next = 0;
+    for (auto& run : snap.calls)
+      for (uint32_t k = 0; k < run.count; ++k, ++next)
+        st.calls.push_back({calls[next], run.status});
+    for (auto& d : snap.decided) {
+      auto& slot = st.calls[d.index];
+      slot.rule = d.rule;
+      slot.grants = d.grants;
+      if (d.args_json) {
+        slot.call.args_json = *d.args_json;
+        slot.args_normalized = true;
+      }
+    }
   }
-  return true;
+  st.reply_had_calls = snap.reply_had_calls;
+  st.reply_failed = snap.reply_failed;
+  st.turn_had_parse_failure = snap.turn_had_parse_failure;
+  st.cancel_requested = snap.cancel_requested;
+  st.consecutive_errors = snap.consecutive_errors;
+  st.consecutive_provider_failures = snap.consecutive_provider_failures;
+  st.recovery_reason = snap.recovery_reason;
+  st.out_of_scope = snap.out_of_scope;
+  st.complete_call = snap.complete_call;
+  st.pending_approvals = snap.pending_approvals;
+  st.totals = body.totals; // KPIs travel in the checkpoint itself
+  st.chat = chat ? std::move(*chat) : transcript{};
+  apply(st, cp); // the checkpoint's own timestamp moves the run's clock
+  return st;
 }
 
-// Version 2: the calls of `reply` (the run's last model_reply), with the
-// statuses and arguments the snapshot carries.
-bool decode_calls_v2(reader& r, const model_reply* reply, std::vector<call_slot>& calls) {
-  uint64_t n, runs, with_args;
-  if (!r.u(n))
-    return false;
-  calls.clear();
-  if (n != 0) {
-    if (reply == nullptr || reply->tool_calls.size() != n)
-      return false;
-    for (auto& c : reply->tool_calls)
-      calls.push_back({c, call_status::pending});
+// -- comparing -----------------------------------------------------------------
+
+namespace {
+
+std::string show(const std::string& x) {
+  return "\"" + x + "\"";
+}
+std::string show(bool x) {
+  return x ? "true" : "false";
+}
+template <class Int, class = std::enable_if_t<std::is_integral_v<Int>>>
+std::string show(Int x) {
+  return std::to_string(x);
+}
+std::string show(run_phase x) {
+  return std::string(to_string(x));
+}
+std::string show(turn_mode x) {
+  return std::string(to_string(x));
+}
+std::string show(const std::vector<call_run>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + std::string(to_string(x.status)) + "x"
+           + std::to_string(x.count);
+  return "[" + out + "]";
+}
+std::string show(const std::vector<decided_call>& xs) {
+  std::string out;
+  for (auto& x : xs) {
+    std::string secrets;
+    for (auto& name : x.grants.secrets)
+      secrets += (secrets.empty() ? "" : "+") + name;
+    out += (out.empty() ? "" : ",") + std::to_string(x.index) + " rule=" + x.rule
+           + " secrets=" + secrets + " network=" + show(x.grants.network)
+           + " unsandboxed=" + show(x.grants.unsandboxed)
+           + " approval_timeout_ms=" + std::to_string(x.grants.approval_timeout_ms)
+           + " args=" + x.args_json.value_or("(the reply's)");
   }
-  if (!r.u(runs))
-    return false;
-  uint64_t next = 0;
-  for (uint64_t k = 0; k < runs; ++k) {
-    uint64_t status, length;
-    if (!r.u(status) || status > static_cast<uint64_t>(call_status::done) || !r.u(length)
-        || length > n - next)
-      return false;
-    for (uint64_t i = 0; i < length; ++i)
-      calls[next++].status = static_cast<call_status>(status);
-  }
-  if (next != n || !r.u(with_args))
-    return false;
-  for (uint64_t k = 0; k < with_args; ++k) {
-    uint64_t index;
-    if (!r.u(index) || index >= n || !r.s(calls[index].call.args_json))
-      return false;
-  }
-  return true;
+  return "[" + out + "]";
+}
+std::string show(const std::optional<std::pair<std::string, std::string>>& x) {
+  return x ? "(" + x->first + ", " + show(x->second) + ")" : "none";
+}
+std::string show(const std::vector<approval_request>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x.call_id + " " + x.tool + " rule=" + x.rule
+           + " until=" + std::to_string(x.deadline_us);
+  return "[" + out + "]";
 }
 
-bool decode_control(std::string_view bytes, const model_reply* reply, run_state& st) {
-  reader r(bytes);
-  uint64_t version, n, flags, has_complete;
-  if (!r.u(version) || (version != format_v1 && version != format_version))
-    return false;
-  if (!r.num(st.phase) || !r.num(st.turn) || !r.num(st.mode) || !r.num(st.next_mode)
-      || !r.num(st.last_ts_us))
-    return false;
-  if (!(version == format_v1 ? decode_calls_v1(r, st.calls)
-                             : decode_calls_v2(r, reply, st.calls)))
-    return false;
-  if (!r.u(flags) || !r.num(st.consecutive_errors)
-      || !r.num(st.consecutive_provider_failures) || !r.s(st.recovery_reason)
-      || !r.s(st.out_of_scope) || !r.u(has_complete))
-    return false;
-  st.reply_had_calls = flags & 1;
-  st.reply_failed = flags & 2;
-  st.turn_had_parse_failure = flags & 4;
-  st.cancel_requested = flags & 8;
-  if (has_complete) {
-    std::pair<std::string, std::string> cc;
-    if (!r.s(cc.first) || !r.s(cc.second))
-      return false;
-    st.complete_call = std::move(cc);
-  }
-  if (!r.u(n))
-    return false;
-  st.pending_approvals.clear();
-  for (uint64_t k = 0; k < n; ++k) {
-    approval_request a;
-    if (!r.s(a.call_id) || !r.s(a.tool) || !r.s(a.args_json) || !r.s(a.rule)
-        || !r.num(a.deadline_us))
-      return false;
-    st.pending_approvals.push_back(std::move(a));
-  }
-  return r.done();
+bool same(const call_run& a, const call_run& b) {
+  return a.status == b.status && a.count == b.count;
+}
+bool same(const decided_call& a, const decided_call& b) {
+  return a.index == b.index && a.rule == b.rule && a.grants.secrets == b.grants.secrets
+         && a.grants.network == b.grants.network && a.grants.unsandboxed == b.grants.unsandboxed
+         && a.grants.approval_timeout_ms == b.grants.approval_timeout_ms
+         && a.args_json == b.args_json;
+}
+bool same(const approval_request& a, const approval_request& b) {
+  return a.call_id == b.call_id && a.tool == b.tool && a.args_json == b.args_json
+         && a.rule == b.rule && a.deadline_us == b.deadline_us;
+}
+template <class T>
+bool same(const std::vector<T>& a, const std::vector<T>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const T& x, const T& y) { return same(x, y); });
+}
+template <class T>
+bool same(const T& a, const T& b) {
+  return a == b;
+}
+
+// Calls `f(name, a.field, b.field)` for every field of a snapshot, in the
+// schema's order, until `f` returns false.
+template <class F>
+void for_each_field(const run_snapshot& a, const run_snapshot& b, F&& f) {
+  f("phase", a.phase, b.phase) && f("mode", a.mode, b.mode)
+    && f("next_mode", a.next_mode, b.next_mode) && f("last_ts_us", a.last_ts_us, b.last_ts_us)
+    && f("calls", a.calls, b.calls) && f("decided_calls", a.decided, b.decided)
+    && f("reply_had_calls", a.reply_had_calls, b.reply_had_calls)
+    && f("reply_failed", a.reply_failed, b.reply_failed)
+    && f("turn_had_parse_failure", a.turn_had_parse_failure, b.turn_had_parse_failure)
+    && f("cancel_requested", a.cancel_requested, b.cancel_requested)
+    && f("consecutive_errors", a.consecutive_errors, b.consecutive_errors)
+    && f("consecutive_provider_failures", a.consecutive_provider_failures,
+         b.consecutive_provider_failures)
+    && f("recovery_reason", a.recovery_reason, b.recovery_reason)
+    && f("out_of_scope", a.out_of_scope, b.out_of_scope)
+    && f("complete_call", a.complete_call, b.complete_call)
+    && f("pending_approvals", a.pending_approvals, b.pending_approvals)
+    && f("messages", a.messages, b.messages);
 }
 
 bool same_kpis(const kpis& a, const kpis& b) {
@@ -245,58 +251,83 @@ bool same_kpis(const kpis& a, const kpis& b) {
          && a.denials == b.denials;
 }
 
+bool same_message(const chat_message& a, const chat_message& b) {
+  return a.role == b.role && a.content == b.content && a.tool_call_id == b.tool_call_id
+         && std::equal(a.tool_calls.begin(), a.tool_calls.end(), b.tool_calls.begin(),
+                       b.tool_calls.end(), [](auto& x, auto& y) {
+                         return x.call_id == y.call_id && x.name == y.name
+                                && x.args_json == y.args_json;
+                       });
+}
+
+std::string calls_difference(const std::vector<call_slot>& a, const std::vector<call_slot>& b) {
+  if (a.size() != b.size())
+    return "calls: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto& x = a[i];
+    auto& y = b[i];
+    bool live = x.status != call_status::done; // a finished call is not read again
+    if (x.status != y.status || x.call.call_id != y.call.call_id || x.call.name != y.call.name
+        || (live && (x.call.args_json != y.call.args_json
+                     || x.args_normalized != y.args_normalized || x.rule != y.rule
+                     || x.grants.secrets != y.grants.secrets
+                     || x.grants.network != y.grants.network
+                     || x.grants.unsandboxed != y.grants.unsandboxed
+                     || x.grants.approval_timeout_ms != y.grants.approval_timeout_ms)))
+      return "call " + std::to_string(i) + ": " + x.call.call_id + " " + x.call.name + " "
+             + std::string(to_string(x.status)) + " " + x.call.args_json + " vs "
+             + y.call.call_id + " " + y.call.name + " " + std::string(to_string(y.status))
+             + " " + y.call.args_json;
+  }
+  return {};
+}
+
+std::string transcript_difference(const transcript& a, const transcript& b) {
+  if (a.conversation.size() != b.conversation.size())
+    return "conversation: " + std::to_string(a.conversation.size()) + " vs "
+           + std::to_string(b.conversation.size()) + " messages";
+  for (size_t i = 0; i < a.conversation.size(); ++i)
+    if (!same_message(a.conversation[i], b.conversation[i]))
+      return "conversation message " + std::to_string(i) + ": " + show(a.conversation[i].content)
+             + " vs " + show(b.conversation[i].content);
+  if (a.recent_results != b.recent_results)
+    return "recent tool results differ";
+  if (a.turn_begins != b.turn_begins || a.recovery_reason != b.recovery_reason)
+    return "transcript turn start or recovery reason differ";
+  return {};
+}
+
 } // namespace
 
-std::string snapshot_of(const run_state& st) {
-  return encode_control(st);
+std::optional<snapshot_mismatch> compare(const run_snapshot& folded,
+                                         const run_snapshot& journaled) {
+  std::optional<snapshot_mismatch> out;
+  for_each_field(folded, journaled, [&](const char* name, auto& x, auto& y) {
+    if (same(x, y))
+      return true;
+    out = snapshot_mismatch{name, show(x), show(y)};
+    return false;
+  });
+  return out;
 }
 
-caf::expected<run_state> restore(const event& start, const event* reply, const event& cp) {
-  if (!std::holds_alternative<run_start>(start.body))
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: the first event of run " + start.run_id
-                             + " is not run_start");
-  auto* body = std::get_if<checkpoint>(&cp.body);
-  if (body == nullptr)
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: run " + start.run_id + " seq "
-                             + std::to_string(cp.seq) + " is not a checkpoint");
-  auto* replied = reply != nullptr ? std::get_if<model_reply>(&reply->body) : nullptr;
-  if (reply != nullptr && replied == nullptr)
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: run " + start.run_id + " seq "
-                             + std::to_string(reply->seq) + " is not a model_reply");
-  run_state st;
-  apply(st, start);
-  if (!decode_control(body->state, replied, st))
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "restore: the snapshot in run " + start.run_id + " seq "
-                             + std::to_string(cp.seq) + " is malformed");
-  st.totals = body->totals; // KPIs travel in the checkpoint itself
-  apply(st, cp);            // the checkpoint's own timestamp moves the run's clock
-  return st;
-}
-
-namespace {
-
-// The calls as far as the control state goes: what the snapshot encodes plus
-// the ids and names it takes from the reply.
-bool same_calls(const std::vector<call_slot>& a, const std::vector<call_slot>& b) {
-  auto same = [](const call_slot& x, const call_slot& y) {
-    return x.status == y.status && x.call.call_id == y.call.call_id
-           && x.call.name == y.call.name
-           && (x.status == call_status::done || x.call.args_json == y.call.args_json);
-  };
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), same);
-}
-
-} // namespace
-
-bool same_control_state(const run_state& a, const run_state& b) {
-  return encode_control(a) == encode_control(b) && same_calls(a.calls, b.calls)
-         && same_kpis(a.totals, b.totals)
-         && a.run_id == b.run_id && a.agent == b.agent && a.tools == b.tools
-         && a.started_us == b.started_us;
+std::string state_difference(const run_state& a, const run_state& b) {
+  if (auto m = compare(snapshot_of(a), snapshot_of(b)))
+    return m->field + ": " + m->folded + " vs " + m->journaled;
+  if (a.turn != b.turn)
+    return "turn: " + std::to_string(a.turn) + " vs " + std::to_string(b.turn);
+  if (!same_kpis(a.totals, b.totals))
+    return "KPIs differ";
+  if (a.run_id != b.run_id || a.agent != b.agent || a.tenant != b.tenant
+      || a.model != b.model || a.tools != b.tools || a.started_us != b.started_us)
+    return "identity (run_start) differs";
+  if (a.outcome.has_value() != b.outcome.has_value())
+    return "outcome: one has a completion, the other not";
+  if (a.checkpoint != b.checkpoint)
+    return "a checkpoint is due in one, not in the other";
+  if (auto d = calls_difference(a.calls, b.calls); !d.empty())
+    return d;
+  return transcript_difference(a.chat, b.chat);
 }
 
 } // namespace troupe

@@ -44,21 +44,6 @@ void mark_done(run_state& st, const std::string& call_id) {
     s->status = call_slot::state::done;
 }
 
-void remember(run_state& st, std::string line) {
-  st.recent_results.push_back(std::move(line));
-  if (st.recent_results.size() > recent_results_kept)
-    st.recent_results.erase(st.recent_results.begin());
-}
-
-void add_tool_message(run_state& st, const std::string& call_id,
-                      std::string content) {
-  chat_message m;
-  m.role = chat_role::tool;
-  m.tool_call_id = call_id;
-  m.content = std::move(content);
-  st.conversation.push_back(std::move(m));
-}
-
 // `complete`'s arguments were validated before its tool_call was journaled;
 // a malformed one cannot reach here, but stay total anyway.
 std::pair<std::string, std::string> complete_args(const std::string& json) {
@@ -73,7 +58,9 @@ std::pair<std::string, std::string> complete_args(const std::string& json) {
   return {get("status"), get("answer")};
 }
 
-struct folder {
+// The control state: everything next_step reads. Checkpoint snapshots carry
+// it (core/run_snapshot.hpp).
+struct control_folder {
   run_state& st;
   const event& ev;
 
@@ -86,9 +73,6 @@ struct folder {
     st.limits = x.limits;
     st.started_us = ev.ts_us;
     st.phase = run_phase::between_turns;
-    if (!x.instructions.empty())
-      st.conversation.push_back({chat_role::system, x.instructions, {}, {}});
-    st.conversation.push_back({chat_role::user, x.task, {}, {}});
   }
   void operator()(const turn_start& x) {
     st.turn = x.turn;
@@ -99,20 +83,6 @@ struct folder {
     st.reply_failed = false;
     st.turn_had_parse_failure = false;
     ++st.totals.turns;
-    switch (x.mode) {
-      case turn_mode::reminder:
-        st.conversation.push_back({chat_role::user, reminder_text(), {}, {}});
-        break;
-      case turn_mode::repair:
-        st.conversation.push_back({chat_role::user, repair_text(), {}, {}});
-        break;
-      case turn_mode::recovery:
-        st.conversation.push_back(
-          {chat_role::user, recovery_text(st.recovery_reason), {}, {}});
-        break;
-      case turn_mode::normal:
-        break;
-    }
   }
   void operator()(const model_request&) {
     st.phase = run_phase::awaiting_reply;
@@ -135,7 +105,6 @@ struct folder {
     st.reply_had_calls = !x.tool_calls.empty();
     for (auto& c : x.tool_calls)
       st.calls.push_back(call_slot{c});
-    st.conversation.push_back({chat_role::assistant, x.text, x.tool_calls, {}});
   }
   void operator()(const tool_call& x) {
     if (auto* s = find_slot(st, x.call_id)) {
@@ -160,8 +129,6 @@ struct folder {
     } else {
       slot->status = call_slot::state::done;
       ++st.totals.denials;
-      remember(st, slot->call.name + " denied: " + one_line(x.reason, 80));
-      add_tool_message(st, x.call_id, "denied by rule " + x.rule + ": " + x.reason);
     }
   }
   void operator()(const approval_request& x) {
@@ -186,8 +153,6 @@ struct folder {
     }
     slot->status = call_slot::state::done;
     ++st.totals.denials;
-    remember(st, slot->call.name + " not approved: " + one_line(x.reason, 80));
-    add_tool_message(st, x.call_id, "denied by " + x.by + ": " + x.reason);
   }
   void operator()(const tool_result& x) {
     mark_done(st, x.call_id);
@@ -199,8 +164,6 @@ struct folder {
       ++st.totals.tool_errors;
       ++st.consecutive_errors;
     }
-    remember(st, x.name + (x.ok ? " ok: " : " failed: ") + one_line(x.output, 80));
-    add_tool_message(st, x.call_id, x.output);
   }
   void operator()(const turn_end&) {
     st.phase = run_phase::between_turns;
@@ -229,10 +192,8 @@ struct folder {
       mark_done(st, x.call_id);
       return;
     }
-    if (!x.call_id.empty()) {
+    if (!x.call_id.empty())
       mark_done(st, x.call_id);
-      add_tool_message(st, x.call_id, "error: " + x.message);
-    }
   }
   void operator()(const checkpoint&) { st.checkpoint = run_state::checkpoint_due::none; }
   void operator()(const parse_failure& x) {
@@ -240,9 +201,105 @@ struct folder {
     ++st.totals.parse_failures;
     ++st.consecutive_errors;
     st.turn_had_parse_failure = true;
-    remember(st, x.name + " rejected: " + one_line(x.reason, 80));
-    add_tool_message(st, x.call_id, "error: " + x.reason);
   }
+};
+
+// The transcript. It decides for itself which calls a denial names (those of
+// the current turn's replies, as the control state's `calls`) and what the
+// recovery prompt quotes, so it can be folded without the control state.
+struct transcript_folder {
+  transcript& t;
+
+  void remember(std::string line) {
+    t.recent_results.push_back(std::move(line));
+    if (t.recent_results.size() > recent_results_kept)
+      t.recent_results.erase(t.recent_results.begin());
+  }
+  void add_tool_message(const std::string& call_id, std::string content) {
+    chat_message m;
+    m.role = chat_role::tool;
+    m.tool_call_id = call_id;
+    m.content = std::move(content);
+    t.conversation.push_back(std::move(m));
+  }
+  // The call of the current turn's replies with this id, as find_slot finds
+  // it among the control state's calls.
+  const tool_call_ref* current_call(const std::string& call_id) const {
+    for (size_t i = t.turn_begins; i < t.conversation.size(); ++i)
+      if (t.conversation[i].role == chat_role::assistant)
+        for (auto& c : t.conversation[i].tool_calls)
+          if (c.call_id == call_id)
+            return &c;
+    return nullptr;
+  }
+
+  void operator()(const run_start& x) {
+    if (!x.instructions.empty())
+      t.conversation.push_back({chat_role::system, x.instructions, {}, {}});
+    t.conversation.push_back({chat_role::user, x.task, {}, {}});
+  }
+  void operator()(const turn_start& x) {
+    t.turn_begins = t.conversation.size();
+    switch (x.mode) {
+      case turn_mode::reminder:
+        t.conversation.push_back({chat_role::user, reminder_text(), {}, {}});
+        break;
+      case turn_mode::repair:
+        t.conversation.push_back({chat_role::user, repair_text(), {}, {}});
+        break;
+      case turn_mode::recovery:
+        t.conversation.push_back(
+          {chat_role::user, recovery_text(t.recovery_reason), {}, {}});
+        break;
+      case turn_mode::normal:
+        break;
+    }
+  }
+  void operator()(const model_reply& x) {
+    if (x.failure.empty())
+      t.conversation.push_back({chat_role::assistant, x.text, x.tool_calls, {}});
+  }
+  void operator()(const policy_decision& x) {
+    if (x.decision != decision_kind::deny)
+      return;
+    auto* call = current_call(x.call_id);
+    if (call == nullptr)
+      return;
+    remember(call->name + " denied: " + one_line(x.reason, 80));
+    add_tool_message(x.call_id, "denied by rule " + x.rule + ": " + x.reason);
+  }
+  void operator()(const approval_decision& x) {
+    if (x.approved)
+      return;
+    auto* call = current_call(x.call_id);
+    if (call == nullptr)
+      return;
+    remember(call->name + " not approved: " + one_line(x.reason, 80));
+    add_tool_message(x.call_id, "denied by " + x.by + ": " + x.reason);
+  }
+  void operator()(const tool_result& x) {
+    remember(x.name + (x.ok ? " ok: " : " failed: ") + one_line(x.output, 80));
+    add_tool_message(x.call_id, x.output);
+  }
+  void operator()(const recovery& x) { t.recovery_reason = x.reason; }
+  void operator()(const error_event& x) {
+    if (x.code == error_kind::canceled || x.code == error_kind::out_of_scope
+        || x.call_id.empty())
+      return;
+    add_tool_message(x.call_id, "error: " + x.message);
+  }
+  void operator()(const parse_failure& x) {
+    remember(x.name + " rejected: " + one_line(x.reason, 80));
+    add_tool_message(x.call_id, "error: " + x.reason);
+  }
+  // Events that show the model nothing.
+  void operator()(const model_request&) {}
+  void operator()(const tool_call&) {}
+  void operator()(const approval_request&) {}
+  void operator()(const retry&) {}
+  void operator()(const turn_end&) {}
+  void operator()(const completion&) {}
+  void operator()(const checkpoint&) {}
 };
 
 using limit = std::pair<std::string, std::string>;
@@ -338,10 +395,15 @@ run_step handle_calls(const run_state& st) {
 } // namespace
 
 void apply(run_state& st, const event& ev) {
-  std::visit(folder{st, ev}, ev.body);
+  std::visit(control_folder{st, ev}, ev.body);
+  apply(st.chat, ev);
   st.last_ts_us = std::max(st.last_ts_us, ev.ts_us);
   if (st.started_us != 0)
     st.totals.wall_ms = static_cast<uint64_t>(elapsed_us(st.started_us, st.last_ts_us)) / 1000;
+}
+
+void apply(transcript& t, const event& ev) {
+  std::visit(transcript_folder{t}, ev.body);
 }
 
 run_status status_of_complete(std::string_view status, bool in_recovery) {
@@ -426,9 +488,9 @@ std::string runtime_summary(const run_state& st) {
                   + std::to_string(k.parse_failures)
                   + " rejected). The recovery turn did not call `complete`, "
                     "so troupe wrote this summary from the journal.";
-  if (!st.recent_results.empty()) {
+  if (!st.chat.recent_results.empty()) {
     s += " Recent tool results:";
-    for (auto& r : st.recent_results)
+    for (auto& r : st.chat.recent_results)
       s += " [" + r + "]";
   }
   return s;

@@ -31,8 +31,23 @@ struct call_slot {
   bool args_normalized = false;
   /// What the journaled policy_decision granted, and its rule; the tool
   /// request is built from this, never from the policy loaded now.
-  call_grants grants;
-  std::string rule;
+  call_grants grants{};
+  std::string rule{};
+};
+
+/// What the model is shown and what a runtime-written summary quotes. It is
+/// folded from the same events as the control state but by a fold of its own
+/// (it reads nothing of the control state), because it is the one part of a
+/// run that grows with the run: checkpoint snapshots leave it out, and a run
+/// restored from a checkpoint gets it by folding only this part over the
+/// events before the checkpoint.
+struct transcript {
+  std::vector<chat_message> conversation;
+  std::vector<std::string> recent_results; ///< last few tool outcomes, for summaries
+  /// Where the current turn's messages begin: its replies' calls are the ones
+  /// a denial can name.
+  size_t turn_begins = 0;
+  std::string recovery_reason; ///< quoted by the recovery turn's prompt
 };
 
 struct run_state {
@@ -74,16 +89,20 @@ struct run_state {
   std::optional<std::pair<std::string, std::string>> complete_call; ///< status, answer
 
   // -- what the model sees ----------------------------------------------------
-  std::vector<chat_message> conversation;
-  std::vector<std::string> recent_results; ///< last few tool outcomes, for summaries
+  transcript chat;
 
   [[nodiscard]] bool in_recovery() const noexcept {
     return !recovery_reason.empty();
   }
 };
 
-/// Folds one event into the state. Events must come in seq order.
+/// Folds one event into the state (control state and transcript). Events
+/// must come in seq order.
 void apply(run_state& st, const event& ev);
+
+/// Folds one event into a transcript alone: `apply(st, ev)` does exactly this
+/// to `st.chat`.
+void apply(transcript& t, const event& ev);
 
 // -- steps: what the run does next --------------------------------------------
 

@@ -15,6 +15,7 @@ enum class runtime_errc : uint8_t {
   path_escape,          ///< a path leaves the workspace root
   tool_failed,          ///< the tool ran and reported a failure
   io_failed,            ///< a file operation failed
+  bad_snapshot,         ///< a checkpoint's snapshot cannot restore its run
 };
 
 } // namespace troupe

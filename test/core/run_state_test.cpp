@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_new_state_waits_for_run_start) {
 
 BOOST_AUTO_TEST_CASE(happy_path_runs_tools_then_completes) {
   harness h;
-  BOOST_TEST(h.st.conversation.size() == 2u); // instructions + task
+  BOOST_TEST(h.st.chat.conversation.size() == 2u); // instructions + task
   h.turn(calls({{"c1", "write_file", R"({"path":"a","content":"b"})"}}));
   BOOST_TEST(h.st.totals.tool_calls == 1u);
   BOOST_TEST(h.st.totals.turns == 1u);
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(a_reply_without_tool_calls_earns_a_reminder) {
   auto start = h.expect<start_turn_step>();
   BOOST_TEST(static_cast<int>(start.mode) == static_cast<int>(turn_mode::reminder));
   h.feed(turn_start{start.turn, start.mode});
-  BOOST_TEST(h.st.conversation.back().content.find("complete")
+  BOOST_TEST(h.st.chat.conversation.back().content.find("complete")
              != std::string::npos);
 }
 
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(a_tool_not_offered_is_refused) {
   harness h;
   h.turn(calls({{"c1", "read_file", R"({"path":"x"})"}}));
   BOOST_TEST(h.st.totals.tool_calls == 0u);
-  BOOST_TEST(h.st.conversation.back().content.find("not offered")
+  BOOST_TEST(h.st.chat.conversation.back().content.find("not offered")
              != std::string::npos);
 }
 
@@ -354,7 +354,7 @@ BOOST_AUTO_TEST_CASE(folding_the_same_events_gives_the_same_state) {
     apply(again, ev);
   BOOST_TEST(again.totals.turns == h.st.totals.turns);
   BOOST_TEST(again.totals.parse_failures == h.st.totals.parse_failures);
-  BOOST_TEST(again.conversation.size() == h.st.conversation.size());
+  BOOST_TEST(again.chat.conversation.size() == h.st.chat.conversation.size());
   BOOST_TEST(next_step(again).index() == next_step(h.st).index());
   BOOST_TEST(static_cast<int>(again.next_mode) == static_cast<int>(h.st.next_mode));
 }

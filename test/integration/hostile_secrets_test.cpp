@@ -26,28 +26,6 @@ using troupe::test::write_file;
 
 namespace {
 
-/// Standard base64 (as checkpoint states are exported); stops at '=' or at
-/// the first character outside the alphabet.
-std::string base64_decode(const std::string& in) {
-  static const std::string alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    auto v = alphabet.find(c);
-    if (v == std::string::npos)
-      break;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 /// Where `needle` occurs in `haystacks` (name -> text), for messages.
 std::string found_in(const std::map<std::string, std::string>& haystacks,
                      const std::string& needle) {
@@ -67,7 +45,7 @@ std::map<std::string, std::string> raw_journal_files(const std::string& db) {
   return out;
 }
 
-/// `troupe export RUN`, checked, plus the decoded checkpoint states.
+/// `troupe export RUN`, checked, plus the checkpoints' snapshots.
 std::map<std::string, std::string> exported(const std::string& db, const std::string& run) {
   std::map<std::string, std::string> out;
   auto exp = troupe::test::run_command({TROUPE_BIN, "export", run, "--db", db});
@@ -77,7 +55,7 @@ std::map<std::string, std::string> exported(const std::string& db, const std::st
   for (auto& line : lines_of(exp.out)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && str(j, "kind") == "checkpoint")
-      states += base64_decode(str(j.at("checkpoint"), "state")) + "\n";
+      states += j.at("checkpoint").value("snapshot", nlohmann::json::object()).dump() + "\n";
   }
   out["export checkpoint states"] = states;
   return out;
@@ -227,13 +205,13 @@ BOOST_AUTO_TEST_CASE(a_granted_secret_is_redacted_everywhere) {
   where["run (text logs, progress) stderr"] = text.err;
   BOOST_TEST(found_in(where, secret).empty(), "the secret is in: " << found_in(where, secret));
   // Controls: the scan does see tool output in each kind of place (the raw
-  // SQLite pages hold it uncompressed; checkpoint states decode).
+  // SQLite pages hold it uncompressed; checkpoint snapshots are read).
   BOOST_TEST(where.count("raw journal.db") == 1u);
   auto marker_in = found_in(where, "failing with [REDACTED:ALPHA_TOKEN]");
   BOOST_TEST(contains(marker_in, "raw journal.db"), marker_in);
   BOOST_TEST(contains(marker_in, "export"), marker_in);
-  // Checkpoints hold call statuses, not finished calls' text (snapshot v2);
-  // the scan still decodes them.
+  // Checkpoints hold call statuses, not finished calls' text; the scan still
+  // reads their snapshots.
   BOOST_TEST(!where["export checkpoint states"].empty());
   BOOST_TEST(contains(where["run (text logs, progress) stderr"], "tool_result"));
 }

@@ -37,6 +37,7 @@
 #include "test/support/temp_dir.hpp"
 #include "core/builtin_tools.hpp"
 #include "core/replay.hpp"
+#include "core/run_rebuild.hpp"
 #include "core/run_snapshot.hpp"
 
 using namespace troupe;
@@ -372,6 +373,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
     size_t failing = 0;
     size_t replays = 0;
     size_t snapshots_checked = 0;
+    size_t snapshots_replayed = 0;
     tool_registry replay_registry;
     BOOST_REQUIRE(!register_builtin_tools(replay_registry));
     for (auto& run : done) {
@@ -394,38 +396,63 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
                       + ": expected " + replayed.divergence->expected + ", got "
                       + replayed.divergence->got);
       replays += replayed.identical() ? 1 : 0;
-      // Snapshot + tail equals the full fold, from every checkpoint.
+      snapshots_replayed += replayed.snapshots;
+      // Every checkpoint restores the run: restored from it (as resume does
+      // after a crash just after it), it is the fold up to it, and with the
+      // events after it folded in, the full fold. (Replay above compared
+      // every snapshot with the fold as well.)
       run_state full;
       for (auto& ev : evs)
         apply(full, ev);
       run_state prefix; // the fold up to k
+      transcript chat;  // its transcript, folded alone
       apply(prefix, evs.front());
+      apply(chat, evs.front());
       const event* last_reply = nullptr;
       for (size_t k = 1; k < evs.size(); ++k) {
         apply(prefix, evs[k]);
+        apply(chat, evs[k]);
         if (std::holds_alternative<model_reply>(evs[k].body))
           last_reply = &evs[k];
         if (!std::holds_alternative<checkpoint>(evs[k].body))
           continue;
-        auto restored = restore(evs.front(), last_reply, evs[k]);
+        auto restored = restore(evs.front(), last_reply, evs[k], chat);
         if (!restored) {
           bad.push_back("restore at seq " + std::to_string(evs[k].seq) + ": "
                         + render(restored.error()));
           break;
         }
-        if (!same_control_state(*restored, prefix)) {
+        if (auto diff = state_difference(*restored, prefix); !diff.empty()) {
           bad.push_back("snapshot at seq " + std::to_string(evs[k].seq)
-                        + " differs from the fold up to it");
+                        + " differs from the fold up to it: " + diff);
           break;
         }
         for (size_t j = k + 1; j < evs.size(); ++j)
           apply(*restored, evs[j]);
-        if (!same_control_state(*restored, full)) {
+        if (auto diff = state_difference(*restored, full); !diff.empty()) {
           bad.push_back("snapshot at seq " + std::to_string(evs[k].seq)
-                        + " + tail differs from the full fold");
+                        + " + tail differs from the full fold: " + diff);
           break;
         }
         ++snapshots_checked;
+      }
+      // Read back the way resume reads it: from the latest checkpoint.
+      auto rebuilt = rebuild(evs);
+      if (!rebuilt) {
+        bad.push_back("reading the run back: " + render(rebuilt.error()));
+      } else {
+        if (!rebuilt->passed_over.empty())
+          bad.push_back("a checkpoint was passed over: " + rebuilt->passed_over);
+        auto tail_replay = replay_from_checkpoint(*rebuilt, replay_registry, default_policy());
+        if (!tail_replay.identical())
+          bad.push_back("replay from the checkpoint at seq "
+                        + std::to_string(tail_replay.from_seq) + " diverged at seq "
+                        + std::to_string(tail_replay.divergence->seq) + ": expected "
+                        + tail_replay.divergence->expected + ", got "
+                        + tail_replay.divergence->got);
+        if (auto diff = state_difference(fold_tail(std::move(*rebuilt)), full); !diff.empty())
+          bad.push_back("read back from its latest checkpoint, the run differs from its "
+                        "fold: " + diff);
       }
       ++statuses[std::string(to_string(run.result.status))];
       if (!run.result.reason.empty())
@@ -447,6 +474,7 @@ BOOST_AUTO_TEST_CASE(random_scripted_runs_keep_the_journal_contract) {
     BOOST_CHECK_MESSAGE(failing == 0, failing << " of " << runs << " runs broke the contract");
     BOOST_CHECK_EQUAL(replays, runs);
     BOOST_CHECK_GT(snapshots_checked, runs);
+    BOOST_CHECK_EQUAL(snapshots_replayed, snapshots_checked); // replay compared each one
     // The generator must reach every way a run can end, or the test is weak.
     for (auto* s : {"completed", "failed", "limit_reached"})
       BOOST_CHECK_MESSAGE(runs < 200 || statuses[s] > 0, "no run ended " << s);
