@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/run_reader.hpp"
 #include "persistence/run_owner.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
@@ -260,17 +261,18 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
         spdlog::warn("journal {}: renewing run leases failed (retried in {} ms): {}",
                      st.cfg.path, st.cfg.renew_interval.count(), render(err));
     },
-    [=](read_atom, const std::string& run_id) -> caf::result<std::vector<event>> {
+    [=](read_atom, const std::string& run_id) -> caf::result<rebuilt_run> {
       auto& st = self->state;
       if (!st.failure && !st.batch.empty())
         commit(self);
       if (st.failure)
         return writer_failed(st);
-      // The one run loader: every row verified and decoded once, here.
-      auto events = st.db->load_run(run_id);
-      if (!events)
-        return std::move(events.error());
-      return std::move(*events);
+      // The one run reader: every row verified and decoded once, here; only
+      // the latest checkpoint and the events after it are kept.
+      auto run = read_run(*st.db, run_id);
+      if (!run)
+        return std::move(run.error());
+      return std::move(*run);
     },
     [=](unfinished_atom) -> caf::result<std::vector<std::string>> {
       auto& st = self->state;

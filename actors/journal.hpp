@@ -11,10 +11,10 @@
 //   (reopen_atom)                            reopens the store after a failure
 //   (stats_atom)                             replies with journal_stats
 //   (read_atom, run_id)                      commits what is pending, then
-//                                            replies with the run's events
-//                                            (std::vector<event>), each row
-//                                            verified and decoded by the run
-//                                            loader (store::load_run); a
+//                                            replies with the run read back
+//                                            from its latest checkpoint
+//                                            (rebuilt_run, actors/run_reader.hpp),
+//                                            every row verified and decoded; a
 //                                            damaged row is `corrupted`,
 //                                            naming run and seq
 //   (unfinished_atom)                        commits what is pending, then
@@ -55,6 +55,7 @@
 #include <caf/expected.hpp>
 #include <caf/make_message.hpp>
 
+#include "core/run_rebuild.hpp"
 #include "schemas/event.hpp"
 
 namespace troupe {
@@ -108,6 +109,6 @@ spawn_journal(caf::actor_system& sys, journal_config cfg);
 } // namespace troupe
 
 CAF_ERROR_CODE_ENUM(troupe::journal_errc, "journal")
-// Decoded events reach only actors of this process (runs are supervised on
-// the node that journals them); across processes events travel as bytes.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::event>)
+// Decoded runs reach only actors of this process (runs are supervised on the
+// node that journals them); across processes events travel as bytes.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::rebuilt_run)

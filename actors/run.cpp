@@ -11,6 +11,7 @@
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
+#include "core/run_rebuild.hpp"
 #include "core/sandbox_spec.hpp"
 #include "core/runtime_errc.hpp"
 #include "core/run_state.hpp"
@@ -298,20 +299,29 @@ void drive(run_actor* self) {
   }
 }
 
-// Continues a journaled run: fold its events, then decide as if the process
-// had never stopped (a journaled model request is sent again, a pending
-// approval keeps its deadline, a due checkpoint is written).
+// Continues a journaled run: restore its latest checkpoint, fold the events
+// after it, then decide as if the process had never stopped (a journaled
+// model request is sent again, a pending approval keeps its deadline, a due
+// checkpoint is written).
 void resume(run_actor* self) {
   auto& s = self->state;
-  auto history = std::move(s.spec.history);
-  s.spec.history.clear();
-  for (auto& ev : history)
-    apply(s.st, ev);
+  auto journal = std::move(s.spec.resumed);
+  auto& run = *journal;
+  auto from = run.from_seq();
+  auto tail = run.tail.size();
+  if (!run.passed_over.empty())
+    spdlog::warn("{}; resuming from {}", run.passed_over, // it names the run
+                 from != 0 ? "the checkpoint at seq " + std::to_string(from) : "run_start");
+  s.st = fold_tail(std::move(run));
+  journal.reset();
   for (auto& slot : s.st.calls)
     if (slot.status == call_slot::state::in_flight)
       s.recovered_calls.insert(slot.call.call_id);
-  spdlog::info("run {}: resumed after {} events ({} calls without results)",
-               s.spec.run_id, history.size(), s.recovered_calls.size());
+  spdlog::info("run {}: resumed from {} events ({} calls without results)", s.spec.run_id,
+               from != 0 ? "the checkpoint at seq " + std::to_string(from) + " and "
+                             + std::to_string(tail) + " later"
+                         : "run_start: " + std::to_string(tail),
+               s.recovered_calls.size());
   drive(self);
 }
 
@@ -335,7 +345,7 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
   self->send(self, start_atom::value);
   return {
     [=](start_atom) {
-      if (self->state.spec.history.empty()) {
+      if (!self->state.spec.resumed) {
         emit(self, self->state.spec.start);
         drive(self);
       } else {
@@ -368,18 +378,13 @@ int64_t system_clock_us() {
     .count();
 }
 
-caf::expected<run_spec> spec_from_history(std::vector<event> history) {
-  if (history.empty() || !std::holds_alternative<run_start>(history.front().body))
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "cannot resume: the run's journal does not begin "
-                           "with run_start");
+run_spec spec_from_journal(rebuilt_run run) {
   run_spec spec;
-  auto& first = history.front();
-  spec.run_id = first.run_id;
-  spec.parent_run_id = first.parent_run_id;
-  spec.root_run_id = first.root_run_id;
-  spec.start = std::get<run_start>(first.body);
-  spec.history = std::move(history);
+  spec.run_id = run.start.run_id;
+  spec.parent_run_id = run.start.parent_run_id;
+  spec.root_run_id = run.start.root_run_id;
+  spec.start = std::get<run_start>(run.start.body);
+  spec.resumed = std::make_shared<rebuilt_run>(std::move(run));
   return spec;
 }
 

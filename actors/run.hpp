@@ -16,6 +16,7 @@
 
 #include "core/policy.hpp"
 #include "core/run_decisions.hpp"
+#include "core/run_rebuild.hpp"
 #include "core/run_result.hpp"
 #include "core/tool_registry.hpp"
 #include "schemas/event.hpp"
@@ -56,17 +57,19 @@ struct run_spec {
   std::string parent_run_id;
   std::string root_run_id;
   run_start start; ///< agent, task, model, tools, limits, workspace, ...
-  /// The run's journaled events when it resumes (after a crash or restart);
-  /// empty for a new run.
-  std::vector<event> history;
+  /// The run read back from its journal when it resumes (after a crash or
+  /// restart): its latest usable checkpoint and the events after it
+  /// (core/run_rebuild.hpp). Null for a new run. Shared, so that copies of
+  /// the spec do not copy the conversation; the run actor takes it over.
+  std::shared_ptr<rebuilt_run> resumed;
 };
 
-/// Builds the spec of a journaled run from its events (the first must be
-/// run_start).
-[[nodiscard]] caf::expected<run_spec> spec_from_history(std::vector<event> history);
+/// Builds the spec of a journaled run read back by a run_rebuilder.
+[[nodiscard]] run_spec spec_from_journal(rebuilt_run run);
 
-/// Spawns a run. A new run journals run_start; a resumed one folds its
-/// history and continues where the journal ends: a tool call whose intent is
+/// Spawns a run. A new run journals run_start; a resumed one restores its
+/// state from its latest checkpoint, folds the events after it and
+/// continues where the journal ends: a tool call whose intent is
 /// durable but whose result is not is re-executed only when its tool is pure
 /// or idempotent; an unsafe one is reported to the model as uncertain. The
 /// run drives itself to completion. Send it `cancel_atom` to cancel.

@@ -3,7 +3,8 @@
 // (the protocol is in actors/run_supervisor.hpp).
 //
 // Runs are taken one at a time, in the order they began: claim through the
-// journal, load (the journal's run loader), rebuild the spec, wire, admit.
+// journal, read back from the latest checkpoint (the journal's run reader,
+// actors/run_reader.hpp), wire, admit.
 // All I/O happens in the journal actor, so the supervisor never blocks.
 
 #include <memory>
@@ -45,27 +46,25 @@ caf::error cannot_resume(const std::string& run_id, const caf::error& why) {
                     caf::make_message("run " + run_id + " cannot resume: " + render(why))};
 }
 
-// A claimed, loaded run: rebuilt, wired and admitted, or the reason not.
+// A claimed run read back from its latest checkpoint: wired and admitted, or
+// the reason not.
 caf::expected<run_ticket> take_on(supervisor_actor* self, const resume_order& order,
-                                  const std::string& run_id, std::vector<event> history) {
+                                  const std::string& run_id, rebuilt_run journal) {
   auto& st = self->state;
-  auto spec = spec_from_history(std::move(history));
-  if (!spec)
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "run " + run_id + ": " + render(spec.error()));
-  auto wiring = st.cfg.wire ? st.cfg.wire(*spec)
+  auto spec = spec_from_journal(std::move(journal));
+  auto wiring = st.cfg.wire ? st.cfg.wire(spec)
                             : caf::make_error(runtime_errc::invalid_arguments,
                                               "this supervisor wires no resumed runs");
   if (!wiring)
     return cannot_resume(run_id, wiring.error());
   wiring->on_done = order.on_done;
-  auto ticket = admit(self, *spec, std::move(*wiring));
+  auto ticket = admit(self, spec, std::move(*wiring));
   if (st.shutting_down)
     drop_unstarted(self, run_id);
   else if (st.gate.admit(run_id))
-    launch(self, run_id, std::move(*spec));
+    launch(self, run_id, std::move(spec));
   else
-    st.runs.at(run_id).waiting_history = std::move(spec->history);
+    st.runs.at(run_id).waiting = std::move(spec.resumed);
   return ticket;
 }
 
@@ -94,8 +93,8 @@ void next_run(supervisor_actor* self, job_ptr job) {
       [=] {
         self->request(self->state.cfg.journal, caf::infinite, read_atom::value, run_id)
           .then(
-            [=](std::vector<event>& history) {
-              decided(self, job, run_id, take_on(self, job->order, run_id, std::move(history)));
+            [=](rebuilt_run& journal) {
+              decided(self, job, run_id, take_on(self, job->order, run_id, std::move(journal)));
             },
             [=](caf::error& err) {
               decided(self, job, run_id, caf::expected<run_ticket>{std::move(err)});

@@ -46,27 +46,25 @@ void on_run_end(supervisor_actor* self, const run_result& r) {
   if (auto next = st.gate.release(r.run_id)) {
     auto& entry = st.runs.at(*next);
     auto spec = entry.launch.spec;
-    spec.history = std::move(entry.waiting_history);
-    entry.waiting_history.clear();
+    spec.resumed = std::move(entry.waiting);
     launch(self, *next, std::move(spec));
   }
   finish_shutdown_if_idle(self);
 }
 
 // Gives up on a run that keeps crashing: journals its end and tells its
-// owner. Without a readable history its totals are unknown, and it says so.
+// owner. Without a readable journal its totals are unknown, and it says so.
 void fail_run(supervisor_actor* self, const std::string& run_id,
-              caf::expected<std::vector<event>> history, std::string why) {
+              caf::expected<rebuilt_run> journal, std::string why) {
   auto& entry = self->state.runs.at(run_id);
   entry.giving_up = true;
   auto wiring = entry.launch.wiring;
   run_state st;
-  if (history) {
-    for (auto& ev : *history)
-      apply(st, ev);
+  if (journal) {
+    st = fold_tail(std::move(*journal));
   } else {
     why += "; its totals are unknown: the journal could not be read: "
-           + render(history.error());
+           + render(journal.error());
   }
   completion done;
   done.status = run_status::failed;
@@ -93,21 +91,16 @@ void fail_run(supervisor_actor* self, const std::string& run_id,
 }
 
 // The journal is the truth after a crash: the run restarts from what it
-// journaled, through the same loader resume uses.
+// journaled (its latest checkpoint and the events after it), through the
+// same reader resume uses.
 void restart(supervisor_actor* self, const std::string& run_id) {
   if (self->state.runs.count(run_id) == 0)
     return;
   self->request(self->state.cfg.journal, caf::infinite, read_atom::value, run_id)
     .then(
-      [=](std::vector<event>& history) {
-        auto spec = spec_from_history(std::move(history));
-        if (!spec) {
-          fail_run(self, run_id, std::vector<event>{}, "cannot restart: " + render(spec.error()));
-          return;
-        }
-        spdlog::warn("run {}: restarting from {} journaled events", run_id,
-                     spec->history.size());
-        launch(self, run_id, std::move(*spec));
+      [=](rebuilt_run& journal) {
+        spdlog::warn("run {}: restarting from {} journaled events", run_id, journal.events);
+        launch(self, run_id, spec_from_journal(std::move(journal)));
       },
       [=](caf::error& err) { fail_run(self, run_id, std::move(err), "cannot restart"); });
 }
@@ -137,7 +130,7 @@ void on_down(supervisor_actor* self, const caf::down_msg& dm) {
                + "); restart intensity exceeded";
     entry.giving_up = true;
     self->request(st.cfg.journal, caf::infinite, read_atom::value, run_id)
-      .then([=](std::vector<event>& history) { fail_run(self, run_id, std::move(history), why); },
+      .then([=](rebuilt_run& journal) { fail_run(self, run_id, std::move(journal), why); },
             [=](caf::error& err) { fail_run(self, run_id, std::move(err), why); });
     return;
   }
@@ -226,8 +219,8 @@ run_ticket admit(supervisor_actor* self, const run_spec& spec, run_wiring wiring
     if (auto s = caf::actor_cast<caf::actor>(sup))
       caf::anon_send(s, done_atom::value, r);
   };
-  entry.launch.spec = spec;
-  entry.launch.spec.history.clear();
+  entry.launch.spec = spec; // shares the journal read back, if any; dropped here:
+  entry.launch.spec.resumed.reset(); // a restart reads the journal again
   entry.launch.wiring = std::move(wiring);
   return {spec.run_id, entry.result->get_future().share()};
 }

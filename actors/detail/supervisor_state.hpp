@@ -25,11 +25,11 @@ using supervisor_clock = std::chrono::steady_clock;
 /// waiting for a slot of the resume gate.
 struct supervised_run {
   caf::actor current; ///< null while it is not running
-  /// Spec without history (the journal is the truth after a crash), and the
-  /// wiring whose on_done reports to the supervisor.
+  /// Spec without the journal read back (the journal is the truth after a
+  /// crash), and the wiring whose on_done reports to the supervisor.
   run_launch launch;
-  /// A resumed run waiting for its slot: the events it starts from.
-  std::vector<event> waiting_history;
+  /// A resumed run waiting for its slot: what it starts from.
+  std::shared_ptr<rebuilt_run> waiting;
   std::shared_ptr<std::promise<run_result>> result;
   std::deque<supervisor_clock::time_point> crashes;
   std::chrono::milliseconds backoff{0};

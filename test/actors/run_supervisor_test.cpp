@@ -61,10 +61,13 @@ caf::behavior journal_double(caf::stateful_actor<journal_double_state>* self) {
         return i->second;
       return caf::unit;
     },
-    [=](read_atom, const std::string& run_id) -> caf::result<std::vector<event>> {
+    [=](read_atom, const std::string& run_id) -> caf::result<rebuilt_run> {
       if (auto i = self->state.read_errors.find(run_id); i != self->state.read_errors.end())
         return i->second;
-      return self->state.histories[run_id];
+      auto run = rebuild(self->state.histories[run_id]);
+      if (!run)
+        return std::move(run.error());
+      return std::move(*run);
     },
   };
 }

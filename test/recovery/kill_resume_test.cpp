@@ -17,6 +17,8 @@
 #include "persistence/store.hpp"
 #include "core/builtin_tools.hpp"
 #include "core/replay.hpp"
+#include "core/run_rebuild.hpp"
+#include "core/run_snapshot.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/files.hpp"
@@ -40,6 +42,36 @@ std::vector<event> events_of(persistence::store& db, const std::string& run_id) 
     out.push_back(std::move(*ev));
   }
   return out;
+}
+
+// Right after a kill, before anything resumes: every run, read back from its
+// latest checkpoint as resume reads it, is the fold of all its events (the
+// property test's "restore + tail = full fold", at real crash points).
+// Returns how many runs came back from a checkpoint rather than run_start.
+size_t check_read_back(const std::string& db_path) {
+  size_t from_checkpoint = 0;
+  if (!fs::exists(db_path))
+    return 0;
+  auto db = persistence::store::open(db_path, persistence::open_mode::read_only);
+  if (!db)
+    return 0; // killed while creating the journal: resume deals with it
+  auto runs = db->list_runs();
+  BOOST_REQUIRE_MESSAGE(runs, render(runs));
+  for (auto& run : *runs) {
+    auto evs = events_of(*db, run.run_id);
+    run_state full;
+    for (auto& ev : evs)
+      apply(full, ev);
+    auto rebuilt = rebuild(evs);
+    BOOST_REQUIRE_MESSAGE(rebuilt, render(rebuilt));
+    BOOST_CHECK_MESSAGE(rebuilt->passed_over.empty(), rebuilt->passed_over);
+    from_checkpoint += rebuilt->from_seq() != 0 ? 1 : 0;
+    auto st = fold_tail(std::move(*rebuilt));
+    auto diff = state_difference(st, full);
+    BOOST_CHECK_MESSAGE(diff.empty(), "run " << run.run_id << " read back after the kill: "
+                                              << diff);
+  }
+  return from_checkpoint;
 }
 
 struct trial_outcome {
@@ -108,6 +140,11 @@ trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
                           "replay diverged at seq " << replayed.divergence->seq
                             << ": expected " << replayed.divergence->expected
                             << ", got " << replayed.divergence->got);
+      auto rebuilt = rebuild(evs);
+      BOOST_REQUIRE_MESSAGE(rebuilt, render(rebuilt));
+      auto tail = replay_from_checkpoint(*rebuilt, registry, default_policy());
+      BOOST_CHECK_MESSAGE(tail.identical(), "replay from the checkpoint at seq "
+                                              << tail.from_seq << " diverged");
       out.resumed = true;
     }
   }
@@ -161,7 +198,7 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   std::cerr << "kill/resume: " << trials << " trials, kill delays 0-" << window.count() / 1000
             << " ms (1.5 whole runs here)" << std::endl;
   int resumed = 0, completed_before_kill = 0;
-  size_t uncertain = 0;
+  size_t uncertain = 0, read_back_from_checkpoint = 0;
   for (int t = 0; t < trials; ++t) {
     BOOST_TEST_CONTEXT("seed " << seed << " trial " << t) {
       temp_dir tmp("troupe-kill");
@@ -178,6 +215,7 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
       auto code = wait_for(child);
       if (code == 0)
         ++completed_before_kill;
+      read_back_from_checkpoint += check_read_back(db);
       auto res = run_command({TROUPE_BIN, "resume", "--db", db});
       BOOST_CHECK_MESSAGE(res.exit_code == 0 || !fs::exists(db),
                           "resume exit " << res.exit_code << ": " << res.err);
@@ -189,9 +227,11 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   std::cerr << "kill/resume: " << trials << " trials, " << resumed
             << " with a journaled run, " << completed_before_kill
             << " finished before the kill, " << uncertain
-            << " uncertain append calls" << std::endl;
+            << " uncertain append calls, " << read_back_from_checkpoint
+            << " runs read back from a checkpoint after the kill" << std::endl;
   // Kills that always land before the run exists would test nothing.
   BOOST_TEST(resumed > trials / 4);
+  BOOST_TEST(read_back_from_checkpoint > 0u);
 }
 
 // Several processes on one journal: after a kill, four `troupe resume` start
