@@ -1,8 +1,10 @@
 // A checkpoint records what changed, not the whole reply: one scripted reply
 // with 1,000 tool calls writes 1,001 checkpoints, and with every checkpoint
-// copying the reply's call list (snapshot format 1) they took 29 MB. Now the
-// journal grows linearly with the calls, the run still replays identically
-// and resumes from its journal.
+// copying the reply's call list (the first snapshot format) they took 29 MB.
+// Now a snapshot names the calls' statuses in runs (the reply has the calls),
+// so the journal grows linearly with the calls, and the run replays
+// identically, from run_start (every snapshot checked) and from its latest
+// checkpoint.
 
 #include <boost/test/unit_test.hpp>
 
@@ -74,6 +76,11 @@ BOOST_AUTO_TEST_CASE(a_reply_with_1000_calls_writes_linear_checkpoints) {
   r = test::run_command({TROUPE_BIN, "replay", run_id, "--db", db});
   BOOST_TEST(r.exit_code == 0, r.out << r.err);
   BOOST_TEST(r.out.find("identical") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find(std::to_string(checkpoints) + " snapshots checked") != std::string::npos,
+             r.out);
+  r = test::run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint"});
+  BOOST_TEST(r.exit_code == 0, r.out << r.err);
+  BOOST_TEST(r.out.find("from the checkpoint at seq") != std::string::npos, r.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,6 @@
 // `troupe replay` on a real journal: identical when untouched, and the first
-// divergence, at the right seq, when the journal was tampered with.
+// divergence, at the right seq, when the journal was tampered with; replay
+// and show from the latest checkpoint.
 
 #include <boost/test/unit_test.hpp>
 
@@ -25,9 +26,9 @@ using troupe::test::temp_dir;
 
 namespace {
 
-// The hello example, run once into a fresh journal: 35 events; seq 5 is the
-// first policy_decision, 7 the first tool_result, 8 its checkpoint, 13 the
-// first turn_end, 15 the second turn_start.
+// The hello example, run once into a fresh journal: 35 events, 7 of them
+// checkpoints; seq 5 is the first policy_decision, 7 the first tool_result,
+// 8 its checkpoint, 13 the first turn_end, 15 the second turn_start.
 struct hello_journal {
   temp_dir tmp;
   std::string db;
@@ -77,12 +78,77 @@ BOOST_AUTO_TEST_SUITE(replay_cli)
 BOOST_FIXTURE_TEST_CASE(an_untouched_run_replays_identical, hello_journal) {
   auto r = replay();
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(r.out == "identical (35 events)\n");
+  BOOST_TEST(r.out == "identical (35 events, 7 snapshots checked)\n");
   auto json = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--json"});
   BOOST_TEST(json.exit_code == 0);
   auto out = nlohmann::json::parse(json.out);
   BOOST_TEST(out.at("identical").get<bool>());
   BOOST_TEST(out.at("events").get<int>() == 35);
+  BOOST_TEST(out.at("snapshots").get<int>() == 7);
+}
+
+// Every checkpoint's snapshot is what the fold gives: one that says
+// otherwise (here a forgery whose chain was recomputed) is a divergence at
+// its seq, naming the field.
+BOOST_FIXTURE_TEST_CASE(a_forged_snapshot_is_caught_at_its_seq, hello_journal) {
+  forge(8, [](event& ev) { std::get<checkpoint>(ev.body).snapshot->consecutive_errors = 2; });
+  auto r = replay();
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "diverged at seq 8"), r.out);
+  BOOST_TEST(contains(r.out, "expected: snapshot consecutive_errors=0"), r.out);
+  BOOST_TEST(contains(r.out, "got:      snapshot consecutive_errors=2"), r.out);
+}
+
+// For long runs: restore the latest checkpoint and replay the events after it.
+BOOST_FIXTURE_TEST_CASE(replay_from_the_latest_checkpoint_checks_the_tail, hello_journal) {
+  auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint",
+                        "--json"});
+  BOOST_TEST(r.exit_code == 0, r.out << r.err);
+  auto out = nlohmann::json::parse(r.out);
+  BOOST_TEST(out.at("identical").get<bool>());
+  auto from = out.at("from_checkpoint_seq").get<int>();
+  BOOST_TEST(from > 8);
+  BOOST_TEST(out.at("events").get<int>() == 35 - from);
+  BOOST_TEST(out.at("passed_over").get<std::string>().empty());
+  r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint"});
+  BOOST_TEST(r.out == "from the checkpoint at seq " + std::to_string(from)
+                        + ": identical (" + std::to_string(35 - from)
+                        + " events, 0 snapshots checked)\n");
+}
+
+// `troupe show` takes the state from the latest checkpoint and the events
+// after it; the timeline still lists every event.
+BOOST_FIXTURE_TEST_CASE(show_takes_the_state_from_the_latest_checkpoint, hello_journal) {
+  auto r = run_command({TROUPE_BIN, "show", run_id, "--db", db, "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto out = nlohmann::json::parse(r.out);
+  auto& state = out.at("state");
+  auto from = state.at("from_checkpoint_seq").get<int>();
+  BOOST_TEST(from > 8);
+  BOOST_TEST(state.at("events_after_checkpoint").get<int>() == 35 - from);
+  BOOST_TEST(state.at("phase") == "finished");
+  BOOST_TEST(out.at("timeline").size() == 35u);
+  BOOST_TEST(out.at("kpis").at("turns").get<int>() > 0);
+  r = run_command({TROUPE_BIN, "show", run_id, "--db", db});
+  BOOST_TEST(contains(r.out, "state: finished, turn "), r.out);
+  BOOST_TEST(contains(r.out, "(checkpoint at seq " + std::to_string(from)), r.out);
+}
+
+// A latest snapshot that cannot restore the run is passed over, said, and
+// still checked: it lies in the tail replayed from the checkpoint before it.
+BOOST_FIXTURE_TEST_CASE(replay_from_a_checkpoint_passes_over_a_bad_one, hello_journal) {
+  auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint",
+                        "--json"});
+  auto latest = static_cast<uint32_t>(
+    nlohmann::json::parse(r.out).at("from_checkpoint_seq").get<int>());
+  forge(latest, [](event& ev) { std::get<checkpoint>(ev.body).snapshot->messages += 1; });
+  r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(contains(r.out, "note: run " + run_id + ": the checkpoint at seq "
+                               + std::to_string(latest) + " cannot restore the run"),
+             r.out);
+  BOOST_TEST(contains(r.out, "diverged at seq " + std::to_string(latest)), r.out);
+  BOOST_TEST(contains(r.out, "snapshot messages="), r.out);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_dropped_event_is_refused_where_it_was, hello_journal) {
@@ -177,7 +243,7 @@ BOOST_FIXTURE_TEST_CASE(an_exported_run_imports_and_replays_identical, hello_jou
   BOOST_TEST(contains(again.out, "imported 0 events"), again.out);
   auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", copy});
   BOOST_TEST(r.exit_code == 0, r.out);
-  BOOST_TEST(r.out == "identical (35 events)\n");
+  BOOST_TEST(r.out == "identical (35 events, 7 snapshots checked)\n");
   auto doctor = run_command({TROUPE_BIN, "doctor", "--db", copy});
   BOOST_TEST(doctor.exit_code == 0, doctor.out);
 }

@@ -190,6 +190,9 @@ BOOST_FIXTURE_TEST_CASE(show_prints_the_timeline_with_kinds, journal_fixture) {
   BOOST_REQUIRE_EQUAL(j["timeline"].size(), 9u);
   BOOST_TEST(j["timeline"][8]["kind"] == "completion");
   BOOST_TEST(j["timeline"][8]["seq"] == 9);
+  BOOST_TEST(j["state"]["phase"] == "finished");
+  BOOST_TEST(j["state"]["from_checkpoint_seq"] == 0); // the run has no checkpoint
+  BOOST_TEST(j["state"]["events_after_checkpoint"] == 9);
 }
 
 BOOST_FIXTURE_TEST_CASE(export_prints_one_json_object_per_event,

@@ -37,9 +37,11 @@ int export_run(const common_options& opts, const std::string& run_id);
 int doctor(const common_options& opts);
 int migrate(const common_options& opts);
 /// Exit 0 when the replay is identical, 1 at the first divergence. With
-/// `with` (a scenario file), replays against its policy: what-if.
+/// `with` (a scenario file), replays against its policy: what-if. With
+/// `from_checkpoint`, restores the latest usable checkpoint and replays the
+/// events after it.
 int replay(const common_options& opts, const std::string& run_id,
-           const std::string& with = {});
+           const std::string& with = {}, bool from_checkpoint = false);
 /// Exit 0 when both runs took the same steps, 1 otherwise.
 int diff(const common_options& opts, const std::string& run_a,
          const std::string& run_b);

@@ -93,7 +93,12 @@ int main(int argc, char** argv) {
   std::string replay_with;
   replay_cmd->add_option("--with", replay_with,
                          "replay against this scenario's policy (what-if)");
-  replay_cmd->callback([&] { action = [&] { return replay(opts, run_id, replay_with); }; });
+  bool replay_from_checkpoint = false;
+  replay_cmd->add_flag("--from-checkpoint", replay_from_checkpoint,
+                       "restore the latest checkpoint and replay only the events after it");
+  replay_cmd->callback([&] {
+    action = [&] { return replay(opts, run_id, replay_with, replay_from_checkpoint); };
+  });
 
   std::string other_run;
   auto* diff_cmd = app.add_subcommand("diff", "compare two runs step by step");

@@ -9,6 +9,7 @@
 #include "sandbox/sandbox_process.hpp"
 #include "persistence/store.hpp"
 #include "core/event_summary.hpp"
+#include "actors/run_reader.hpp"
 #include "core/run_state.hpp"
 #include <spdlog/spdlog.h>
 #include "schemas/errors.hpp"
@@ -99,6 +100,51 @@ int runs(const common_options& opts, const std::string& status) {
   return exit_ok;
 }
 
+namespace {
+
+struct timeline_row {
+  uint32_t seq;
+  int64_t ts_us;
+  event_kind kind;
+  std::string summary;
+};
+
+// Where show took a run's state from.
+struct state_source {
+  uint32_t checkpoint_seq = 0; ///< 0: folded from run_start
+  size_t events_after = 0;
+  std::string passed_over;
+};
+
+// Where a run stands: its state from the latest usable checkpoint plus the
+// events after it (its KPIs are those, not the row's zeros while it runs).
+ordered_json state_json(const run_state& st, const state_source& from) {
+  auto pending = ordered_json::array();
+  for (auto& a : st.pending_approvals)
+    pending.push_back(a.call_id);
+  return ordered_json{{"phase", to_string(st.phase)},
+                      {"turn", st.turn},
+                      {"pending_approvals", pending},
+                      {"from_checkpoint_seq", from.checkpoint_seq},
+                      {"events_after_checkpoint", from.events_after},
+                      {"passed_over", from.passed_over}};
+}
+
+void print_state(const run_state& st, const state_source& from) {
+  std::printf("state: %s, turn %u", std::string(to_string(st.phase)).c_str(), st.turn);
+  for (auto& a : st.pending_approvals)
+    std::printf(", %s awaits approval", a.call_id.c_str());
+  if (from.checkpoint_seq != 0)
+    std::printf(" (checkpoint at seq %u + %zu events)\n", from.checkpoint_seq,
+                from.events_after);
+  else
+    std::printf(" (folded from run_start: no usable checkpoint)\n");
+  if (!from.passed_over.empty())
+    std::printf("note: %s\n", from.passed_over.c_str());
+}
+
+} // namespace
+
 int show(const common_options& opts, const std::string& run_id) {
   spdlog::debug("showing run \"{}\" of \"{}\"", run_id, opts.db);
   auto db = store::open(opts.db, open_mode::read_only);
@@ -107,24 +153,26 @@ int show(const common_options& opts, const std::string& run_id) {
   auto run = db->find_run(run_id);
   if (!run)
     return report(run.error());
-  auto loaded = db->load_run(run_id);
-  if (!loaded)
-    return report(loaded.error());
-  auto& timeline = *loaded;
-  // KPIs come from folding the events, so a run still in flight (or one a
-  // crash interrupted) shows where it got to, not the zeros of its row.
-  run_state folded;
-  for (auto& ev : timeline)
-    apply(folded, ev);
-  run->totals = folded.totals;
+  // One verified pass: the timeline keeps a line per event, the state only
+  // the latest checkpoint and the events after it.
+  std::vector<timeline_row> timeline;
+  auto rebuilt = read_run(*db, run_id, rebuild_scope::control_only, [&](const event& ev) {
+    timeline.push_back({ev.seq, ev.ts_us, ev.kind(), summarize(ev)});
+  });
+  if (!rebuilt)
+    return report(rebuilt.error());
+  state_source from{rebuilt->from_seq(), rebuilt->tail.size(), rebuilt->passed_over};
+  auto st = fold_tail(std::move(*rebuilt));
+  run->totals = st.totals;
   if (opts.json) {
     auto out = run_json(*run);
+    out["state"] = state_json(st, from);
     auto evs = ordered_json::array();
-    for (auto& ev : timeline)
-      evs.push_back(ordered_json{{"seq", ev.seq},
-                                 {"ts_us", ev.ts_us},
-                                 {"kind", to_string(ev.kind())},
-                                 {"summary", summarize(ev)}});
+    for (auto& row : timeline)
+      evs.push_back(ordered_json{{"seq", row.seq},
+                                 {"ts_us", row.ts_us},
+                                 {"kind", to_string(row.kind)},
+                                 {"summary", row.summary}});
     out["timeline"] = std::move(evs);
     std::cout << to_json_text(out) << "\n";
     return exit_ok;
@@ -136,13 +184,13 @@ int show(const common_options& opts, const std::string& run_id) {
     std::printf("parent %s  root %s\n", run->parent_run_id.c_str(),
                 run->root_run_id.c_str());
   print_kpis(run->totals);
+  print_state(st, from);
   std::printf("%5s  %-23s  %-15s  %s\n", "SEQ", "TIME (UTC)", "KIND",
               "SUMMARY");
-  for (auto& ev : timeline)
-    std::printf("%5u  %-23s  %-15s  %s\n", ev.seq,
-                format_timestamp(ev.ts_us).c_str(),
-                std::string(to_string(ev.kind())).c_str(),
-                summarize(ev).c_str());
+  for (auto& row : timeline)
+    std::printf("%5u  %-23s  %-15s  %s\n", row.seq,
+                format_timestamp(row.ts_us).c_str(),
+                std::string(to_string(row.kind)).c_str(), row.summary.c_str());
   return exit_ok;
 }
 

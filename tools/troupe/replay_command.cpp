@@ -10,6 +10,7 @@
 #include "sandbox/shell_tool.hpp"
 #include "core/builtin_tools.hpp"
 #include "core/replay.hpp"
+#include "actors/run_reader.hpp"
 #include "core/runtime_errc.hpp"
 #include "core/scenario.hpp"
 
@@ -20,17 +21,50 @@
 
 namespace troupe::cli {
 
+namespace {
+
+// The run as replay reads it: every event, or (from a checkpoint) the latest
+// usable checkpoint and the events after it. Every row is verified either way.
+struct replay_input {
+  std::vector<event> events;         ///< a full replay's
+  std::optional<rebuilt_run> rebuilt; ///< --from-checkpoint's
+  const run_start& start() const {
+    return std::get<run_start>(rebuilt ? rebuilt->start.body : events.front().body);
+  }
+};
+
+caf::expected<replay_input> read_input(persistence::store& db, const std::string& run_id,
+                                       bool from_checkpoint) {
+  replay_input in;
+  if (from_checkpoint) {
+    auto rebuilt = read_run(db, run_id);
+    if (!rebuilt)
+      return std::move(rebuilt.error());
+    in.rebuilt = std::move(*rebuilt);
+    return in;
+  }
+  auto loaded = db.load_run(run_id);
+  if (!loaded)
+    return std::move(loaded.error());
+  in.events = std::move(*loaded);
+  if (!std::holds_alternative<run_start>(in.events.front().body))
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "run " + run_id + " does not begin with run_start");
+  return in;
+}
+
+} // namespace
+
 int replay(const common_options& opts, const std::string& run_id,
-           const std::string& opts_with) {
+           const std::string& opts_with, bool from_checkpoint) {
   auto db = persistence::store::open(opts.db, persistence::open_mode::read_only);
   if (!db)
     return report(db.error());
   if (auto run = db->find_run(run_id); !run)
     return report(run.error());
-  auto loaded = db->load_run(run_id);
-  if (!loaded)
-    return report(loaded.error());
-  auto& events = *loaded;
+  auto input = read_input(*db, run_id, from_checkpoint);
+  if (!input)
+    return report(input.error());
   // The console knows the built-in tools; embedders replay runs that used
   // their own tools through troupe::replay_run with their registry.
   tool_registry registry;
@@ -42,10 +76,7 @@ int replay(const common_options& opts, const std::string& run_id,
   // The policy the run was decided by: its scenario's (the path is in
   // run_start), or the built-in default when the run had no scenario file.
   auto governance = default_policy();
-  auto with = opts_with.empty()
-                ? (events.empty() ? std::string{}
-                                  : std::get<run_start>(events.front().body).scenario)
-                : opts_with;
+  auto with = opts_with.empty() ? input->start().scenario : opts_with;
   std::error_code ec;
   if (!with.empty() && std::filesystem::exists(with, ec)) {
     auto sc = load_scenario(with, registry.names());
@@ -59,19 +90,35 @@ int replay(const common_options& opts, const std::string& run_id,
     return report(caf::make_error(runtime_errc::invalid_scenario,
                                   opts_with + ": no such scenario file"));
   }
-  auto rep = replay_run(events, registry, governance);
+  auto rep = input->rebuilt ? replay_from_checkpoint(*input->rebuilt, registry, governance)
+                            : replay_run(input->events, registry, governance);
+  auto passed_over = input->rebuilt ? input->rebuilt->passed_over : std::string{};
   if (opts.json) {
     nlohmann::ordered_json out{{"run_id", run_id},
                                {"identical", rep.identical()},
-                               {"events", rep.events}};
+                               {"events", rep.events},
+                               {"snapshots", rep.snapshots}};
+    if (from_checkpoint) {
+      out["from_checkpoint_seq"] = rep.from_seq;
+      out["passed_over"] = passed_over;
+    }
     if (rep.divergence)
       out["divergence"] = {{"seq", rep.divergence->seq},
                            {"expected", rep.divergence->expected},
                            {"got", rep.divergence->got}};
     std::cout << to_json_text(out) << std::endl;
-  } else if (rep.identical()) {
-    std::printf("identical (%llu events)\n",
-                static_cast<unsigned long long>(rep.events));
+    return rep.identical() ? exit_ok : exit_failure;
+  }
+  if (!passed_over.empty())
+    std::printf("note: %s\n", passed_over.c_str());
+  if (from_checkpoint && rep.from_seq != 0)
+    std::printf("from the checkpoint at seq %u: ", rep.from_seq);
+  else if (from_checkpoint)
+    std::printf("no usable checkpoint, from run_start: ");
+  if (rep.identical()) {
+    std::printf("identical (%llu events, %llu snapshots checked)\n",
+                static_cast<unsigned long long>(rep.events),
+                static_cast<unsigned long long>(rep.snapshots));
   } else {
     if (!opts_with.empty())
       std::printf("with %s the run would split:\n", opts_with.c_str());
