@@ -1,14 +1,22 @@
 // `troupe bench recovery`: how fast a crashed process's runs come back, how
-// fast replay folds a journal, and how a long run's journal grows.
+// fast replay folds a journal, and how a long run's journal grows and comes
+// back.
 //
 //   1. A child process starts N runs and holds them in flight (each waits for
 //      its model); the parent kills it with SIGKILL, then times
 //      runtime::resume() until every run is rehydrated (has asked its model
 //      again), and lets them finish.
 //   2. Replay speed: replay_run over all events of those runs, events/s.
-//   3. One 1,000-turn run whose conversation grows by ~330 bytes a turn:
-//      journal bytes, and the time to replay it.
+//   3. One 1,000-turn run whose conversation grows by ~330 bytes a turn, run
+//      by another child that is killed while the last turn waits for its
+//      model. Reading it back from its latest checkpoint (what resume does)
+//      is timed against the baseline measured in the same run: loading
+//      every event and folding them all (what resume did before snapshots
+//      were read). Then runtime::resume() of it, and after it finished: its
+//      journal bytes, a full replay (every decision and snapshot) and a
+//      replay from its latest checkpoint.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +34,10 @@
 #include "persistence/store.hpp"
 #include "core/builtin_tools.hpp"
 #include "core/replay.hpp"
+#include "actors/run_reader.hpp"
+#include "core/run_rebuild.hpp"
+#include "core/run_snapshot.hpp"
+#include "core/runtime_errc.hpp"
 #include "troupe/runtime.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
@@ -40,16 +52,18 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
+constexpr uint64_t never = ~uint64_t{0};
+
 // Echo for `turns - 1` turns (with `text` as the assistant's message), then
-// complete. With `hold`, every request blocks until release().
+// complete. Requests from index `hold_from` on block until release().
 class recovery_provider final : public model_provider {
 public:
-  recovery_provider(uint32_t turns, std::string text, bool hold)
-    : turns_(turns), text_(std::move(text)), held_(hold) {}
+  recovery_provider(uint32_t turns, std::string text, uint64_t hold_from = never)
+    : turns_(turns), text_(std::move(text)), hold_from_(hold_from), held_(hold_from != never) {}
 
   model_response complete(const model_call& call) override {
     ++requests;
-    {
+    if (call.request_index >= hold_from_) {
       std::unique_lock<std::mutex> guard(mtx_);
       cv_.wait(guard, [&] { return !held_; });
     }
@@ -62,7 +76,7 @@ public:
       r.tool_calls.push_back({"done", "complete", R"({"status":"success","answer":"ok"})"});
     return r;
   }
-  bool blocking() const override { return held_; }
+  bool blocking() const override { return hold_from_ != never; }
   void release() {
     std::lock_guard<std::mutex> guard(mtx_);
     held_ = false;
@@ -73,6 +87,7 @@ public:
 private:
   uint32_t turns_;
   std::string text_;
+  uint64_t hold_from_;
   std::mutex mtx_;
   std::condition_variable cv_;
   bool held_;
@@ -93,15 +108,15 @@ scenario recovery_scenario(uint32_t turns) {
   return sc;
 }
 
-// The child: N runs, each held at its first model request, then it waits to
-// be killed. Returns only on error.
+// The first child: N runs, each held at its first model request, then it
+// waits to be killed. Returns only on error.
 int hold_runs_in_flight(const std::string& db, uint64_t runs, int ready_fd) {
   runtime_options ro{db};
   ro.resume_on_first_start = false;
   auto rt = runtime::create(ro);
   if (!rt)
     return 1;
-  auto provider = std::make_shared<recovery_provider>(2, "", true);
+  auto provider = std::make_shared<recovery_provider>(2, "", 0);
   if ((*rt)->register_provider("bench-model", provider))
     return 1;
   auto sc = recovery_scenario(2);
@@ -129,6 +144,58 @@ int hold_runs_in_flight(const std::string& db, uint64_t runs, int ready_fd) {
     std::this_thread::sleep_for(std::chrono::seconds(60));
 }
 
+// The assistant's message of every turn of the long run.
+std::string long_run_text() {
+  return std::string(330, 'x');
+}
+
+// The second child: one long run, held while its last turn waits for the
+// model, then it waits to be killed. Returns only on error.
+int hold_long_run(const std::string& db, uint32_t turns, int ready_fd) {
+  runtime_options ro{db};
+  ro.resume_on_first_start = false;
+  auto rt = runtime::create(ro);
+  if (!rt)
+    return 1;
+  auto provider = std::make_shared<recovery_provider>(turns, long_run_text(), turns - 1);
+  if ((*rt)->register_provider("bench-model", provider))
+    return 1;
+  if (!(*rt)->start(recovery_scenario(turns), {}))
+    return 1;
+  while (provider->requests.load() < turns)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // its commits land
+  char ok = 'k';
+  if (::write(ready_fd, &ok, 1) != 1)
+    return 1;
+  for (;;)
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+
+// Forks a child running `body(ready_fd)`, waits until it says it is ready and
+// kills it with SIGKILL. Call it before this process starts any thread.
+// False when the child failed before it was ready.
+template <class Body>
+bool kill_when_ready(Body body) {
+  int fds[2];
+  if (::pipe(fds) != 0)
+    return false;
+  std::fflush(nullptr);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(fds[0]);
+    ::_exit(body(fds[1]));
+  }
+  ::close(fds[1]);
+  char ready = 0;
+  auto got = ::read(fds[0], &ready, 1);
+  ::close(fds[0]);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return got == 1;
+}
+
 std::vector<std::vector<event>> all_runs(const std::string& db, uint64_t& events) {
   std::vector<std::vector<event>> out;
   auto st = persistence::store::open(db, persistence::open_mode::read_only);
@@ -150,6 +217,165 @@ std::vector<std::vector<event>> all_runs(const std::string& db, uint64_t& events
   return out;
 }
 
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.empty() ? 0 : xs[xs.size() / 2];
+}
+
+struct long_run_figures {
+  std::string run_id;
+  uint64_t events = 0;
+  uint64_t bytes = 0;
+  double load_full_fold_ms = 0;       ///< the baseline: load every event, fold all
+  double load_from_checkpoint_ms = 0; ///< the latest checkpoint and the tail
+  uint32_t resumed_from_seq = 0;
+  uint64_t tail_events = 0;
+  double resume_ms = 0; ///< runtime::resume() until the run asked its model again
+  bool completed = false;
+  double replay_ms = 0; ///< replay_run of the loaded events (every snapshot checked)
+  bool replay_identical = false;
+  uint64_t snapshots_checked = 0;
+  double replay_full_with_load_ms = 0;
+  double replay_from_checkpoint_ms = 0; ///< read from the checkpoint, replay the tail
+  bool replay_from_checkpoint_identical = false;
+};
+
+// The state of the killed run, both ways, nine times each; the medians.
+caf::error time_reading(const std::string& db, long_run_figures& f) {
+  auto st = persistence::store::open(db, persistence::open_mode::read_only);
+  if (!st)
+    return std::move(st.error());
+  auto runs = st->list_runs();
+  if (!runs)
+    return std::move(runs.error());
+  if (runs->empty())
+    return caf::make_error(runtime_errc::invalid_arguments, db + ": the long run is missing");
+  f.run_id = runs->front().run_id;
+  std::vector<double> full, from_checkpoint;
+  for (int i = 0; i < 9; ++i) {
+    auto t0 = clock_type::now();
+    auto all = st->load_run(f.run_id);
+    if (!all)
+      return std::move(all.error());
+    run_state folded;
+    for (auto& ev : *all)
+      apply(folded, ev);
+    full.push_back(seconds_since(t0) * 1000);
+    auto t1 = clock_type::now();
+    auto rebuilt = read_run(*st, f.run_id);
+    if (!rebuilt)
+      return std::move(rebuilt.error());
+    f.resumed_from_seq = rebuilt->from_seq();
+    f.tail_events = rebuilt->tail.size();
+    auto restored = fold_tail(std::move(*rebuilt));
+    from_checkpoint.push_back(seconds_since(t1) * 1000);
+    if (auto diff = state_difference(restored, folded); !diff.empty())
+      return caf::make_error(runtime_errc::bad_snapshot,
+                             "the long run read from its checkpoint differs from its fold: "
+                               + diff);
+  }
+  f.load_full_fold_ms = median(full);
+  f.load_from_checkpoint_ms = median(from_checkpoint);
+  return caf::none;
+}
+
+// Resumes the killed long run and lets it finish.
+caf::error time_resume(const std::string& db, uint32_t turns, long_run_figures& f) {
+  runtime_options ro{db};
+  ro.resume_on_first_start = false;
+  auto rt = runtime::create(ro);
+  if (!rt)
+    return std::move(rt.error());
+  auto provider = std::make_shared<recovery_provider>(turns, long_run_text());
+  TROUPE_TRY((*rt)->register_provider("bench-model", provider));
+  (*rt)->register_scenario(recovery_scenario(turns));
+  auto t0 = clock_type::now();
+  auto handles = (*rt)->resume();
+  if (handles.size() != 1 || !handles.front())
+    return handles.empty() ? caf::make_error(runtime_errc::invalid_arguments,
+                                             "the long run was not resumed")
+                           : handles.front().error();
+  while (provider->requests.load() < 1)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  f.resume_ms = seconds_since(t0) * 1000;
+  f.completed = handles.front()->result().get().status == run_status::completed;
+  return caf::none;
+}
+
+// The finished long run: its bytes, a full replay, and one from its latest
+// checkpoint.
+caf::error time_replays(const std::string& db, const tool_registry& registry,
+                        long_run_figures& f) {
+  auto st = persistence::store::open(db, persistence::open_mode::read_only);
+  if (!st)
+    return std::move(st.error());
+  TROUPE_TRY(st->for_each_event(f.run_id, [&](const persistence::stored_event& row) {
+    f.bytes += row.bytes.size();
+    ++f.events;
+    return caf::error{};
+  }));
+  auto governance = default_policy();
+  auto t0 = clock_type::now();
+  auto all = st->load_run(f.run_id);
+  if (!all)
+    return std::move(all.error());
+  auto t1 = clock_type::now();
+  auto full = replay_run(*all, registry, governance);
+  f.replay_ms = seconds_since(t1) * 1000;
+  f.replay_full_with_load_ms = seconds_since(t0) * 1000;
+  f.replay_identical = full.identical();
+  f.snapshots_checked = full.snapshots;
+  auto t2 = clock_type::now();
+  auto rebuilt = read_run(*st, f.run_id);
+  if (!rebuilt)
+    return std::move(rebuilt.error());
+  f.replay_from_checkpoint_identical =
+    replay_from_checkpoint(*rebuilt, registry, governance).identical();
+  f.replay_from_checkpoint_ms = seconds_since(t2) * 1000;
+  return caf::none;
+}
+
+nlohmann::ordered_json long_run_json(const long_run_figures& f, uint32_t turns) {
+  return nlohmann::ordered_json{
+    {"long_run_turns", turns},
+    {"long_run_events", f.events},
+    {"long_run_journal_bytes", f.bytes},
+    {"long_run_bytes_per_turn", static_cast<double>(f.bytes) / turns},
+    {"long_run_resumed_from_seq", f.resumed_from_seq},
+    {"long_run_tail_events", f.tail_events},
+    {"long_run_load_from_checkpoint_ms", f.load_from_checkpoint_ms},
+    {"baseline_long_run_load_full_fold_ms", f.load_full_fold_ms},
+    {"ratio_load_from_checkpoint_vs_full_fold",
+     f.load_full_fold_ms > 0 ? f.load_from_checkpoint_ms / f.load_full_fold_ms : 0},
+    {"long_run_resume_ms", f.resume_ms},
+    {"long_run_completed_after_resume", f.completed},
+    {"long_run_replay_ms", f.replay_ms},
+    {"long_run_replay_identical", f.replay_identical},
+    {"long_run_snapshots_checked", f.snapshots_checked},
+    {"long_run_replay_with_load_ms", f.replay_full_with_load_ms},
+    {"long_run_replay_from_checkpoint_ms", f.replay_from_checkpoint_ms},
+    {"long_run_replay_from_checkpoint_identical", f.replay_from_checkpoint_identical}};
+}
+
+void print_long_run(const long_run_figures& f, uint32_t turns) {
+  std::printf("long run: %u turns, %llu events, %.1f KiB of journal (%.0f bytes/turn; "
+              "target <= 1 MiB; LangGraph.js: 626 MiB)\n",
+              turns, static_cast<unsigned long long>(f.events),
+              static_cast<double>(f.bytes) / 1024.0, static_cast<double>(f.bytes) / turns);
+  std::printf("  read back after the kill: %.1f ms from the checkpoint at seq %u + %llu "
+              "events, %.1f ms loading and folding every event (ratio %.2f)\n",
+              f.load_from_checkpoint_ms, f.resumed_from_seq,
+              static_cast<unsigned long long>(f.tail_events), f.load_full_fold_ms,
+              f.load_full_fold_ms > 0 ? f.load_from_checkpoint_ms / f.load_full_fold_ms : 0);
+  std::printf("  resumed in %.1f ms%s; replayed in %.1f ms (target < 50 ms, %llu snapshots "
+              "checked)%s, %.1f ms with loading, %.1f ms from its latest checkpoint%s\n",
+              f.resume_ms, f.completed ? "" : " NOT COMPLETED", f.replay_ms,
+              static_cast<unsigned long long>(f.snapshots_checked),
+              f.replay_identical ? "" : " NOT IDENTICAL", f.replay_full_with_load_ms,
+              f.replay_from_checkpoint_ms,
+              f.replay_from_checkpoint_identical ? "" : " NOT IDENTICAL");
+}
+
 } // namespace
 
 int bench_recovery(const bench_recovery_options& opts) {
@@ -158,34 +384,24 @@ int bench_recovery(const bench_recovery_options& opts) {
   auto dir = fs::temp_directory_path(ec) / ("troupe-bench-recovery-" + std::to_string(::getpid()));
   fs::create_directories(dir, ec);
   auto db = (dir / "crashed.db").string();
+  auto long_db = (dir / "long.db").string();
   auto say = [&](const std::string& s) {
     if (!opts.json)
       std::fprintf(stderr, "%s\n", s.c_str());
   };
 
-  // 1. Crash a process holding N runs, then resume them.
-  say("1/3 starting " + std::to_string(opts.runs) + " runs in a child process...");
-  int fds[2];
-  if (::pipe(fds) != 0)
+  // Both children run before this process starts any thread.
+  say("1/4 one " + std::to_string(opts.long_turns) + "-turn run in a child process...");
+  if (!kill_when_ready([&](int fd) { return hold_long_run(long_db, opts.long_turns, fd); })) {
+    std::cerr << "troupe: bench recovery: the child failed before its long run's last turn\n";
     return exit_failure;
-  std::fflush(nullptr);
-  pid_t child = ::fork(); // before this process starts any thread
-  if (child == 0) {
-    ::close(fds[0]);
-    ::_exit(hold_runs_in_flight(db, opts.runs, fds[1]));
   }
-  ::close(fds[1]);
-  char ready = 0;
-  auto got = ::read(fds[0], &ready, 1);
-  ::close(fds[0]);
-  ::kill(child, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (got != 1) {
+  say("2/4 starting " + std::to_string(opts.runs) + " runs in a child process...");
+  if (!kill_when_ready([&](int fd) { return hold_runs_in_flight(db, opts.runs, fd); })) {
     std::cerr << "troupe: bench recovery: the child failed before holding its runs\n";
     return exit_failure;
   }
-  say("   killed it (SIGKILL); resuming...");
+  say("   killed both (SIGKILL); resuming the runs...");
   double resume_s = 0, finish_s = 0;
   uint64_t resumed = 0, completed = 0;
   {
@@ -196,7 +412,7 @@ int bench_recovery(const bench_recovery_options& opts) {
     if (!rt)
       return report(rt.error());
     // Answers at once; a run is rehydrated when it asked its model again.
-    auto provider = std::make_shared<recovery_provider>(2, "", false);
+    auto provider = std::make_shared<recovery_provider>(2, "");
     if (auto err = (*rt)->register_provider("bench-model", provider))
       return report(err);
     (*rt)->register_scenario(recovery_scenario(2));
@@ -220,8 +436,8 @@ int bench_recovery(const bench_recovery_options& opts) {
     finish_s = seconds_since(t0);
   }
 
-  // 2. Replay speed over everything journaled.
-  say("2/3 replaying every run...");
+  // Replay speed over everything journaled.
+  say("3/4 replaying every run...");
   tool_registry registry;
   troupe::ignore_error(register_builtin_tools(registry), "built-ins always register");
   uint64_t events = 0;
@@ -233,43 +449,15 @@ int bench_recovery(const bench_recovery_options& opts) {
     identical += replay_run(evs, registry, governance).identical() ? 1 : 0;
   double replay_s = seconds_since(t1);
 
-  // 3. A long run whose conversation grows every turn.
-  say("3/3 one " + std::to_string(opts.long_turns) + "-turn run...");
-  auto long_db = (dir / "long.db").string();
-  uint64_t long_bytes = 0, long_events = 0;
-  double long_replay_ms = 0;
-  bool long_identical = false;
-  {
-    runtime_options ro{long_db};
-    ro.resume_on_first_start = false;
-    auto rt = runtime::create(ro);
-    if (!rt)
-      return report(rt.error());
-    auto text = std::string(330, 'x');
-    if (auto err = (*rt)->register_provider(
-          "bench-model", std::make_shared<recovery_provider>(opts.long_turns, text, false)))
-      return report(err);
-    auto h = (*rt)->start(recovery_scenario(opts.long_turns), {});
-    if (!h)
-      return report(h.error());
-    h->result().get();
-  }
-  {
-    auto long_runs = all_runs(long_db, long_events);
-    for (auto& evs : long_runs) {
-      auto t2 = clock_type::now();
-      long_identical = replay_run(evs, registry, governance).identical();
-      long_replay_ms = seconds_since(t2) * 1000;
-    }
-    auto st = persistence::store::open(long_db, persistence::open_mode::read_only);
-    if (st)
-      troupe::ignore_error(
-        st->for_each_event("", [&](const persistence::stored_event& row) {
-          long_bytes += row.bytes.size();
-          return caf::error{};
-        }),
-        "a bench reads what it can");
-  }
+  // The long run: read back, resumed, replayed.
+  say("4/4 the long run: reading it back, resuming it, replaying it...");
+  long_run_figures lr;
+  if (auto err = time_reading(long_db, lr))
+    return report(err);
+  if (auto err = time_resume(long_db, opts.long_turns, lr))
+    return report(err);
+  if (auto err = time_replays(long_db, registry, lr))
+    return report(err);
   fs::remove_all(dir, ec);
 
   double events_per_s = replay_s > 0 ? static_cast<double>(events) / replay_s : 0;
@@ -284,13 +472,9 @@ int bench_recovery(const bench_recovery_options& opts) {
       {"replay_events", events},
       {"replay_identical_runs", identical},
       {"replay_events_per_s", events_per_s},
-      {"long_run_turns", opts.long_turns},
-      {"long_run_events", long_events},
-      {"long_run_journal_bytes", long_bytes},
-      {"long_run_replay_ms", long_replay_ms},
-      {"long_run_replay_identical", long_identical},
       {"baseline_langgraph_long_run_bytes", 626ull << 20},
       {"baseline_langgraph_history_load_s", 90}};
+    out.update(long_run_json(lr, opts.long_turns));
     std::cout << to_json_text(out) << std::endl;
   } else {
     std::printf("resume: %llu runs rehydrated in %.3f s (target: 10,000 in < 2 s); all "
@@ -301,14 +485,10 @@ int bench_recovery(const bench_recovery_options& opts) {
                 "%llu of %zu runs identical\n",
                 static_cast<unsigned long long>(events), replay_s, events_per_s,
                 static_cast<unsigned long long>(identical), runs.size());
-    std::printf("long run: %u turns, %llu events, %.1f KiB of journal (target <= 1 MiB; "
-                "LangGraph.js: 626 MiB), replayed in %.1f ms (target < 50 ms)%s\n",
-                opts.long_turns, static_cast<unsigned long long>(long_events),
-                static_cast<double>(long_bytes) / 1024.0, long_replay_ms,
-                long_identical ? "" : " NOT IDENTICAL");
+    print_long_run(lr, opts.long_turns);
   }
-  return resumed == opts.runs && identical == runs.size() && long_identical ? exit_ok
-                                                                            : exit_failure;
+  bool long_ok = lr.completed && lr.replay_identical && lr.replay_from_checkpoint_identical;
+  return resumed == opts.runs && identical == runs.size() && long_ok ? exit_ok : exit_failure;
 }
 
 } // namespace troupe::cli
