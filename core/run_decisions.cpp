@@ -69,7 +69,11 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
     // Write-ahead: the intent is durable before the tool runs.
     d.journal.push_back(tool_call{call.call_id, call.name, normalized});
     d.wait = durability::durable;
-    d.effect = run_tool{{call.call_id, call.name, normalized}, pd.grants};
+    // `complete` runs nowhere: its result is journaled by the next decision.
+    if (call.name == complete_tool)
+      d.effect = go_on{};
+    else
+      d.effect = run_tool{{call.call_id, call.name, normalized}, pd.grants};
   } else if (verdict.decision == decision_kind::ask) {
     auto req = approval_for(call, normalized, verdict.rule_id, pd.grants, in.now_us);
     d.journal.push_back(req);

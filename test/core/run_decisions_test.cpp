@@ -185,7 +185,9 @@ BOOST_FIXTURE_TEST_CASE(a_result_is_followed_by_a_durable_checkpoint, fixture) {
   body<checkpoint>(cp, 0);
   BOOST_TEST((cp.wait == durability::durable));
   perform(cp);
-  perform(next()); // complete: policy_decision + tool_call
+  auto allowed = next(); // complete: policy_decision + tool_call, then no tool runs
+  BOOST_TEST(std::holds_alternative<go_on>(allowed.effect));
+  perform(allowed);
   auto done = next();
   BOOST_TEST(body<tool_result>(done, 0).output == "run completed");
   perform(done);
