@@ -149,6 +149,27 @@ BOOST_FIXTURE_TEST_CASE(a_throwing_provider_fails_its_request_not_the_route,
   BOOST_TEST(outcome_of(later).reply.text == "reply to later");
 }
 
+// "A model route that fails answers the one request in flight with an
+// error" (docs/architecture.md): requests already queued behind the one
+// that threw belong to other runs sharing the route, and are answered after
+// the restart like those that arrive during it.
+BOOST_FIXTURE_TEST_CASE(requests_queued_behind_a_throw_are_served_after_the_restart,
+                        route_fixture) {
+  auto boom = ask("boom");
+  auto b = ask("b");
+  auto c = ask("c");
+  sched.run();
+  sched.advance_time(5ms);
+  sched.run();
+  BOOST_TEST(static_cast<bool>(outcome_of(boom).error));
+  auto ob = outcome_of(b);
+  auto oc = outcome_of(c);
+  BOOST_TEST(ob.reply.text == "reply to b", "b: " << render(ob.error));
+  BOOST_TEST(oc.reply.text == "reply to c", "c: " << render(oc.error));
+  BOOST_TEST(*served == (std::vector<std::string>{"boom", "b", "c"}),
+             boost::test_tools::per_element());
+}
+
 // Each crash doubles the backoff (5, 10, 20 ms, capped at 1 s).
 BOOST_FIXTURE_TEST_CASE(repeated_crashes_double_the_backoff, route_fixture) {
   auto first = ask("boom-1");
