@@ -51,12 +51,18 @@ struct deterministic_fixture {
 
   // Stand-ins keep their logs alive and held promises keep actors
   // referenced: kill everything the test spawned, or ~actor_system waits
-  // for them forever.
+  // for them forever. A run a failed test left waiting is still referenced
+  // by its request's pending timeout: firing it lets the run find its
+  // journal gone and stop.
   ~deterministic_fixture() {
     for (auto& a : tracked)
       caf::anon_send_exit(a, caf::exit_reason::kill);
     tracked.clear();
     sched.run();
+    for (int i = 0; i < 100 && sched.has_pending_timeout(); ++i) {
+      sched.trigger_timeouts();
+      sched.run();
+    }
   }
 
   /// Ends `a` with the fixture.
