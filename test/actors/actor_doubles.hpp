@@ -22,6 +22,7 @@
 #include <boost/test/unit_test.hpp>
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
@@ -245,9 +246,13 @@ inline model_response reply_completing(std::string call_id = "done") {
 
 /// What the tool-pool stand-in was asked; answers from `script` in order, and
 /// holds requests once the script is used up. `(release_atom, outcome)`
-/// answers the oldest held request.
+/// answers the oldest held request. A `complete` call is answered at once as
+/// the real pool would (the answer echoed) and recorded apart, in
+/// `completes`: the run loop should never send it (see run_actor_test), and
+/// the other tests are not about that.
 struct tools_log {
   std::vector<tool_request> requests;
+  std::vector<tool_request> completes;
   std::deque<tool_outcome> script;
   std::vector<caf::typed_response_promise<tool_outcome>> held;
 };
@@ -257,6 +262,11 @@ inline caf::actor spawn_tools_double(caf::actor_system& sys, std::shared_ptr<too
     return {
       [=](release_atom, tool_outcome& out) { deliver_oldest(log->held, std::move(out)); },
       [=](execute_atom, const tool_request& req, int64_t) -> caf::result<tool_outcome> {
+        if (req.name == "complete") {
+          log->completes.push_back(req);
+          auto args = nlohmann::json::parse(req.args_json, nullptr, false);
+          return tool_outcome{true, args.value("answer", std::string{}), false};
+        }
         log->requests.push_back(req);
         if (!log->script.empty()) {
           auto out = std::move(log->script.front());

@@ -1,8 +1,9 @@
-// The run supervisor: a run that crashes comes back from its journal after
-// an exponential backoff and continues where the journal ends; one that
-// keeps crashing is ended `failed` (restart_intensity_exceeded), journaled,
-// and its owner told; cancels reach the run, also one that is between a
-// crash and its restart. Runs crash the way an embedder's bug crashes them:
+// The run supervisor's crash handling (actors/run_supervisor.hpp,
+// "Supervision"): a run that crashes comes back from its journal after an
+// exponential backoff and continues where the journal ends; one that keeps
+// crashing is ended `failed` (restart_intensity_exceeded), journaled, and its
+// owner told; cancels reach the run, also one that is between a crash and
+// its restart. (Ids, resume and shutdown: run_supervisor_test.cpp.) Runs crash the way an embedder's bug crashes them:
 // an on_event callback that throws. The real journal (on a temporary file)
 // is what the supervisor restarts from; the backoff timers fire only when
 // the test advances the deterministic clock.
@@ -40,16 +41,20 @@ struct supervisor_fixture : deterministic_fixture {
 
   /// 10 ms doubling to 2 s; the window is an hour so that no crash of a
   /// test falls out of it, however slow the machine.
-  restart_policy policy() {
-    restart_policy p;
-    p.max_restarts = 3;
-    p.window = std::chrono::hours(1);
-    p.initial_backoff = 10ms;
-    p.max_backoff = 2s;
-    return p;
+  supervisor_config config() {
+    supervisor_config c;
+    c.journal = journal_actor;
+    c.restarts.max_restarts = 3;
+    c.restarts.window = std::chrono::hours(1);
+    c.restarts.initial_backoff = 10ms;
+    c.restarts.max_backoff = 2s;
+    c.id_prefix = "t";
+    return c;
   }
 
-  caf::actor supervisor = track(spawn_run_supervisor(sys, journal_actor, policy()));
+  caf::actor supervisor = track(spawn_run_supervisor(sys, config()));
+  /// The id the supervisor gives the one run each test launches.
+  const std::string run_id = "t-1";
 
   /// Wiring whose on_event throws on the first `times` events of kind K
   /// (every one when `times` is negative). The count lives outside the run,
@@ -70,8 +75,13 @@ struct supervisor_fixture : deterministic_fixture {
     return w;
   }
 
+  /// Starts a run; the supervisor gives it its id (`run_id`).
   void launch(run_wiring w) {
-    caf::anon_send(supervisor, start_atom::value, run_launch{new_run_spec("r1"), std::move(w)});
+    auto h = self->request(supervisor, caf::infinite, start_atom::value,
+                           run_launch{new_run_spec(""), std::move(w)});
+    sched.run();
+    h.receive([&](run_ticket& t) { BOOST_TEST(t.run_id == run_id); },
+              [&](caf::error& err) { BOOST_FAIL("start: " << render(err)); });
   }
 
   /// The supervisor's answer to a cancel of `run_id`.
@@ -90,7 +100,7 @@ struct supervisor_fixture : deterministic_fixture {
     sched.run();
     h.receive([] {}, [](caf::error& err) { BOOST_ERROR(render(err)); });
     std::vector<event> out;
-    for (auto& row : read_run(path, "r1")) {
+    for (auto& row : read_run(path, run_id)) {
       BOOST_CHECK_EQUAL(row.seq, out.size() + 1);
       auto ev = decode(row.bytes);
       BOOST_REQUIRE_MESSAGE(ev, render(ev));
@@ -109,7 +119,7 @@ struct supervisor_fixture : deterministic_fixture {
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(run_supervisor)
+BOOST_AUTO_TEST_SUITE(run_supervisor_restarts)
 
 // The run crashes twice when its tool result comes in. Each restart waits
 // out the backoff (10 ms, then 20 ms), folds the journal and continues: the
@@ -148,7 +158,7 @@ BOOST_FIXTURE_TEST_CASE(a_crashed_run_restarts_from_its_journal_after_a_backoff,
     "tool_result", "checkpoint",   "completion"};
   BOOST_TEST(kinds_of(journaled()) == expected, boost::test_tools::per_element());
   // Finished: the supervisor forgot the run.
-  BOOST_TEST(!cancel("r1"));
+  BOOST_TEST(!cancel(run_id));
 }
 
 // A run that crashes every time: after max_restarts (3) restarts the fourth
@@ -174,7 +184,7 @@ BOOST_FIXTURE_TEST_CASE(too_many_crashes_end_the_run_restart_intensity_exceeded,
   auto& done = std::get<completion>(evs.back().body);
   BOOST_TEST(to_string(done.status) == "failed");
   BOOST_TEST(done.reason == "restart_intensity_exceeded");
-  BOOST_TEST(!cancel("r1"));
+  BOOST_TEST(!cancel(run_id));
 }
 
 // Cancels go through the supervisor (clients never hold a run's handle,
@@ -184,7 +194,7 @@ BOOST_FIXTURE_TEST_CASE(a_cancel_is_forwarded_to_the_run, supervisor_fixture) {
   sched.run();
   BOOST_REQUIRE_EQUAL(route->held.size(), 1u);
   BOOST_TEST(!cancel("no-such-run"));
-  BOOST_TEST(cancel("r1"));
+  BOOST_TEST(cancel(run_id));
   caf::anon_send(route_actor, release_atom::value, reply_calling("c1", "echo", "{}"));
   sched.run();
   BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);
@@ -202,7 +212,7 @@ BOOST_FIXTURE_TEST_CASE(a_cancel_between_crash_and_restart_reaches_the_new_run,
   sched.run();
   BOOST_REQUIRE_EQUAL(*crashes, 1);
   BOOST_TEST(route->calls.empty());
-  BOOST_TEST(cancel("r1"));
+  BOOST_TEST(cancel(run_id));
   sched.advance_time(10ms);
   sched.run();
   BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);

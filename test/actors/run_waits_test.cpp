@@ -42,7 +42,7 @@ struct run_fixture : deterministic_fixture {
   std::vector<std::string> error_codes() const {
     std::vector<std::string> out;
     for (auto& e : journal->bodies<error_event>())
-      out.push_back(e.code);
+      out.emplace_back(to_string(e.code));
     return out;
   }
 };
