@@ -1,6 +1,7 @@
 #include "actors/model_route.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -32,8 +33,11 @@ caf::behavior model_route(caf::stateful_actor<route_state>* self,
 
 // The route clients see. It owns the worker that calls the provider and
 // restarts it when it crashes (a provider that throws): the request in
-// flight fails, the run gets a failed reply and goes on; later requests reach
-// the new worker.
+// flight fails, the run gets a failed reply and goes on; every other request
+// reaches the new worker. So the worker gets one request at a time and the
+// rest wait here: requests delegated to it would sit in its mailbox and all
+// fail with it (request_receiver_down), failing the runs that share the
+// route along with the one whose request crashed it.
 struct supervisor_state {
   static inline const char* name = "troupe.model_route_supervisor";
   std::string route;
@@ -42,8 +46,13 @@ struct supervisor_state {
   /// The live worker, shared with the exit functor that takes it down.
   std::shared_ptr<caf::actor> current = std::make_shared<caf::actor>();
   std::chrono::milliseconds backoff{0};
-  /// Requests that arrived while the worker was restarting.
-  std::vector<std::pair<caf::response_promise, model_call>> held;
+  /// A request is at the worker.
+  bool busy = false;
+  /// The worker failed a request: it is going down, so nothing more is sent
+  /// to it, whether or not its down message has arrived yet.
+  bool failing = false;
+  /// Requests waiting for the worker, oldest first.
+  std::deque<std::pair<caf::response_promise, model_call>> queue;
 };
 
 using route_supervisor = caf::stateful_actor<supervisor_state>;
@@ -54,6 +63,38 @@ void start_worker(route_supervisor* self) {
                 ? self->spawn<caf::detached + caf::monitored>(model_route, st.provider)
                 : self->spawn<caf::monitored>(model_route, st.provider);
   *st.current = st.worker;
+  st.busy = false;
+  st.failing = false;
+}
+
+// Hands the oldest waiting request to the worker when it is free.
+void pump(route_supervisor* self) {
+  auto& st = self->state;
+  if (!st.worker || st.busy || st.failing || st.queue.empty())
+    return;
+  auto rp = std::move(st.queue.front().first);
+  auto call = std::move(st.queue.front().second);
+  st.queue.pop_front();
+  st.busy = true;
+  auto worker = st.worker;
+  self->request(worker, caf::infinite, complete_atom::value, std::move(call))
+    .then(
+      [=](model_response& r) mutable {
+        rp.deliver(std::move(r));
+        self->state.busy = false;
+        pump(self);
+      },
+      [=](caf::error& err) mutable {
+        // The worker only ever replies with a response: an error means it
+        // crashed serving this request. The rest wait for its restart (a
+        // successor, if one started already, is not the one that failed).
+        rp.deliver(std::move(err));
+        auto& st = self->state;
+        if (st.worker != worker)
+          return;
+        st.busy = false;
+        st.failing = true;
+      });
 }
 
 caf::behavior supervised_route(route_supervisor* self, std::string name,
@@ -81,23 +122,17 @@ caf::behavior supervised_route(route_supervisor* self, std::string name,
     self->delayed_send(self, st.backoff, restart_atom::value);
   });
   return {
-    [=](complete_atom a, model_call& call) -> caf::result<caf::message> {
-      auto& st = self->state;
-      if (!st.worker) {
-        auto rp = self->make_response_promise();
-        st.held.emplace_back(rp, std::move(call));
-        return rp;
-      }
-      return self->delegate(st.worker, a, std::move(call));
+    [=](complete_atom, model_call& call) -> caf::result<model_response> {
+      auto rp = self->make_response_promise();
+      self->state.queue.emplace_back(rp, std::move(call));
+      pump(self);
+      return caf::delegated<model_response>{};
     },
     [=](restart_atom) {
-      auto& st = self->state;
-      if (st.worker)
+      if (self->state.worker)
         return;
       start_worker(self);
-      for (auto& [rp, call] : st.held)
-        rp.delegate(st.worker, complete_atom::value, std::move(call));
-      st.held.clear();
+      pump(self);
     },
   };
 }
