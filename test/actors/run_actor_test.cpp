@@ -112,14 +112,9 @@ BOOST_FIXTURE_TEST_CASE(a_tool_runs_only_after_its_intent_is_durable, run_fixtur
 
 // `complete` ends the run inside the run loop (core/builtin_tools.hpp: "the
 // run loop intercepts the call"): it never waits for a tool worker, a tool
-// timeout or the run's deadline, and its result is the loop's own.
-// KNOWN BUG (2 expected failures until core/run_decisions.cpp is fixed):
-// vet() gives an allowed call the effect run_tool at once, so an allowed
-// `complete` goes to the tool pool; only the path after a restart
-// (execute()) still intercepts it, so live and restarted runs journal
-// different results for it.
-BOOST_FIXTURE_TEST_CASE(complete_ends_the_run_without_the_tool_pool, run_fixture,
-                        *boost::unit_test::expected_failures(2)) {
+// timeout or the run's deadline, and its result is the loop's own. (The first
+// decision layer sent an allowed `complete` to the tool pool; this caught it.)
+BOOST_FIXTURE_TEST_CASE(complete_ends_the_run_without_the_tool_pool, run_fixture) {
   route->script.push_back(reply_completing());
   start();
   sched.run();
