@@ -30,7 +30,11 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 void tell_owner(supervisor_actor* self, std::function<void(const run_result&)> on_done,
                 run_result r) {
   if (on_done)
-    self->spawn([on_done = std::move(on_done), r = std::move(r)] { on_done(r); });
+    // The result travels as a spawn argument: CAF 0.17's init_fun_factory
+    // dereferences a null argument tuple for a function without arguments
+    // (UBSan reports it).
+    self->spawn([on_done = std::move(on_done)](const run_result& x) { on_done(x); },
+                std::move(r));
 }
 
 // The one place a run leaves the supervisor: its on_done reported the end.

@@ -156,7 +156,7 @@ inline caf::result<uint32_t> journal_double_append(caf::event_based_actor* self,
 /// appends.
 inline caf::actor spawn_journal_double(caf::actor_system& sys,
                                        std::shared_ptr<journal_log> log) {
-  return sys.spawn([log](caf::event_based_actor* self) -> caf::behavior {
+  return sys.spawn([](caf::event_based_actor* self, std::shared_ptr<journal_log> log) -> caf::behavior {
     return {
       [=](release_atom) {
         auto waiting = std::move(log->held);
@@ -171,7 +171,7 @@ inline caf::actor spawn_journal_double(caf::actor_system& sys,
         return journal_double_append(self, log, bytes, true);
       },
     };
-  });
+  }, std::move(log));
 }
 
 /// The real journal actor on the fixture's scheduler (not detached).
@@ -208,7 +208,7 @@ struct route_log {
 };
 
 inline caf::actor spawn_route_double(caf::actor_system& sys, std::shared_ptr<route_log> log) {
-  return sys.spawn([log](caf::event_based_actor* self) -> caf::behavior {
+  return sys.spawn([](caf::event_based_actor* self, std::shared_ptr<route_log> log) -> caf::behavior {
     return {
       [=](release_atom, model_response& r) { deliver_oldest(log->held, std::move(r)); },
       [=](complete_atom, const model_call& call) -> caf::result<model_response> {
@@ -223,7 +223,7 @@ inline caf::actor spawn_route_double(caf::actor_system& sys, std::shared_ptr<rou
         return rp;
       },
     };
-  });
+  }, std::move(log));
 }
 
 /// A reply asking for one tool call.
@@ -258,7 +258,7 @@ struct tools_log {
 };
 
 inline caf::actor spawn_tools_double(caf::actor_system& sys, std::shared_ptr<tools_log> log) {
-  return sys.spawn([log](caf::event_based_actor* self) -> caf::behavior {
+  return sys.spawn([](caf::event_based_actor* self, std::shared_ptr<tools_log> log) -> caf::behavior {
     return {
       [=](release_atom, tool_outcome& out) { deliver_oldest(log->held, std::move(out)); },
       [=](execute_atom, const tool_request& req, int64_t) -> caf::result<tool_outcome> {
@@ -278,7 +278,7 @@ inline caf::actor spawn_tools_double(caf::actor_system& sys, std::shared_ptr<too
         return rp;
       },
     };
-  });
+  }, std::move(log));
 }
 
 // -- approvals ------------------------------------------------------------------
@@ -292,7 +292,7 @@ struct approvals_log {
 
 inline caf::actor spawn_approvals_double(caf::actor_system& sys,
                                          std::shared_ptr<approvals_log> log) {
-  return sys.spawn([log](caf::event_based_actor* self) -> caf::behavior {
+  return sys.spawn([](caf::event_based_actor* self, std::shared_ptr<approvals_log> log) -> caf::behavior {
     return {
       [=](release_atom, approval_decision& d) { deliver_oldest(log->held, std::move(d)); },
       [=](approval_atom, const approval_ticket& t) -> caf::result<approval_decision> {
@@ -302,7 +302,7 @@ inline caf::actor spawn_approvals_double(caf::actor_system& sys,
         return rp;
       },
     };
-  });
+  }, std::move(log));
 }
 
 // -- a run's wiring -------------------------------------------------------------

@@ -104,7 +104,7 @@ BOOST_FIXTURE_TEST_CASE(a_model_answer_after_the_timeout_is_ignored, run_fixture
 // A dead route is a failed reply too, not a crash of the run: failed replies
 // count as provider failures until that limit ends the run.
 BOOST_FIXTURE_TEST_CASE(an_unreachable_route_is_a_failed_reply, run_fixture) {
-  auto dead = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  auto dead = sys.spawn([](int) { return caf::behavior{[](int) {}}; }, 0);
   caf::anon_send_exit(dead, caf::exit_reason::kill);
   sched.run();
   auto run = start(test_wiring(journal_actor, dead, tools_actor, probe));
