@@ -44,7 +44,7 @@ struct journal_double_state {
 
 // Accepts every append; answers claims, reads and the unfinished list from
 // its state.
-caf::behavior journal_double(caf::stateful_actor<journal_double_state>* self) {
+caf::behavior journal_double(caf::stateful_actor<journal_double_state>* self, int) {
   auto append = [=](const event_bytes& bytes) {
     auto ev = decode(bytes);
     BOOST_REQUIRE(ev);
@@ -79,7 +79,7 @@ struct route_double_state {
 
 // Holds every model request until told to answer the oldest with `complete`
 // (promises are delivered from inside the actor, as CAF requires).
-caf::behavior route_double(caf::stateful_actor<route_double_state>* self) {
+caf::behavior route_double(caf::stateful_actor<route_double_state>* self, int) {
   return {
     [=](complete_atom, model_call& call) -> caf::result<model_response> {
       auto rp = self->make_response_promise<model_response>();
@@ -104,8 +104,8 @@ struct fixture {
   caf::scheduler::test_coordinator& sched =
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
-  caf::actor journal = sys.spawn(journal_double);
-  caf::actor route = sys.spawn(route_double);
+  caf::actor journal = sys.spawn(journal_double, 0); // an argument: see actors/run_supervisor.cpp tell_owner
+  caf::actor route = sys.spawn(route_double, 0);
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
 
   fixture() { BOOST_REQUIRE(!register_builtin_tools(*registry)); }
