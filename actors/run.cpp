@@ -30,6 +30,10 @@ struct run_actor_state {
   run_wiring wiring;
   run_state st;
   bool stopped = false;
+  /// `start` was handled: the state is the run's (new, or read back).
+  bool started = false;
+  /// A cancel that arrived before `start`, taken once the state is known.
+  bool cancel_pending = false;
   /// Calls whose intent was journaled before a crash, without a result.
   std::set<std::string> recovered_calls;
   /// Backoff jitter; each draw is journaled in a `retry` event.
@@ -299,10 +303,10 @@ void drive(run_actor* self) {
   }
 }
 
-// Continues a journaled run: restore its latest checkpoint, fold the events
-// after it, then decide as if the process had never stopped (a journaled
-// model request is sent again, a pending approval keeps its deadline, a due
-// checkpoint is written).
+// Reads a journaled run back: restores its latest checkpoint and folds the
+// events after it. The run then decides as if the process had never stopped
+// (a journaled model request is sent again, a pending approval keeps its
+// deadline, a due checkpoint is written).
 void resume(run_actor* self) {
   auto& s = self->state;
   auto journal = std::move(s.spec.resumed);
@@ -322,7 +326,6 @@ void resume(run_actor* self) {
                              + std::to_string(tail) + " later"
                          : "run_start: " + std::to_string(tail),
                s.recovered_calls.size());
-  drive(self);
 }
 
 caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
@@ -345,16 +348,29 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
   self->send(self, start_atom::value);
   return {
     [=](start_atom) {
-      if (!self->state.spec.resumed) {
-        emit(self, self->state.spec.start);
-        drive(self);
-      } else {
+      auto& s = self->state;
+      if (!s.spec.resumed)
+        emit(self, s.spec.start);
+      else
         resume(self);
-      }
+      s.started = true;
+      // A cancel can arrive before `start`: CAF runs this behavior function,
+      // which queues `start`, only at the actor's first activation, so a
+      // cancel sent right after the spawn (by an owner, or by the supervisor
+      // relaunching a run canceled while it was down) is first in the
+      // mailbox. Journaling it then would put it before run_start, or into a
+      // state the read-back run replaces; it is taken here instead.
+      if (s.cancel_pending && s.st.phase != run_phase::finished && !s.st.cancel_requested)
+        emit(self, error_event{error_kind::canceled, "canceled by request", ""});
+      drive(self);
     },
     [=](retry_atom, tool_request& req) { send_tool_request(self, std::move(req)); },
     [=](cancel_atom) {
       auto& s = self->state;
+      if (!s.started) {
+        s.cancel_pending = true;
+        return;
+      }
       if (s.stopped || s.st.phase == run_phase::finished || s.st.cancel_requested)
         return;
       // A run waiting for a person stops at once; one waiting for a model or

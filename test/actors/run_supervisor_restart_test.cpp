@@ -204,13 +204,11 @@ BOOST_FIXTURE_TEST_CASE(a_cancel_is_forwarded_to_the_run, supervisor_fixture) {
 }
 
 // A cancel that arrives while the run is down (between its crash and its
-// restart) is not lost: the restarted run gets it.
-// DISABLED, a known gap (issue 8 note): since restarts read the run back
-// through the journal before it starts, the cancel the supervisor sends at
-// launch reaches a run that has not folded its journal yet, and the run never
-// ends. Enable it with the fix.
+// restart) is not lost: the restarted run gets it. (The supervisor sends it
+// right after the spawn, before the run has read itself back: the run takes
+// it once it knows its state, see run_waits_test.)
 BOOST_FIXTURE_TEST_CASE(a_cancel_between_crash_and_restart_reaches_the_new_run,
-                        supervisor_fixture, *boost::unit_test::disabled()) {
+                        supervisor_fixture) {
   route->script = {reply_calling("c1", "echo", "{}")};
   launch(crashing_on<turn_start>(1));
   sched.run();

@@ -186,6 +186,27 @@ BOOST_FIXTURE_TEST_CASE(a_repeated_cancel_is_journaled_once, run_fixture) {
              boost::test_tools::per_element());
 }
 
+// A cancel sent right after the spawn reaches the run before its first
+// activation, when it has journaled nothing yet (CAF runs the behavior
+// function, which queues `start`, at the first activation: the cancel is
+// first in the mailbox). The journal must still begin with run_start, and the
+// run ends canceled without asking the model.
+BOOST_FIXTURE_TEST_CASE(a_cancel_before_the_first_activation_ends_the_run_canceled,
+                        run_fixture) {
+  auto run = start();
+  caf::anon_send(run, cancel_atom::value);
+  sched.run();
+  auto kinds = journal->kinds();
+  BOOST_REQUIRE(!kinds.empty());
+  BOOST_TEST(kinds.front() == "run_start");
+  BOOST_TEST(kinds == (std::vector<std::string>{"run_start", "error", "completion durable"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(route->calls.empty());
+  BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);
+  BOOST_TEST(to_string(probe->done[0].status) == "canceled");
+  BOOST_CHECK(!down_reason_of(run));
+}
+
 // Waiting for a person is different: a cancel ends the run at once, without
 // the decision, and the call never runs; a decision arriving later finds the
 // run gone.
