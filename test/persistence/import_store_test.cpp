@@ -183,8 +183,8 @@ BOOST_AUTO_TEST_CASE(escaped_text_comes_back_byte_for_byte) {
 }
 
 BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
-  auto line = export_line(encode(with_output("PLACEHOLDER")));
-  auto at = line.find("PLACEHOLDER");
+  auto line = export_line(encode(with_output("SPLICE_MARKER")));
+  auto at = line.find("SPLICE_MARKER");
   BOOST_REQUIRE(at != std::string::npos);
   struct escaped {
     std::string json;
@@ -212,8 +212,8 @@ BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_unicode_escapes_are_errors_naming_where) {
-  auto line = export_line(encode(with_output("PLACEHOLDER")));
-  auto at = line.find("PLACEHOLDER");
+  auto line = export_line(encode(with_output("SPLICE_MARKER")));
+  auto at = line.find("SPLICE_MARKER");
   BOOST_REQUIRE(at != std::string::npos);
   for (auto bad : {R"(\ud83d)", R"(\ud83dx)", R"(\ud83d\u0041)", R"(\ude00)",
                    R"(\u00g9)", R"(\u12)"}) {
