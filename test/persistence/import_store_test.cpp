@@ -170,6 +170,9 @@ const std::string awkward_text = "esc\x1b" "fs\x1c" "nul" + std::string(1, '\0')
                                  + "e\xc3\xa9 zh\xe4\xb8\xad smile\xf0\x9f\x98\x80"
                                    " quote\" backslash\\ tab\t nl\n";
 
+// Stands in for the output text; the tests splice hand-written JSON in its place.
+const std::string splice_marker = "SPLICE_MARKER";
+
 event with_output(const std::string& output) {
   return make_event("r-1", 5, tool_result{"c1", "echo", true, output});
 }
@@ -183,8 +186,8 @@ BOOST_AUTO_TEST_CASE(escaped_text_comes_back_byte_for_byte) {
 }
 
 BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
-  auto line = export_line(encode(with_output("SPLICE_MARKER")));
-  auto at = line.find("SPLICE_MARKER");
+  auto line = export_line(encode(with_output(splice_marker)));
+  auto at = line.find(splice_marker);
   BOOST_REQUIRE(at != std::string::npos);
   struct escaped {
     std::string json;
@@ -203,7 +206,7 @@ BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
   for (auto& c : cases) {
     BOOST_TEST_CONTEXT("escape " << c.json) {
       auto hand = line;
-      hand.replace(at, 11, c.json);
+      hand.replace(at, splice_marker.size(), c.json);
       auto back = from_json(hand, "test:1");
       BOOST_REQUIRE_MESSAGE(back, render(back));
       BOOST_TEST((*back == encode(with_output(c.bytes))));
@@ -212,14 +215,14 @@ BOOST_AUTO_TEST_CASE(hand_written_unicode_escapes_import_as_utf8) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_unicode_escapes_are_errors_naming_where) {
-  auto line = export_line(encode(with_output("SPLICE_MARKER")));
-  auto at = line.find("SPLICE_MARKER");
+  auto line = export_line(encode(with_output(splice_marker)));
+  auto at = line.find(splice_marker);
   BOOST_REQUIRE(at != std::string::npos);
   for (auto bad : {R"(\ud83d)", R"(\ud83dx)", R"(\ud83d\u0041)", R"(\ude00)",
                    R"(\u00g9)", R"(\u12)"}) {
     BOOST_TEST_CONTEXT("escape " << bad) {
       auto hand = line;
-      hand.replace(at, 11, bad);
+      hand.replace(at, splice_marker.size(), bad);
       auto back = from_json(hand, "events.jsonl:3");
       BOOST_REQUIRE(!back);
       BOOST_CHECK(back.error() == schema_errc::malformed_event);
