@@ -45,8 +45,10 @@ struct summarizer {
            + std::to_string(x.tools.size()) + " tools";
   }
   std::string operator()(const model_reply& x) const {
+    std::string by = x.endpoint.empty() ? "" : " from " + x.endpoint + ":" + x.model;
     if (!x.failure.empty())
-      return "provider failure: " + x.failure;
+      return "provider failure: " + x.failure + by
+             + (x.failure_detail.empty() ? "" : ": " + one_line(x.failure_detail, 60));
     std::string s;
     for (auto& c : x.tool_calls)
       s += (s.empty() ? "calls " : ", ") + c.name;
@@ -54,8 +56,11 @@ struct summarizer {
       s += (s.empty() ? "text: " : "; text: ") + one_line(x.text, 40);
     if (s.empty())
       s = "empty reply";
-    return s + " [" + std::to_string(x.tokens.input) + "+"
-           + std::to_string(x.tokens.output) + " tokens]";
+    s += by + " [" + std::to_string(x.tokens.input) + "+" + std::to_string(x.tokens.output)
+         + " tokens";
+    if (x.cost_micro_usd != 0)
+      s += ", $" + std::to_string(x.cost_micro_usd / 1e6).substr(0, 8);
+    return s + "]";
   }
   std::string operator()(const tool_call& x) const {
     return x.call_id + " " + x.name + " " + one_line(x.args_json, 60);
@@ -99,6 +104,17 @@ struct summarizer {
   }
   std::string operator()(const parse_failure& x) const {
     return x.call_id + " " + x.name + ": " + one_line(x.reason, 60);
+  }
+  std::string operator()(const route_attempt& x) const {
+    std::string s = x.route + " attempt " + std::to_string(x.attempt) + " (" + x.strategy;
+    if (!x.tier.empty())
+      s += ", tier " + x.tier;
+    s += "): ";
+    if (x.chosen < 0 || static_cast<size_t>(x.chosen) >= x.candidates.size())
+      return s + "no candidate: " + x.reason;
+    auto& c = x.candidates[static_cast<size_t>(x.chosen)];
+    s += c.endpoint + ":" + c.model + " (" + x.reason + ")" + (x.hedge ? " hedge" : "");
+    return s + " -> " + x.outcome;
   }
 };
 

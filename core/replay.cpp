@@ -72,13 +72,17 @@ struct describer {
     return "approval_decision " + x.call_id;
   }
   std::string operator()(const retry& x) const { return "retry " + x.call_id; }
+  std::string operator()(const route_attempt& x) const {
+    return "route_attempt " + x.route + " #" + std::to_string(x.attempt);
+  }
 };
 
 // Inputs come from outside the run's logic and may arrive between any two of
 // its steps: an operator's cancel, a crash recovery's `uncertain` report, a
-// retryable failure with its random backoff draw.
+// retryable failure with its random backoff draw, the gateway's attempts at a
+// model request (they depend on live endpoint health).
 bool is_input(const event& ev) {
-  if (std::holds_alternative<retry>(ev.body))
+  if (std::holds_alternative<retry>(ev.body) || std::holds_alternative<route_attempt>(ev.body))
     return true;
   auto* e = std::get_if<error_event>(&ev.body);
   return e != nullptr && (e->code == error_kind::canceled || e->code == error_kind::uncertain);

@@ -1,6 +1,7 @@
 #include "core/run_state.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,7 @@ struct control_folder {
   void operator()(const model_reply& x) {
     st.totals.input_tokens += x.tokens.input;
     st.totals.output_tokens += x.tokens.output;
+    st.totals.cost_micro_usd += x.cost_micro_usd;
     st.phase = run_phase::handling_calls;
     if (!x.failure.empty()) {
       st.reply_failed = true;
@@ -139,6 +141,12 @@ struct control_folder {
     }
   }
   void operator()(const retry&) { ++st.totals.retries; }
+  // A failed attempt the gateway answered with another one is a retry; the
+  // request's model_reply (which follows) is what the run acts on.
+  void operator()(const route_attempt& x) {
+    if (x.attempt > 1 && !x.hedge)
+      ++st.totals.retries;
+  }
   void operator()(const approval_decision& x) {
     auto& pending = st.pending_approvals;
     pending.erase(std::remove_if(pending.begin(), pending.end(),
@@ -297,12 +305,19 @@ struct transcript_folder {
   void operator()(const tool_call&) {}
   void operator()(const approval_request&) {}
   void operator()(const retry&) {}
+  void operator()(const route_attempt&) {}
   void operator()(const turn_end&) {}
   void operator()(const completion&) {}
   void operator()(const checkpoint&) {}
 };
 
 using limit = std::pair<std::string, std::string>;
+
+std::string usd(uint64_t micro) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", static_cast<double>(micro) / 1e6);
+  return buf;
+}
 
 std::optional<limit> limit_hit(const run_state& st) {
   auto& l = st.limits;
@@ -316,6 +331,9 @@ std::optional<limit> limit_hit(const run_state& st) {
   if (l.deadline_ms != 0
       && elapsed_us(st.started_us, st.last_ts_us) >= ms_to_us(l.deadline_ms))
     return limit{"deadline", "the " + n(l.deadline_ms) + " ms deadline passed"};
+  if (l.max_cost_micro_usd != 0 && k.cost_micro_usd >= l.max_cost_micro_usd)
+    return limit{"max_cost", usd(k.cost_micro_usd) + " of " + usd(l.max_cost_micro_usd)
+                               + " USD spent"};
   if (l.max_tool_calls != 0 && k.tool_calls >= l.max_tool_calls)
     return limit{"max_tool_calls",
                  n(k.tool_calls) + " of " + n(l.max_tool_calls) + " tool calls used"};

@@ -3,6 +3,8 @@
 #include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
 #include "core/toml_limits.hpp"
+#include "core/detail/scenario_models.hpp"
+#include "core/detail/toml_reader.hpp"
 #include "schemas/errors.hpp"
 
 #include <algorithm>
@@ -29,9 +31,7 @@ using detail::join;
 namespace {
 
 using json = nlohmann::json;
-using key_list = std::initializer_list<std::string_view>;
-
-constexpr std::string_view known_provider = "script";
+using detail::key_list;
 
 // Always accepted in [agents.X].tools: the runtime, not the tool registry, implements it, so
 // the registry's list need not contain it.
@@ -50,10 +50,6 @@ std::string join_keys(const Map& m) {
   return out.empty() ? std::string{"(none)"} : out;
 }
 
-template <class Range, class T>
-bool contains(const Range& r, const T& x) {
-  return std::find(std::begin(r), std::end(r), x) != std::end(r);
-}
 
 // Names of agents and models end up in ids, logs and journal rows, so they are limited to the
 // characters of a TOML bare key even when written as quoted keys.
@@ -78,18 +74,20 @@ std::string syntax_error(std::string_view text, const toml::parse_error& e) {
 
 /// Walks the parsed TOML tree once, filling `out_`. Each step returns the first problem found:
 /// nothing is collected, because the first problem's position is what an editor jumps to.
-class scenario_parser {
+class scenario_parser : detail::toml_reader {
 public:
   scenario_parser(const std::string& source, const std::vector<std::string>& known_tools,
                   scenario& out)
-    : source_(source), known_tools_(known_tools), out_(out) {
+    : toml_reader(source), known_tools_(known_tools), out_(out) {
     // nop
   }
 
+  using toml_reader::fail;
+
   [[nodiscard]] caf::error parse(const toml::table& root, const std::filesystem::path& base_dir) {
     TROUPE_TRY(check_keys(root, "the top level",
-                          {"run", "limits", "workspace", "models", "agents", "script",
-                           "policy"}));
+                          {"run", "limits", "workspace", "endpoints", "models", "agents",
+                           "script", "policy"}));
     const toml::table* run = nullptr;
     TROUPE_TRY(section(root, "run", run));
     if (!run)
@@ -97,7 +95,7 @@ public:
     TROUPE_TRY(parse_run(*run));
     TROUPE_TRY(parse_limits(root));
     TROUPE_TRY(parse_workspace(root, base_dir));
-    TROUPE_TRY(for_each_named(root, "models", false, &scenario_parser::parse_model));
+    TROUPE_TRY(detail::parse_model_tables(root, source_, out_));
     TROUPE_TRY(for_each_named(root, "agents", true, &scenario_parser::parse_agent));
     if (out_.agents.count(out_.agent) == 0)
       return fail(run->get("agent")->source(),
@@ -106,87 +104,18 @@ public:
     return parse_scripts(root);
   }
 
-  [[nodiscard]] caf::error fail(const toml::source_region& where, const std::string& what) const {
-    // Clamped because toml++ uses 0 for an unknown position; the top of the file is a more
-    // useful jump target than a location editors cannot parse.
-    auto line = std::max<uint32_t>(where.begin.line, 1);
-    auto column = std::max<uint32_t>(where.begin.column, 1);
-    return caf::make_error(runtime_errc::invalid_scenario,
-                           source_ + ":" + std::to_string(line) + ":" + std::to_string(column)
-                             + ": " + what);
-  }
-
 private:
-  // -- generic field readers ------------------------------------------------------------------
-
-  caf::error check_keys(const toml::table& t, const std::string& where, key_list allowed) const {
-    for (auto&& [key, value] : t)
-      if (!contains(allowed, key.str()))
-        return fail(key.source(), "unknown key " + in_quotes(key.str()) + " in " + where
-                                    + "; expected one of " + join(allowed));
-    return {};
-  }
-
-  caf::error wrong_type(const toml::node& n, std::string_view key, const std::string& where,
-                        const std::string& expected) const {
-    return fail(n.source(), in_quotes(key) + " in " + where + " is " + describe(n.type())
-                              + "; expected " + expected);
-  }
-
-  caf::error missing(const toml::table& t, std::string_view key, const std::string& where,
-                     const std::string& expected) const {
-    return fail(t.source(),
-                "missing key " + in_quotes(key) + " in " + where + "; expected " + expected);
-  }
-
-  // A top-level table that may be absent; `out` stays null then.
-  caf::error section(const toml::table& root, std::string_view key,
-                     const toml::table*& out) const {
-    const auto* node = root.get(key);
-    if (node && !(out = node->as_table()))
-      return wrong_type(*node, key, "the top level", "a table [" + std::string{key} + "]");
-    return {};
-  }
-
-  // Leaves `out` untouched when the key is absent, unless `required` describes the expected
-  // value: then absence is an error.
-  caf::error read_string(const toml::table& t, const std::string& where, std::string_view key,
-                         std::string& out, const char* required = nullptr) const {
-    const auto* node = t.get(key);
-    if (!node)
-      return required ? missing(t, key, where, required) : caf::error{};
-    const auto* str = node->as_string();
-    if (!str)
-      return wrong_type(*node, key, where, "a string");
-    out = str->get();
-    return {};
-  }
-
-  // Like read_string, for an integer from `min` to the largest value `T` and TOML both hold.
-  template <class T>
-  caf::error read_int(const toml::table& t, const std::string& where, std::string_view key,
-                      int64_t min, T& out) const {
-    constexpr auto max = static_cast<int64_t>(
-      std::min<uint64_t>(std::numeric_limits<T>::max(), std::numeric_limits<int64_t>::max()));
-    const auto* node = t.get(key);
-    if (!node)
-      return {};
-    const auto* num = node->as_integer();
-    if (!num)
-      return wrong_type(*node, key, where, "an integer");
-    if (num->get() < min || num->get() > max)
-      return fail(node->source(), in_quotes(key) + " in " + where + " is "
-                                    + std::to_string(num->get()) + "; expected an integer from "
-                                    + std::to_string(min) + " to " + std::to_string(max));
-    out = static_cast<T>(num->get());
-    return {};
-  }
-
   // -- sections -------------------------------------------------------------------------------
 
   caf::error parse_run(const toml::table& run) {
     const std::string where = "[run]";
-    TROUPE_TRY(check_keys(run, where, {"agent", "task", "tenant"}));
+    TROUPE_TRY(check_keys(run, where, {"agent", "task", "tenant", "tier"}));
+    TROUPE_TRY(read_string(run, where, "tier", out_.tier));
+    if (run.get("tier") && out_.tier != "trivial" && out_.tier != "standard"
+        && out_.tier != "complex")
+      return fail(run.get("tier")->source(), "unknown tier " + in_quotes(out_.tier)
+                                               + " in [run]; expected trivial, standard or "
+                                                 "complex");
     TROUPE_TRY(read_string(run, where, "agent", out_.agent,
                            "the name of the agent that starts the run"));
     TROUPE_TRY(read_string(run, where, "task", out_.task));
@@ -203,7 +132,7 @@ private:
       return err;
     TROUPE_TRY(check_keys(*t, "[limits]",
                           {"max_turns", "max_tool_calls", "max_tokens", "deadline_ms",
-                           "max_consecutive_errors", "max_parse_failures"}));
+                           "max_consecutive_errors", "max_parse_failures", "max_cost_usd"}));
     auto& l = out_.limits;
     // A zero budget for turns, calls, tokens or time would end every run before its first step;
     // tolerating zero errors is a meaningful strict mode.
@@ -212,7 +141,11 @@ private:
     TROUPE_TRY(read_int(*t, "[limits]", "max_tokens", 1, l.max_tokens));
     TROUPE_TRY(read_int(*t, "[limits]", "deadline_ms", 1, l.deadline_ms));
     TROUPE_TRY(read_int(*t, "[limits]", "max_consecutive_errors", 0, l.max_consecutive_errors));
-    return read_int(*t, "[limits]", "max_parse_failures", 0, l.max_parse_failures);
+    TROUPE_TRY(read_int(*t, "[limits]", "max_parse_failures", 0, l.max_parse_failures));
+    double max_cost_usd = 0;
+    TROUPE_TRY(read_double(*t, "[limits]", "max_cost_usd", 1e-6, 1e9, max_cost_usd));
+    l.max_cost_micro_usd = static_cast<uint64_t>(std::llround(max_cost_usd * 1e6));
+    return {};
   }
 
   caf::error parse_workspace(const toml::table& root, const std::filesystem::path& base_dir) {
@@ -270,19 +203,6 @@ private:
                                     + "] is not plain; expected letters, digits, '_' or '-'");
       TROUPE_TRY((this->*fn)(name, *t));
     }
-    return {};
-  }
-
-  caf::error parse_model(const std::string& name, const toml::table& t) {
-    const std::string where = "[models." + name + "]";
-    TROUPE_TRY(check_keys(t, where, {"provider"}));
-    model_config cfg{name, {}};
-    TROUPE_TRY(read_string(t, where, "provider", cfg.provider, "a provider name (known: script)"));
-    if (cfg.provider != known_provider)
-      return fail(t.get("provider")->source(),
-                  "unknown provider " + in_quotes(cfg.provider) + " in " + where
-                    + "; expected one of " + std::string{known_provider});
-    out_.models.emplace(name, std::move(cfg));
     return {};
   }
 
@@ -510,7 +430,6 @@ private:
     }
   }
 
-  const std::string& source_;
   const std::vector<std::string>& known_tools_;
   scenario& out_;
 };

@@ -20,6 +20,7 @@
 // without including it.
 #include <caf/make_message.hpp>
 
+#include "core/model_endpoint.hpp"
 #include "core/policy.hpp"
 #include "schemas/event.hpp"
 #include "core/runtime_errc.hpp"
@@ -57,9 +58,28 @@ struct scripted_reply {
   uint64_t output_tokens = 0;
 };
 
+/// One candidate of a route: a model served by a declared endpoint.
+struct route_target {
+  std::string endpoint; ///< names an entry of scenario::endpoints
+  std::string model;
+};
+
 struct model_config {
-  std::string name;     ///< the X of [models.X]
-  std::string provider; ///< one of the known providers (today only "script")
+  std::string name; ///< the X of [models.X]
+  /// "script" (the scenario's [script] replies) or "route": served by
+  /// endpoints through the gateway.
+  std::string provider = "script";
+  /// fallback, latency_first, cost_first, quality_first or tiers.
+  std::string strategy = "fallback";
+  std::vector<route_target> route; ///< in declared order; empty for tiers
+  /// strategy tiers: trivial, standard, complex -> that tier's route in
+  /// order. `standard` is always there; a missing tier uses it.
+  std::map<std::string, std::vector<route_target>> tiers;
+  /// Hedging: after this quantile of the chosen candidate's latency the same
+  /// request goes to the next candidate too; 0 turns hedging off.
+  double hedge_quantile = 0;
+  /// Attempts per model request across candidates (first one included).
+  uint32_t max_attempts = 3;
 };
 
 struct agent_config {
@@ -79,6 +99,10 @@ struct scenario {
   /// Absolute and lexically normalized, without a trailing separator.
   /// Default: "<scenario dir>/work".
   std::filesystem::path workspace_root;
+  /// The declared task tier (trivial, standard, complex) for `tiers`
+  /// routes; empty: inferred per request.
+  std::string tier;
+  std::map<std::string, endpoint_config> endpoints;
   std::map<std::string, model_config> models;
   std::map<std::string, agent_config> agents;
   /// Agent name -> replies in the order the provider hands them out. Every

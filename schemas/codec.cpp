@@ -11,6 +11,7 @@
 
 #include "journal.capnp.h"
 #include "schemas/detail/capnp_helpers.hpp"
+#include "schemas/detail/route_codec.hpp"
 #include "schemas/detail/snapshot_codec.hpp"
 #include "schemas/utf8.hpp"
 
@@ -85,6 +86,7 @@ void put(Kpis::Builder b, const kpis& k) {
   b.setToolErrors(k.tool_errors);
   b.setModelErrors(k.model_errors);
   b.setDenials(k.denials);
+  b.setCostMicroUsd(k.cost_micro_usd);
 }
 
 void put(capnp::List<capnp::Text>::Builder b,
@@ -111,6 +113,7 @@ struct body_encoder {
     l.setDeadlineMs(x.limits.deadline_ms);
     l.setMaxConsecutiveErrors(x.limits.max_consecutive_errors);
     l.setMaxParseFailures(x.limits.max_parse_failures);
+    l.setMaxCostMicroUsd(x.limits.max_cost_micro_usd);
     b.setScenario(text(x.scenario));
     b.setWorkspace(text(x.workspace));
   }
@@ -141,6 +144,12 @@ struct body_encoder {
     u.setOutput(x.tokens.output);
     b.setFailure(text(x.failure));
     b.setLatencyUs(x.latency_us);
+    b.setEndpoint(text(x.endpoint));
+    b.setModel(text(x.model));
+    b.setFirstTokenUs(x.first_token_us);
+    b.setCostMicroUsd(x.cost_micro_usd);
+    b.setFinishReason(text(x.finish_reason));
+    b.setFailureDetail(text(x.failure_detail));
   }
   void operator()(const tool_call& x) {
     auto b = ev.initToolCall();
@@ -216,6 +225,7 @@ struct body_encoder {
     b.setJitter(x.jitter);
     b.setReason(text(x.reason));
   }
+  void operator()(const route_attempt& x) { put(ev.initRouteAttempt(), x); }
   void operator()(const parse_failure& x) {
     auto b = ev.initParseFailure();
     b.setCallId(text(x.call_id));
@@ -240,6 +250,7 @@ kpis get(Kpis::Reader r) {
   k.tool_errors = r.getToolErrors();
   k.model_errors = r.getModelErrors();
   k.denials = r.getDenials();
+  k.cost_micro_usd = r.getCostMicroUsd();
   return k;
 }
 
@@ -265,7 +276,7 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
                       limits_record{l.getMaxTurns(), l.getMaxToolCalls(),
                                     l.getMaxTokens(), l.getDeadlineMs(),
                                     l.getMaxConsecutiveErrors(),
-                                    l.getMaxParseFailures()},
+                                    l.getMaxParseFailures(), l.getMaxCostMicroUsd()},
                       str(b.getScenario()), str(b.getWorkspace())};
       return true;
     }
@@ -293,6 +304,12 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
       x.tokens = {b.getUsage().getInput(), b.getUsage().getOutput()};
       x.failure = str(b.getFailure());
       x.latency_us = b.getLatencyUs();
+      x.endpoint = str(b.getEndpoint());
+      x.model = str(b.getModel());
+      x.first_token_us = b.getFirstTokenUs();
+      x.cost_micro_usd = b.getCostMicroUsd();
+      x.finish_reason = str(b.getFinishReason());
+      x.failure_detail = str(b.getFailureDetail());
       out = std::move(x);
       return true;
     }
@@ -380,6 +397,9 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
                   str(b.getReason())};
       return true;
     }
+    case Event::ROUTE_ATTEMPT:
+      out = get(r.getRouteAttempt());
+      return true;
     case Event::PARSE_FAILURE: {
       auto b = r.getParseFailure();
       out = parse_failure{str(b.getCallId()), str(b.getName()),

@@ -36,6 +36,8 @@ struct limits_record {
   /// Repair turns (malformed tool arguments) allowed per run before one more
   /// counts as reaching a limit.
   uint32_t max_parse_failures = 3;
+  /// Spend of model replies, from their endpoints' prices; 0: no limit.
+  uint64_t max_cost_micro_usd = 0;
 };
 
 /// Key performance indicators of a run, folded from its events.
@@ -51,6 +53,7 @@ struct kpis {
   uint32_t tool_errors = 0;
   uint32_t model_errors = 0;
   uint32_t denials = 0; ///< calls refused by policy or by an approver
+  uint64_t cost_micro_usd = 0;
 };
 
 enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
@@ -134,8 +137,14 @@ struct model_reply {
   std::string text;
   std::vector<tool_call_ref> tool_calls;
   usage tokens;
-  std::string failure; ///< empty on success
+  std::string failure; ///< empty on success; else a model_failure name
   uint64_t latency_us = 0;
+  std::string endpoint; ///< who answered; empty for scripted replies
+  std::string model;
+  uint64_t first_token_us = 0;
+  uint64_t cost_micro_usd = 0;
+  std::string finish_reason;
+  std::string failure_detail; ///< keys redacted
 };
 
 struct tool_call {
@@ -277,12 +286,48 @@ struct retry {
   std::string reason;
 };
 
+/// One candidate of a route as the gateway saw it when it chose.
+struct route_candidate_record {
+  std::string endpoint;
+  std::string model;
+  std::string breaker; ///< closed, open, half_open
+  double score = 0;    ///< health in [0, 1]
+  double latency_ms = 0;
+  double error_rate = 0;
+  double price_in = 0; ///< USD per million input tokens
+  double price_out = 0;
+  double quality = 0;
+  bool full = false; ///< its endpoint's concurrency was saturated
+};
+
+/// One attempt at answering a model request, journaled before the request's
+/// model_reply: the candidates, the choice, why, and how it ended. An input
+/// to the run (it depends on live health), checked by replay: choosing again
+/// from `candidates` must give `chosen`.
+struct route_attempt {
+  uint32_t turn = 0;
+  uint32_t attempt = 0; ///< from 1
+  std::string route;
+  std::string strategy;
+  std::string tier;
+  std::string tier_reason;
+  std::vector<route_candidate_record> candidates;
+  std::vector<std::string> excluded; ///< endpoint:model tried already
+  int32_t chosen = -1;               ///< index into candidates; -1: none
+  std::string reason;
+  bool hedge = false;
+  std::string outcome; ///< answered, a model_failure name, or lost_hedge
+  uint64_t latency_us = 0;
+  uint64_t backoff_us = 0;
+  double jitter = 0;
+};
+
 /// The variant order is the event kind; keep it in sync with `event_kind`.
 using event_body =
   std::variant<run_start, turn_start, model_request, model_reply, tool_call,
                policy_decision, tool_result, turn_end, recovery, completion,
                error_event, checkpoint, parse_failure, approval_request,
-               approval_decision, retry>;
+               approval_decision, retry, route_attempt>;
 
 enum class event_kind : uint8_t {
   run_start,
@@ -301,6 +346,7 @@ enum class event_kind : uint8_t {
   approval_request,
   approval_decision,
   retry,
+  route_attempt,
 };
 
 inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;

@@ -26,6 +26,7 @@ struct Limits {
   deadlineMs           @3 :UInt64 $Json.name("deadline_ms");
   maxConsecutiveErrors @4 :UInt32 $Json.name("max_consecutive_errors");
   maxParseFailures     @5 :UInt32 $Json.name("max_parse_failures");
+  maxCostMicroUsd      @6 :UInt64 $Json.name("max_cost_micro_usd");   # 0: no cost limit
 }
 
 struct Kpis {
@@ -40,6 +41,7 @@ struct Kpis {
   toolErrors    @8 :UInt32 $Json.name("tool_errors");
   modelErrors   @9 :UInt32 $Json.name("model_errors");
   denials       @10 :UInt32;
+  costMicroUsd  @11 :UInt64 $Json.name("cost_micro_usd");
 }
 
 enum TurnMode {
@@ -86,8 +88,51 @@ struct ModelReply {
   text      @1 :Text;
   toolCalls @2 :List(ToolCallRef) $Json.name("tool_calls");
   usage     @3 :Usage;
-  failure   @4 :Text;   # empty on success; "timeout", "rate_limited", "server_error", "exhausted"
+  failure   @4 :Text;   # empty on success; else a model_failure name (docs/journal-format.md)
   latencyUs @5 :UInt64 $Json.name("latency_us");
+  # Who answered (the gateway's choice) and what it cost. Empty or 0 for
+  # scripted replies and in journals of earlier builds.
+  endpoint      @6  :Text;
+  model         @7  :Text;
+  firstTokenUs  @8  :UInt64 $Json.name("first_token_us");
+  costMicroUsd  @9  :UInt64 $Json.name("cost_micro_usd");
+  finishReason  @10 :Text   $Json.name("finish_reason");
+  failureDetail @11 :Text   $Json.name("failure_detail");   # keys redacted
+}
+
+# One candidate of a route as the gateway saw it when it chose.
+struct RouteCandidate {
+  endpoint  @0 :Text;
+  model     @1 :Text;
+  breaker   @2 :Text;      # closed, open, half_open
+  score     @3 :Float64;   # health in [0, 1]
+  latencyMs @4 :Float64 $Json.name("latency_ms");   # EWMA
+  errorRate @5 :Float64 $Json.name("error_rate");   # EWMA
+  priceIn   @6 :Float64 $Json.name("price_in");     # USD per million input tokens
+  priceOut  @7 :Float64 $Json.name("price_out");
+  quality   @8 :Float64;
+  full      @9 :Bool;      # its endpoint's concurrency was saturated
+}
+
+# One attempt at answering a model request, journaled before the request's
+# model_reply: the candidates the gateway chose among, the choice, why, and
+# how the attempt ended. Replay chooses again from `candidates` and compares.
+struct RouteAttempt {
+  turn       @0  :UInt32;
+  attempt    @1  :UInt32;   # from 1
+  route      @2  :Text;     # the model name the agent uses
+  strategy   @3  :Text;
+  tier       @4  :Text;     # strategy tiers: trivial, standard, complex
+  tierReason @5  :Text $Json.name("tier_reason");
+  candidates @6  :List(RouteCandidate);
+  excluded   @7  :List(Text);   # endpoint:model already tried for this request
+  chosen     @8  :Int32;        # index into candidates; -1: none could be chosen
+  reason     @9  :Text;
+  hedge      @10 :Bool;         # sent beside a slower attempt
+  outcome    @11 :Text;         # answered, a model_failure name, or lost_hedge
+  latencyUs  @12 :UInt64 $Json.name("latency_us");
+  backoffUs  @13 :UInt64 $Json.name("backoff_us");   # waited before this attempt
+  jitter     @14 :Float64;                           # the draw behind the backoff
 }
 
 struct ToolCall {
@@ -282,5 +327,6 @@ struct Event $Json.discriminator(name = "kind") {
     approvalRequest  @18 :ApprovalRequest  $Json.name("approval_request");
     approvalDecision @19 :ApprovalDecision $Json.name("approval_decision");
     retry            @20 :Retry;
+    routeAttempt     @21 :RouteAttempt $Json.name("route_attempt");
   }
 }

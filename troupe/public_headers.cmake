@@ -16,6 +16,7 @@
 set(TROUPE_PUBLIC_HEADERS
   troupe/runtime.hpp
   core/chat.hpp
+  core/model_endpoint.hpp
   core/model_provider.hpp
   core/policy.hpp
   core/run_result.hpp

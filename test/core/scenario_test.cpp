@@ -389,8 +389,8 @@ BOOST_AUTO_TEST_CASE(limit_errors) {
 
 BOOST_AUTO_TEST_CASE(model_agent_and_workspace_errors) {
   check_rejected({
-    {"unknown provider", with("[models.gpt]\nprovider = \"openai\"\n"), "9:12",
-     "'openai'"},
+    {"unknown provider", with("[models.gpt]\nprovider = \"gpt4all\"\n"), "9:12",
+     "'gpt4all'"},
     {"missing provider", with("[models.gpt]\n"), "8:1", "'provider'"},
     {"missing model",
      "[run]\nagent = \"lead\"\n[agents.lead]\ntools = [\"complete\"]\n", "3:1",

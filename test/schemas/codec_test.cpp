@@ -21,15 +21,15 @@ event envelope(event_body body) {
 }
 
 std::vector<event_body> one_of_each_kind() {
-  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0, 2};
+  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0, 2, 4500};
   return {
     run_start{"lead", "acme", "write\nhello", "script", "be careful",
-              {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3},
+              {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3, 2000000},
               "demo.toml", "/tmp/work"},
     turn_start{2, turn_mode::repair},
     model_request{2, "script", {"echo"}, 5},
     model_reply{2, "thinking", {{"c1", "echo", R"({"i":1})"}}, {120, 30}, "",
-                42},
+                42, "local", "qwen2.5-7b", 17, 1250, "tool_calls", ""},
     tool_call{"c1", "write_file", R"({"path":"a"})"},
     policy_decision{"c1", decision_kind::allow, "rule-1", "v1", ""},
     tool_result{"c1", "echo", false, "boom \"quoted\""},
@@ -42,6 +42,11 @@ std::vector<event_body> one_of_each_kind() {
     approval_request{"c3", "shell", R"({"argv":["ls"]})", "ask-shell", 1732000000999999},
     approval_decision{"c3", true, "alice", "looks fine"},
     retry{"c4", 1, 137000, 0.37, "EAGAIN"},
+    route_attempt{3, 2, "smart", "tiers", "complex", "asks for a design",
+                  {{"local", "qwen", "open", 0.2, 840.5, 0.6, 0, 0, 1, false},
+                   {"cloud", "sonnet", "closed", 0.97, 1200, 0.01, 3, 15, 9, true}},
+                  {"local:qwen"}, 1, "first healthy in order", true, "answered",
+                  930000, 250000, 0.25},
   };
 }
 
