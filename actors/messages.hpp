@@ -85,8 +85,23 @@ typename Inspector::result_type inspect(Inspector& f, model_call& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_response& x) {
-  return f(caf::meta::type_name("model_response"), x.text, x.tool_calls,
-           x.tokens, x.failure);
+  return f(caf::meta::type_name("model_response"), x.text, x.tool_calls, x.tokens, x.failure,
+           x.failure_detail, x.retry_after_ms, x.finish_reason, x.endpoint, x.model,
+           x.latency_us, x.first_token_us, x.cost_micro_usd, x.attempts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_candidate_record& x) {
+  return f(caf::meta::type_name("route_candidate_record"), x.endpoint, x.model, x.breaker,
+           x.probing, x.open_until_us, x.score, x.latency_ms, x.error_rate,
+           x.input_micro_usd_per_mtok, x.output_micro_usd_per_mtok, x.quality, x.full);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_attempt& x) {
+  return f(caf::meta::type_name("route_attempt"), x.turn, x.attempt, x.route, x.strategy,
+           x.tier, x.tier_reason, x.candidates, x.excluded, x.chosen, x.reason, x.hedge,
+           x.outcome, x.latency_us, x.backoff_us, x.jitter);
 }
 
 template <class Inspector>

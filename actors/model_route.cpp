@@ -134,6 +134,9 @@ caf::behavior supervised_route(route_supervisor* self, std::string name,
       start_worker(self);
       pump(self);
     },
+    // A canceled run's request: a provider's `complete` cannot be
+    // interrupted, so its reply is simply awaited (the run drops it).
+    [=](cancel_atom, const std::string&) {},
   };
 }
 

@@ -11,7 +11,8 @@
 namespace troupe {
 
 /// Spawns the route actor of one model endpoint. It answers
-/// `(complete_atom, model_call) -> model_response`. A blocking provider gets
+/// `(complete_atom, model_call) -> model_response` and ignores `(cancel_atom,
+/// run_id)` (a provider call cannot be interrupted). A blocking provider gets
 /// its own thread (detached) so HTTP never stalls CAF's workers; the provider
 /// is owned by the route from here on.
 [[nodiscard]] caf::actor spawn_model_route(caf::actor_system& sys,

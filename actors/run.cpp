@@ -146,8 +146,14 @@ void send_model_request(run_actor* self, const std::vector<std::string>& tools) 
     .then(
       [=](model_response& r) {
         auto latency = static_cast<uint64_t>(self->state.wiring.clock() - t0);
-        emit(self, model_reply{turn, std::move(r.text), std::move(r.tool_calls),
-                               r.tokens, std::move(r.failure), latency});
+        for (auto& attempt : r.attempts) {
+          attempt.turn = turn;
+          emit(self, std::move(attempt));
+        }
+        emit(self, model_reply{turn, std::move(r.text), std::move(r.tool_calls), r.tokens,
+                               std::move(r.failure), latency, std::move(r.endpoint),
+                               std::move(r.model), r.first_token_us, r.cost_micro_usd,
+                               std::move(r.finish_reason), std::move(r.failure_detail)});
         drive(self);
       },
       [=](caf::error& err) {
@@ -382,6 +388,8 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
       emit(self, error_event{error_kind::canceled, "canceled by request", ""});
       if (idle)
         drive(self);
+      else if (s.st.phase == run_phase::awaiting_reply)
+        self->send(s.wiring.route, cancel_atom::value, s.spec.run_id); // aborts the transfer
     },
   };
 }

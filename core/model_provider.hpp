@@ -68,6 +68,9 @@ struct model_response {
   uint64_t latency_us = 0;
   uint64_t first_token_us = 0; ///< streaming only: until the first delta
   uint64_t cost_micro_usd = 0; ///< from the endpoint's prices
+  /// A routed model's attempts at this request, in order (the run journals
+  /// them before the reply); empty for providers that are not routed.
+  std::vector<route_attempt> attempts;
 };
 
 class model_provider {

@@ -287,15 +287,19 @@ struct retry {
 };
 
 /// One candidate of a route as the gateway saw it when it chose.
+/// The journal's form of core/gateway/route_choice.hpp's `route_candidate`:
+/// the same fields, the breaker by name.
 struct route_candidate_record {
   std::string endpoint;
   std::string model;
-  std::string breaker; ///< closed, open, half_open
-  double score = 0;    ///< health in [0, 1]
+  std::string breaker;       ///< closed, open, half_open
+  bool probing = false;      ///< half_open: its one probe is out
+  int64_t open_until_us = 0; ///< open: when its cool-down ends
+  double score = 0;          ///< health in [0, 1]
   double latency_ms = 0;
   double error_rate = 0;
-  double price_in = 0; ///< USD per million input tokens
-  double price_out = 0;
+  uint64_t input_micro_usd_per_mtok = 0;
+  uint64_t output_micro_usd_per_mtok = 0;
   double quality = 0;
   bool full = false; ///< its endpoint's concurrency was saturated
 };

@@ -102,16 +102,18 @@ struct ModelReply {
 
 # One candidate of a route as the gateway saw it when it chose.
 struct RouteCandidate {
-  endpoint  @0 :Text;
-  model     @1 :Text;
-  breaker   @2 :Text;      # closed, open, half_open
-  score     @3 :Float64;   # health in [0, 1]
-  latencyMs @4 :Float64 $Json.name("latency_ms");   # EWMA
-  errorRate @5 :Float64 $Json.name("error_rate");   # EWMA
-  priceIn   @6 :Float64 $Json.name("price_in");     # USD per million input tokens
-  priceOut  @7 :Float64 $Json.name("price_out");
-  quality   @8 :Float64;
-  full      @9 :Bool;      # its endpoint's concurrency was saturated
+  endpoint    @0  :Text;
+  model       @1  :Text;
+  breaker     @2  :Text;      # closed, open, half_open
+  probing     @3  :Bool;      # half_open: its one probe is out
+  openUntilUs @4  :Int64 $Json.name("open_until_us");   # open: when the cool-down ends
+  score       @5  :Float64;   # health in [0, 1]
+  latencyMs   @6  :Float64 $Json.name("latency_ms");    # EWMA
+  errorRate   @7  :Float64 $Json.name("error_rate");    # EWMA
+  inputPrice  @8  :UInt64 $Json.name("input_micro_usd_per_mtok");
+  outputPrice @9  :UInt64 $Json.name("output_micro_usd_per_mtok");
+  quality     @10 :Float64;
+  full        @11 :Bool;      # its endpoint's concurrency was saturated
 }
 
 # One attempt at answering a model request, journaled before the request's

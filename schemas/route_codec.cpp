@@ -22,11 +22,13 @@ void put(RouteAttempt::Builder b, const route_attempt& x) {
     o.setEndpoint(text(c.endpoint));
     o.setModel(text(c.model));
     o.setBreaker(text(c.breaker));
+    o.setProbing(c.probing);
+    o.setOpenUntilUs(c.open_until_us);
     o.setScore(c.score);
     o.setLatencyMs(c.latency_ms);
     o.setErrorRate(c.error_rate);
-    o.setPriceIn(c.price_in);
-    o.setPriceOut(c.price_out);
+    o.setInputPrice(c.input_micro_usd_per_mtok);
+    o.setOutputPrice(c.output_micro_usd_per_mtok);
     o.setQuality(c.quality);
     o.setFull(c.full);
   }
@@ -52,8 +54,9 @@ route_attempt get(RouteAttempt::Reader r) {
   x.tier_reason = str(r.getTierReason());
   for (auto c : r.getCandidates())
     x.candidates.push_back({str(c.getEndpoint()), str(c.getModel()), str(c.getBreaker()),
-                            c.getScore(), c.getLatencyMs(), c.getErrorRate(),
-                            c.getPriceIn(), c.getPriceOut(), c.getQuality(), c.getFull()});
+                            c.getProbing(), c.getOpenUntilUs(), c.getScore(), c.getLatencyMs(),
+                            c.getErrorRate(), c.getInputPrice(), c.getOutputPrice(),
+                            c.getQuality(), c.getFull()});
   for (auto e : r.getExcluded())
     x.excluded.push_back(str(e));
   x.chosen = r.getChosen();

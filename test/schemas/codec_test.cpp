@@ -43,8 +43,10 @@ std::vector<event_body> one_of_each_kind() {
     approval_decision{"c3", true, "alice", "looks fine"},
     retry{"c4", 1, 137000, 0.37, "EAGAIN"},
     route_attempt{3, 2, "smart", "tiers", "complex", "asks for a design",
-                  {{"local", "qwen", "open", 0.2, 840.5, 0.6, 0, 0, 1, false},
-                   {"cloud", "sonnet", "closed", 0.97, 1200, 0.01, 3, 15, 9, true}},
+                  {{"local", "qwen", "open", false, 1732000009000000, 0.2, 840.5, 0.6, 0, 0,
+                    1, false},
+                   {"cloud", "sonnet", "half_open", true, 0, 0.97, 1200, 0.01, 3000000,
+                    15000000, 9, true}},
                   {"local:qwen"}, 1, "first healthy in order", true, "answered",
                   930000, 250000, 0.25},
   };
