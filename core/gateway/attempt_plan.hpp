@@ -52,7 +52,8 @@ namespace troupe {
 struct endpoint_health;
 
 struct retry_config {
-  uint32_t max_attempts = 4;              ///< per request, all endpoints together
+  uint32_t max_attempts = 3;              ///< per request, all endpoints together
+                                          ///< (model_config::max_attempts)
   uint32_t max_attempts_per_endpoint = 2; ///< per endpoint:model in one request
   int64_t base_delay_us = 500'000;
   int64_t max_delay_us = 20'000'000;
