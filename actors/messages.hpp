@@ -68,7 +68,7 @@ typename Inspector::result_type inspect(Inspector& f, usage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chat_message& x) {
   return f(caf::meta::type_name("chat_message"), x.role, x.content,
-           x.tool_calls, x.tool_call_id);
+           x.tool_calls, x.tool_call_id, x.tool_error);
 }
 
 template <class Inspector>

@@ -16,6 +16,9 @@ struct chat_message {
   std::string content;
   std::vector<tool_call_ref> tool_calls; ///< assistant messages only
   std::string tool_call_id;              ///< tool messages only
+  /// Tool messages only: the call failed, was denied or its arguments were
+  /// rejected. Anthropic shows the model this as `is_error`.
+  bool tool_error = false;
 };
 
 struct tool_spec {

@@ -253,6 +253,7 @@ bool same_kpis(const kpis& a, const kpis& b) {
 
 bool same_message(const chat_message& a, const chat_message& b) {
   return a.role == b.role && a.content == b.content && a.tool_call_id == b.tool_call_id
+         && a.tool_error == b.tool_error
          && std::equal(a.tool_calls.begin(), a.tool_calls.end(), b.tool_calls.begin(),
                        b.tool_calls.end(), [](auto& x, auto& y) {
                          return x.call_id == y.call_id && x.name == y.name

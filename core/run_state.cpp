@@ -223,11 +223,12 @@ struct transcript_folder {
     if (t.recent_results.size() > recent_results_kept)
       t.recent_results.erase(t.recent_results.begin());
   }
-  void add_tool_message(const std::string& call_id, std::string content) {
+  void add_tool_message(const std::string& call_id, std::string content, bool failed) {
     chat_message m;
     m.role = chat_role::tool;
     m.tool_call_id = call_id;
     m.content = std::move(content);
+    m.tool_error = failed;
     t.conversation.push_back(std::move(m));
   }
   // The call of the current turn's replies with this id, as find_slot finds
@@ -274,7 +275,7 @@ struct transcript_folder {
     if (call == nullptr)
       return;
     remember(call->name + " denied: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "denied by rule " + x.rule + ": " + x.reason);
+    add_tool_message(x.call_id, "denied by rule " + x.rule + ": " + x.reason, true);
   }
   void operator()(const approval_decision& x) {
     if (x.approved)
@@ -283,22 +284,22 @@ struct transcript_folder {
     if (call == nullptr)
       return;
     remember(call->name + " not approved: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "denied by " + x.by + ": " + x.reason);
+    add_tool_message(x.call_id, "denied by " + x.by + ": " + x.reason, true);
   }
   void operator()(const tool_result& x) {
     remember(x.name + (x.ok ? " ok: " : " failed: ") + one_line(x.output, 80));
-    add_tool_message(x.call_id, x.output);
+    add_tool_message(x.call_id, x.output, !x.ok);
   }
   void operator()(const recovery& x) { t.recovery_reason = x.reason; }
   void operator()(const error_event& x) {
     if (x.code == error_kind::canceled || x.code == error_kind::out_of_scope
         || x.call_id.empty())
       return;
-    add_tool_message(x.call_id, "error: " + x.message);
+    add_tool_message(x.call_id, "error: " + x.message, true);
   }
   void operator()(const parse_failure& x) {
     remember(x.name + " rejected: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "error: " + x.reason);
+    add_tool_message(x.call_id, "error: " + x.reason, true);
   }
   // Events that show the model nothing.
   void operator()(const model_request&) {}

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <functional>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -247,6 +248,21 @@ BOOST_AUTO_TEST_CASE(a_tool_not_offered_is_refused) {
   BOOST_TEST(h.st.totals.tool_calls == 0u);
   BOOST_TEST(h.st.chat.conversation.back().content.find("not offered")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tool_messages_say_whether_the_call_failed) {
+  harness h;
+  h.turn(calls({echo("ok1"), echo("bad1"), {"p1", "echo", "{bad"}, {"r1", "read_file", "{}"}}),
+         [](const tool_call_ref& c) { return c.call_id != "bad1"; });
+  std::map<std::string, bool> failed;
+  for (auto& m : h.st.chat.conversation)
+    if (m.role == chat_role::tool)
+      failed[m.tool_call_id] = m.tool_error;
+  BOOST_TEST(failed.size() == 4u);
+  BOOST_TEST(!failed["ok1"]);
+  BOOST_TEST(failed["bad1"]); // the tool failed
+  BOOST_TEST(failed["p1"]);   // its arguments were rejected
+  BOOST_TEST(failed["r1"]);   // refused: not offered
 }
 
 BOOST_AUTO_TEST_CASE(max_turns_starts_recovery) {
