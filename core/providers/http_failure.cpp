@@ -49,7 +49,7 @@ std::string what_server_said(std::string_view body, const error_info* e) {
   if (e != nullptr) {
     auto kind = !e->type.empty() ? e->type : e->code;
     if (kind.empty())
-      return ": " + e->message;
+      return ": " + (e->message.empty() ? std::string("an error without a message") : e->message);
     return " " + kind + (e->message.empty() ? std::string() : ": " + e->message);
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
@@ -138,7 +138,9 @@ model_failure classify_error(const error_info& e, int status) {
   if (type == "overloaded_error" || code == "overloaded")
     return model_failure::overloaded;
   // vLLM and llama.cpp put the HTTP status they would have sent in `code`.
-  if (code.size() == 3 && std::all_of(code.begin(), code.end(), ::isdigit))
+  if (code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      }))
     return by_status(std::stoi(code), &e);
   if (one_of(type, {"invalid_request_error", "authentication_error", "permission_error",
                     "not_found_error", "request_too_large", "badrequesterror"}))

@@ -106,6 +106,7 @@ BOOST_AUTO_TEST_CASE(server_errors_and_overload) {
   BOOST_TEST(retryable(r.failure));
   BOOST_TEST(classify(provider_kind::openai, 502, "").failure == "server_error");
   BOOST_TEST(classify(provider_kind::openai, 502, "").detail == "openai HTTP 502 with an empty body");
+  BOOST_TEST(classify(provider_kind::openai, 500, R"({"error":{}})").detail == "openai HTTP 500: an error without a message");
 
   r = classify(provider_kind::openai, 503, "upstream connect error", {{"retry-after", "2"}});
   BOOST_TEST(r.failure == "overloaded");
