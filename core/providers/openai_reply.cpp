@@ -130,8 +130,9 @@ private:
     }
   }
 
-  // The call a delta continues, or a new one. Without an index a delta
-  // continues the last call (servers that send each call whole).
+  // The call a delta continues, or a new one: a delta continues the call of
+  // its index (without an index, the last call) unless it brings an id
+  // other than that call's, which starts a new call.
   call_parts& call_for(std::optional<int64_t> index, const std::string& id) {
     auto current = index ? by_index_.find(*index) : by_index_.end();
     bool have = index ? current != by_index_.end() : !calls_.empty();
