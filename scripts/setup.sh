@@ -20,7 +20,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libcaf-dev capnproto libcapnp-dev libssl-dev zlib1g-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libboost-test-dev
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
   python3 procps  # hostile tests run python3 programs in the sandbox, pgrep checks
 )
 packages+=(${extra[@]+"${extra[@]}"})
