@@ -12,10 +12,8 @@
 // its kept-alive connections live in one place. `submit` and `cancel` only
 // push onto that thread's queue and wake it (an eventfd in its epoll set).
 //
-// Why multi_socket and epoll rather than curl_multi_poll: curl_multi_perform
-// visits every transfer on each wakeup (and polls each one's socket), which
-// at 1,000 streams costs about a millisecond per chunk received; with
-// curl_multi_socket_action libcurl touches only the sockets epoll reports.
+// libcurl is driven through curl_multi_socket_action from epoll, not
+// curl_multi_poll: see net/detail/multi_driver.hpp for why.
 //
 // Pools. At most `max_concurrency` transfers of a pool are in flight; the
 // others wait in submission order. Connections are kept alive and reused by

@@ -1,12 +1,10 @@
 #include "net/detail/io_loop.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <climits>
 #include <system_error>
 
-#include <sys/epoll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -17,9 +15,6 @@
 namespace troupe::net::detail {
 
 namespace {
-
-// epoll data of the eventfd; a socket's is (what << 32 | fd), never all ones.
-constexpr uint64_t wake_token = ~uint64_t{0};
 
 caf::error start_error(const std::string& what, int err) {
   return caf::make_error(net_errc::start_failed,
@@ -68,38 +63,10 @@ caf::expected<std::unique_ptr<io_loop>> io_loop::start(const http_client_config&
 }
 
 caf::error io_loop::open() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0)
-    return start_error("epoll_create1", errno);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0)
     return start_error("eventfd", errno);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = wake_token;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0)
-    return start_error("epoll_ctl on the eventfd", errno);
-  multi_ = curl_multi_init();
-  if (multi_ == nullptr)
-    return caf::make_error(net_errc::start_failed, "curl_multi_init failed");
-  CURLMcode rc = CURLM_OK;
-  auto set = [&](CURLMoption opt, auto value) {
-    if (rc == CURLM_OK)
-      rc = curl_multi_setopt(multi_, opt, value);
-  };
-  set(CURLMOPT_SOCKETFUNCTION, &io_loop::on_socket);
-  set(CURLMOPT_SOCKETDATA, static_cast<void*>(this));
-  set(CURLMOPT_TIMERFUNCTION, &io_loop::on_timer);
-  set(CURLMOPT_TIMERDATA, static_cast<void*>(this));
-  // Pools limit what runs; a per-host limit in libcurl would queue
-  // transfers inside libcurl, where our first-byte clock already runs.
-  set(CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-  set(CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-  set(CURLMOPT_MAXCONNECTS, static_cast<long>(std::min<size_t>(cfg_.max_connections, LONG_MAX)));
-  if (rc != CURLM_OK)
-    return caf::make_error(net_errc::start_failed,
-                           std::string{"curl_multi_setopt: "} + curl_multi_strerror(rc));
-  return {};
+  return driver_.open(cfg_.max_connections, wake_fd_);
 }
 
 io_loop::~io_loop() {
@@ -110,12 +77,8 @@ io_loop::~io_loop() {
   while (drain_after_join()) {
   }
   transfers_.clear(); // empty after a stop; easy handles go before the multi
-  if (multi_ != nullptr)
-    curl_multi_cleanup(multi_); // closes the kept-alive connections
   if (wake_fd_ >= 0)
     close(wake_fd_);
-  if (epoll_fd_ >= 0)
-    close(epoll_fd_);
 }
 
 void io_loop::join() {
@@ -180,31 +143,16 @@ bool io_loop::drain_after_join() {
 // -- the loop ------------------------------------------------------------------------
 
 void io_loop::run() {
-  std::array<epoll_event, 256> events;
+  pthread_setname_np(pthread_self(), "troupe-http"); // for top -H and perf
   while (!stopping_) {
-    int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                       wait_timeout_ms(clock_type::now()));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      // Only a bug of ours (a bad fd or buffer) gets here: end every
-      // request rather than spin, so each one still hears on_done.
-      spdlog::error("net: epoll_wait failed: {}",
-                    std::error_code{errno, std::generic_category()}.message());
+    auto waited = driver_.wait(next_scan_);
+    if (waited == multi_driver::wait_result::failed) {
+      // Rather than spin, end every request: each still hears on_done.
       on_stop();
       break;
     }
-    bool woken = false;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.u64 == wake_token)
-        woken = true;
-      else
-        socket_event(events[i].data.u64, events[i].events);
-    }
-    if (clock_type::now() >= curl_deadline_)
-      curl_timeout();
     read_done();
-    if (woken)
+    if (waited == multi_driver::wait_result::woken)
       take_commands();
     auto now = clock_type::now();
     if (now >= next_scan_)
@@ -219,17 +167,6 @@ void io_loop::run() {
     }
     take_commands();
   }
-}
-
-int io_loop::wait_timeout_ms(clock_type::time_point now) const {
-  auto deadline = std::min(curl_deadline_, next_scan_);
-  if (deadline == clock_type::time_point::max())
-    return -1;
-  if (deadline <= now)
-    return 0;
-  // Rounded up: waking a little late is fine, waking early spins.
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now).count();
-  return static_cast<int>(std::min<int64_t>((us + 999) / 1000, INT_MAX));
 }
 
 void io_loop::take_commands() {
@@ -320,7 +257,7 @@ void io_loop::start_waiting(const std::string& pool_name) {
       transfers_.erase(tit);
       continue;
     }
-    if (auto rc = curl_multi_add_handle(multi_, t.easy()); rc != CURLM_OK) {
+    if (auto rc = driver_.add(t.easy()); rc != CURLM_OK) {
       auto out = t.outcome_of(transport_error::internal, timeout_kind::none,
                               std::string{"curl_multi_add_handle: "} + curl_multi_strerror(rc),
                               now);
@@ -348,7 +285,7 @@ void io_loop::finish(uint64_t id, http_outcome outcome) {
   if (t->running()) {
     // Removing a transfer that has not ended closes its connection: the
     // server sees the close, and the connection is never reused mid-reply.
-    if (auto rc = curl_multi_remove_handle(multi_, t->easy()); rc != CURLM_OK)
+    if (auto rc = driver_.remove(t->easy()); rc != CURLM_OK)
       spdlog::error("net: curl_multi_remove_handle: {}", curl_multi_strerror(rc));
     if (auto p = pools_.find(pool_name); p != pools_.end() && p->second.running > 0)
       --p->second.running;
@@ -363,53 +300,14 @@ void io_loop::finish(uint64_t id, http_outcome outcome) {
 
 // -- libcurl's side ----------------------------------------------------------------
 
-void io_loop::socket_event(uint64_t data, uint32_t events) {
-  auto fd = static_cast<curl_socket_t>(data & 0xffffffffu);
-  auto wanted = static_cast<int>(data >> 32);
-  int flags = 0;
-  if ((events & EPOLLIN) != 0)
-    flags |= CURL_CSELECT_IN;
-  if ((events & EPOLLOUT) != 0)
-    flags |= CURL_CSELECT_OUT;
-  // An error or hangup: let libcurl read or write as it wanted, so it meets
-  // the errno itself (ECONNRESET, ECONNREFUSED) and says which.
-  if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
-    if ((wanted & CURL_POLL_IN) != 0)
-      flags |= CURL_CSELECT_IN;
-    if ((wanted & CURL_POLL_OUT) != 0)
-      flags |= CURL_CSELECT_OUT;
-    if (flags == 0)
-      flags = CURL_CSELECT_ERR;
-  }
-  int running = 0;
-  auto rc = curl_multi_socket_action(multi_, fd, flags, &running);
-  // CURLM_BAD_SOCKET: an event for a socket libcurl closed earlier in this
-  // batch of events; nothing to do.
-  if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
-    spdlog::error("net: curl_multi_socket_action: {}", curl_multi_strerror(rc));
-}
-
-void io_loop::curl_timeout() {
-  curl_deadline_ = clock_type::time_point::max();
-  int running = 0;
-  if (auto rc = curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-      rc != CURLM_OK)
-    spdlog::error("net: curl_multi_socket_action: {}", curl_multi_strerror(rc));
-}
-
 void io_loop::read_done() {
-  int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-    if (msg->msg != CURLMSG_DONE)
-      continue;
-    CURL* easy = msg->easy_handle;
-    CURLcode result = msg->data.result;
+  driver_.take_done([this](CURL* easy, CURLcode result) {
     char* priv = nullptr;
     if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || priv == nullptr)
-      continue; // not ours: cannot happen, every handle gets CURLOPT_PRIVATE
+      return; // cannot happen: every handle gets CURLOPT_PRIVATE
     auto* t = reinterpret_cast<transfer*>(priv);
     finish(t->id(), t->outcome_from_curl(result, clock_type::now()));
-  }
+  });
 }
 
 void io_loop::expire_timeouts(clock_type::time_point now) {
@@ -432,39 +330,6 @@ void io_loop::expire_timeouts(clock_type::time_point now) {
                                                : t.request().timeouts.idle_ms;
     finish(id, t.outcome_of(transport_error::timeout, kind, timeout_message(kind, ms), now));
   }
-}
-
-int io_loop::on_socket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
-  auto* loop = static_cast<io_loop*>(self);
-  if (what == CURL_POLL_REMOVE) {
-    // Fails only when the socket is already closed, which drops it from the
-    // epoll set by itself.
-    epoll_ctl(loop->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);
-    return 0;
-  }
-  epoll_event ev{};
-  ev.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
-              ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
-  ev.data.u64 = (static_cast<uint64_t>(static_cast<uint32_t>(what)) << 32) |
-                static_cast<uint32_t>(s);
-  // socketp marks a socket already in the set (curl_multi_assign below).
-  int op = socketp != nullptr ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (epoll_ctl(loop->epoll_fd_, op, s, &ev) != 0) {
-    int other = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(loop->epoll_fd_, other, s, &ev) != 0)
-      spdlog::error("net: epoll_ctl on socket {}: {}", s,
-                    std::error_code{errno, std::generic_category()}.message());
-  }
-  if (socketp == nullptr)
-    curl_multi_assign(loop->multi_, s, loop);
-  return 0;
-}
-
-int io_loop::on_timer(CURLM*, long timeout_ms, void* self) {
-  auto* loop = static_cast<io_loop*>(self);
-  loop->curl_deadline_ = timeout_ms < 0 ? clock_type::time_point::max()
-                                        : clock_type::now() + std::chrono::milliseconds(timeout_ms);
-  return 0;
 }
 
 } // namespace troupe::net::detail

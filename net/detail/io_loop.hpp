@@ -1,8 +1,8 @@
 #pragma once
 // One I/O thread of the HTTP client (net/http_client.hpp): a libcurl multi
-// handle driven through curl_multi_socket_action from an epoll set, the
-// pools whose requests it runs, and a queue other threads push commands
-// onto (an eventfd in the epoll set wakes the thread).
+// handle with its epoll set (net/detail/multi_driver.hpp), the pools whose
+// requests it runs, the first-byte and idle timeouts, and a queue other
+// threads push commands onto (an eventfd in the epoll set wakes the thread).
 //
 // Everything but `push_*`, `pending` and the constructor/`stop_and_join` is
 // the loop thread's alone.
@@ -20,6 +20,7 @@
 #include <caf/expected.hpp>
 #include <curl/curl.h>
 
+#include "net/detail/multi_driver.hpp"
 #include "net/detail/transfer.hpp"
 #include "net/http_client.hpp"
 
@@ -68,28 +69,20 @@ private:
   [[nodiscard]] caf::error open();
   void push(command c);
   void run();
-  [[nodiscard]] int wait_timeout_ms(clock_type::time_point now) const;
   void take_commands();
   void on_submit(std::unique_ptr<transfer> t);
   void on_cancel(uint64_t id, const char* why);
   void on_stop();
   void start_waiting(const std::string& pool);
-  void start_one(transfer& t, pool_state& pool);
-  void socket_event(uint64_t data, uint32_t events);
-  void curl_timeout();
   void read_done();
   void expire_timeouts(clock_type::time_point now);
   /// Ends `t` (removing its easy handle first when it runs), frees it, runs
   /// `on_done`, and starts the next waiting request of its pool.
   void finish(uint64_t id, http_outcome outcome);
 
-  static int on_socket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp);
-  static int on_timer(CURLM* multi, long timeout_ms, void* self);
-
   http_client_config cfg_;
-  CURLM* multi_ = nullptr;
-  int epoll_fd_ = -1;
   int wake_fd_ = -1;
+  multi_driver driver_;
   std::thread thread_;
 
   std::mutex queue_mu_;
@@ -99,7 +92,6 @@ private:
   // The loop thread's state.
   std::unordered_map<uint64_t, std::unique_ptr<transfer>> transfers_; ///< queued + running
   std::unordered_map<std::string, pool_state> pools_;
-  clock_type::time_point curl_deadline_ = clock_type::time_point::max();
   /// No first-byte or idle deadline passes before this: the loop scans its
   /// transfers only then (see transfer::deadline).
   clock_type::time_point next_scan_ = clock_type::time_point::max();

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
@@ -390,7 +391,10 @@ loopback_server::loopback_server(size_t threads) : impl_(std::make_unique<impl>(
   };
   acceptor_loop{this}();
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i)
-    threads_.emplace_back([this] { impl_->io.run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "loopback-http");
+      impl_->io.run();
+    });
 }
 
 loopback_server::~loopback_server() {
