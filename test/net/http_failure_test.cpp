@@ -5,19 +5,15 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
-#include <vector>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "net/http_client.hpp"
 #include "schemas/errors.hpp"
+#include "test/net/full_listener.hpp"
 #include "test/net/loopback_server.hpp"
 #include "test/net/recorder.hpp"
 
@@ -100,41 +96,6 @@ BOOST_AUTO_TEST_CASE(a_silent_address_is_a_connect_timeout) {
   BOOST_TEST(ms(out.total_us) >= 190u);
   BOOST_TEST(ms(out.total_us) < 3000u);
 }
-
-// A listener that never accepts, its accept queue full: the kernel drops
-// further SYNs, so a connect hangs as it would towards a silent host.
-struct full_listener {
-  int fd = -1;
-  std::vector<int> fillers;
-  uint16_t port = 0;
-
-  full_listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    BOOST_REQUIRE(::listen(fd, 0) == 0);
-    BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    // Connect until one connect hangs (SO_SNDTIMEO bounds it): the queue is full.
-    timeval bound{0, 200000};
-    for (int i = 0; i < 16; ++i) {
-      int c = ::socket(AF_INET, SOCK_STREAM, 0);
-      ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-      fillers.push_back(c);
-      if (::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return;
-    }
-    BOOST_FAIL("the accept queue never filled");
-  }
-  ~full_listener() {
-    for (int c : fillers)
-      ::close(c);
-    ::close(fd);
-  }
-};
 
 BOOST_AUTO_TEST_CASE(a_full_accept_queue_is_a_connect_timeout) {
   full_listener listener;
@@ -318,6 +279,34 @@ BOOST_AUTO_TEST_CASE(a_callback_that_aborts_stops_the_transfer) {
   BOOST_TEST(out.message == "aborted by on_data");
   BOOST_TEST(got->body() == "one");
   BOOST_TEST(server.wait_until([](const server_stats& s) { return s.client_aborts == 1; }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_that_throws_aborts_and_the_thread_goes_on) {
+  loopback_server server;
+  server.on("/stream", [](const received_request&) {
+    return streamed_reply({"one", "two"}, 0ms, 200ms);
+  });
+  auto client = make_client();
+  auto got = std::make_shared<recorder>();
+  auto cb = record_into(got);
+  auto record = cb.on_data;
+  cb.on_data = [record](std::string_view chunk) -> net::http_action {
+    record(chunk);
+    throw std::runtime_error("bad chunk");
+  };
+  client->submit(get(server.url("/stream")), cb);
+  BOOST_REQUIRE(got->wait_done());
+  BOOST_TEST(got->outcome().error == transport_error::canceled);
+  BOOST_TEST(got->outcome().message == "on_data threw: bad chunk");
+  // An on_done that throws is logged; the I/O thread serves the next one.
+  net::http_callbacks throwing;
+  throwing.on_done = [](net::http_outcome) { throw std::runtime_error("on_done"); };
+  client->submit(get(server.url("/stream")), throwing);
+  auto next = std::make_shared<recorder>();
+  client->submit(get(server.url("/stream")), record_into(next));
+  BOOST_REQUIRE(next->wait_done());
+  BOOST_TEST(next->outcome().ok(), next->outcome().message);
+  BOOST_TEST(next->body() == "onetwo");
 }
 
 BOOST_AUTO_TEST_CASE(destroying_the_client_ends_every_request_once) {
