@@ -380,6 +380,12 @@ loopback_server::loopback_server(size_t threads) : impl_(std::make_unique<impl>(
                                         if (ec == asio::error::operation_aborted)
                                           return;
                                         if (!ec) {
+                                          // Headers and body go out in
+                                          // separate writes: without this,
+                                          // Nagle holds the second until the
+                                          // client's delayed ACK (40 ms).
+                                          error_code ignored;
+                                          sock.set_option(tcp::no_delay(true), ignored);
                                           auto id = ++s->impl_->next_connection;
                                           s->update([](server_stats& st) { ++st.accepted; });
                                           std::make_shared<connection>(*s, std::move(sock), id)
