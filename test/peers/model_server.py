@@ -124,12 +124,37 @@ def split_text(text, n):
 # -- the script ---------------------------------------------------------------
 
 
+SCRIPT_KEYS = {"api_key", "models", "loaded", "steps", "by_model"} | set(DIALECTS)
+STEP_KEYS = {"text", "tool_calls", "usage", "finish", "status", "body", "error", "headers",
+             "delay_ms", "first_chunk_delay_ms", "chunk_delay_ms", "chunks", "arg_chunks",
+             "stall_after_bytes", "reset_after_bytes", "stream_error", "raw", "times",
+             "forever"}
+
+
+def check_script(data):
+    """Raises ValueError naming the first unknown key: a misspelt fault would
+    otherwise pass silently as a plain reply."""
+    unknown = set(data) - SCRIPT_KEYS
+    if unknown:
+        raise ValueError("unknown script keys %s; known: %s"
+                         % (sorted(unknown), sorted(SCRIPT_KEYS)))
+    queues = [(name, data.get(name, [])) for name in ("steps",) + DIALECTS]
+    queues += [("by_model." + m, steps) for m, steps in data.get("by_model", {}).items()]
+    for name, steps in queues:
+        for i, step in enumerate(steps):
+            unknown = set(step) - STEP_KEYS
+            if unknown:
+                raise ValueError("%s[%d]: unknown step keys %s; known: %s"
+                                 % (name, i, sorted(unknown), sorted(STEP_KEYS)))
+
+
 class Script:
     """Queues of steps; `take` hands out the next one for a request."""
 
     def __init__(self, data, api_key=None):
         if isinstance(data, list):
             data = {"steps": data}
+        check_script(data)
         self.api_key = api_key or data.get("api_key")
         self.models = data.get("models")
         self.loaded = data.get("loaded", self.models)
@@ -1061,7 +1086,11 @@ async def serve(args):
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             data = json.load(f)
-    server = Server(Script(data, args.api_key), args.log)
+    try:
+        script = Script(data, args.api_key)
+    except ValueError as e:
+        sys.exit("model_server: %s: %s" % (args.script, e))
+    server = Server(script, args.log)
     listener = await asyncio.start_server(server.connection, args.host, args.port)
     port = listener.sockets[0].getsockname()[1]
     print("LISTENING %d" % port, flush=True)

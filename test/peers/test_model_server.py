@@ -135,7 +135,15 @@ class ModelServerTest(unittest.TestCase):
         self.assertEqual(events[-2]["object"], "chat.completion.chunk")
         self.assertGreater(events[-2]["usage"]["prompt_tokens"], 0)
 
-        resp, body = self.openai({"model": "m1", "messages": msgs})
+        # A well-formed tool round trip is accepted.
+        history = msgs + [
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_0", "type": "function",
+                 "function": {"name": "echo", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_0", "content": "{}"}]
+        tools = [{"type": "function", "function": {"name": "echo", "parameters": {}}}]
+        resp, body = self.openai({"model": "m1", "messages": history, "tools": tools})
+        self.assertEqual(resp.status, 200, body)
         reply = json.loads(body)
         self.assertEqual(reply["object"], "chat.completion")
         call = reply["choices"][0]["message"]["tool_calls"][0]
@@ -216,7 +224,11 @@ class ModelServerTest(unittest.TestCase):
                                        key=None)
         self.assertEqual(resp.status, 401)
 
-        resp, body = self.anthropic({"model": "m1", "max_tokens": 64, "messages": msgs})
+        good = bad[:2] + [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_a", "content": "1"}]}]
+        resp, body = self.anthropic({"model": "m1", "max_tokens": 64, "messages": good,
+                                     "system": "be brief"})
+        self.assertEqual(resp.status, 200, body)
         reply = json.loads(body)
         self.assertEqual(reply["type"], "message")
         self.assertEqual(reply["content"], [{"type": "text", "text": "plain"}])
