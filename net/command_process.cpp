@@ -43,6 +43,7 @@ public:
     : pid_(pid), pipes_(p), cancel_fd_(cancel_fd), input_(input), limits_(limits),
       sink_(sink), out_(out), start_(clock_type::now()), last_output_(start_) {
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    out_.stdin_complete = input_.empty();
     if (input_.empty())
       close_fd(pipes_.in_w);
   }
@@ -132,23 +133,22 @@ private:
   }
 
   template <class Take>
-  bool drain(int& fd, Take&& take) {
+  void drain(int& fd, Take&& take) {
     char buf[65536];
     for (int i = 0; i < 16; ++i) { // bounded, so one stream cannot starve the other
       auto k = ::read(fd, buf, sizeof buf);
       if (k < 0 && errno == EINTR)
         continue;
       if (k < 0 && errno == EAGAIN)
-        return true;
+        return;
       if (k <= 0) {
         close_fd(fd);
-        return false;
+        return;
       }
       last_output_ = clock_type::now();
       saw_output_ = true;
       take(std::string_view{buf, static_cast<size_t>(k)});
     }
-    return true;
   }
 
   void read_stdout() {

@@ -282,4 +282,20 @@ BOOST_AUTO_TEST_CASE(no_descriptor_but_stdio_reaches_the_program) {
   BOOST_TEST(res.response.text == "0 1 2 3");
 }
 
+BOOST_AUTO_TEST_CASE(requests_on_several_threads_keep_to_themselves) {
+  // As the gateway runs them: one thread per command request in flight.
+  constexpr int n = 8;
+  auto e = endpoint("reply");
+  std::vector<std::future<troupe::net::command_call_result>> runs;
+  for (int i = 0; i < n; ++i)
+    runs.push_back(std::async(std::launch::async,
+                              [&e, i] { return run_model(e, call_with("q" + std::to_string(i))); }));
+  for (int i = 0; i < n; ++i) {
+    BOOST_REQUIRE(runs[i].wait_for(120s) == std::future_status::ready);
+    auto res = runs[i].get();
+    BOOST_TEST(res.response.text == "run=r-42 turn=2 last=q" + std::to_string(i));
+    BOOST_TEST(reaped(res.process.pid));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
