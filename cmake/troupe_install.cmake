@@ -10,7 +10,7 @@
 include(CMakePackageConfigHelpers)
 
 set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/troupe")
-set(troupe_layers troupe_schemas troupe_core troupe_persistence troupe_sandbox
+set(troupe_layers troupe_schemas troupe_core troupe_persistence troupe_sandbox troupe_net
                   troupe_actors troupe_runtime)
 foreach(layer IN LISTS troupe_layers)
   string(REPLACE "troupe_" "" export_name "${layer}")

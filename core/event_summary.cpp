@@ -12,7 +12,10 @@ std::string one_line(std::string_view text, size_t max) {
       out += "…";
       break;
     }
-    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+    auto u = static_cast<unsigned char>(c);
+    // Other control characters would reach a terminal as commands (ESC
+    // sequences can rewrite the screen): a model or tool wrote them.
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : (u < 0x20 || u == 0x7f) ? '?' : c;
   }
   return out;
 }

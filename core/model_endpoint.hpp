@@ -43,6 +43,10 @@ struct endpoint_config {
   uint32_t max_output_tokens = 4096; ///< anthropic's required max_tokens
   std::string anthropic_version = "2023-06-01";
   endpoint_timeouts timeouts;
+  /// The circuit breaker: consecutive failures that open it, and its first
+  /// cool-down (doubling on each reopening) before a half-open probe.
+  uint32_t breaker_failures = 5;
+  uint64_t breaker_cool_down_ms = 30000;
 };
 
 /// Cost of a reply in micro-USD (integers keep replay exact).

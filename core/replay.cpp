@@ -2,6 +2,7 @@
 
 #include <deque>
 
+#include "core/gateway/route_record.hpp"
 #include "core/run_decisions.hpp"
 #include "core/run_snapshot.hpp"
 #include "core/run_state.hpp"
@@ -79,10 +80,9 @@ struct describer {
 
 // Inputs come from outside the run's logic and may arrive between any two of
 // its steps: an operator's cancel, a crash recovery's `uncertain` report, a
-// retryable failure with its random backoff draw, the gateway's attempts at a
-// model request (they depend on live endpoint health).
+// retryable failure with its random backoff draw.
 bool is_input(const event& ev) {
-  if (std::holds_alternative<retry>(ev.body) || std::holds_alternative<route_attempt>(ev.body))
+  if (std::holds_alternative<retry>(ev.body))
     return true;
   auto* e = std::get_if<error_event>(&ev.body);
   return e != nullptr && (e->code == error_kind::canceled || e->code == error_kind::uncertain);
@@ -119,6 +119,23 @@ void replay_events(run_state& st, const event* first, const event* last,
   for (auto* p = first; p != last; ++p) {
     auto& ev = *p;
     ++rep.events;
+    // The gateway's attempts arrive while the reply is awaited and leave the
+    // awaited reply as it was; the choice each records is made again.
+    if (auto* attempt = std::get_if<route_attempt>(&ev.body)) {
+      if (!replays(*attempt)) {
+        auto again = choose_again(*attempt);
+        std::string got = "chose " + std::to_string(attempt->chosen) + " (" + attempt->reason + ")";
+        rep.divergence = replay_divergence{
+          ev.seq,
+          again ? "chose " + (again->index ? std::to_string(*again->index) : std::string{"-1"})
+                    + " (" + again->reason + ")"
+                : "a strategy and breaker states this build knows",
+          got};
+        return;
+      }
+      apply(st, ev);
+      continue;
+    }
     if (is_input(ev)) {
       apply(st, ev);
       expected.clear(); // the run decides again from here

@@ -16,7 +16,7 @@ const key_vector endpoint_keys = {
   "api_key_secret", "models",          "stream",         "input_usd_per_mtok",
   "output_usd_per_mtok", "max_concurrency", "quality",   "context_window",
   "max_output_tokens", "anthropic_version", "connect_timeout_ms", "first_byte_timeout_ms",
-  "idle_timeout_ms", "total_timeout_ms"};
+  "idle_timeout_ms", "total_timeout_ms", "breaker_failures", "breaker_cool_down_ms"};
 
 const key_vector route_keys = {"provider", "route", "strategy", "tiers", "hedge_quantile",
                                  "max_attempts"};
@@ -135,6 +135,8 @@ private:
     TROUPE_TRY(read_timeout(t, where, "first_byte_timeout_ms", e.timeouts.first_byte_ms));
     TROUPE_TRY(read_timeout(t, where, "idle_timeout_ms", e.timeouts.idle_ms));
     TROUPE_TRY(read_timeout(t, where, "total_timeout_ms", e.timeouts.total_ms));
+    TROUPE_TRY(read_int(t, where, "breaker_failures", 1, e.breaker_failures));
+    TROUPE_TRY(read_timeout(t, where, "breaker_cool_down_ms", e.breaker_cool_down_ms));
     if (!out_.endpoints.emplace(name, std::move(e)).second)
       return fail(t.source(), "endpoint " + in_quotes(name) + " in " + where
                                 + " is declared twice (a short-form model declares an "

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/model_endpoint.hpp"
 #include "core/runtime_errc.hpp"
 #include "core/text_file.hpp"
 
@@ -54,6 +55,27 @@ secret_store::resolve(const std::vector<std::string>& names) const {
     if (auto v = get(n))
       out[n] = *v;
   return out;
+}
+
+caf::expected<std::string> api_key_of(const endpoint_config& e, const secret_store& secrets) {
+  if (!e.api_key_env.empty()) {
+    const char* value = std::getenv(e.api_key_env.c_str());
+    if (value == nullptr || *value == '\0')
+      return caf::make_error(runtime_errc::invalid_scenario,
+                             "endpoint '" + e.name + "' reads its key from environment "
+                               "variable " + e.api_key_env + ", which is not set");
+    return std::string{value};
+  }
+  if (!e.api_key_secret.empty()) {
+    auto value = secrets.get(e.api_key_secret);
+    if (!value || value->empty())
+      return caf::make_error(runtime_errc::invalid_scenario,
+                             "endpoint '" + e.name + "' reads its key from secret "
+                               + e.api_key_secret + ", which neither the secrets file nor "
+                               "the environment defines");
+    return std::move(*value);
+  }
+  return std::string{};
 }
 
 } // namespace troupe

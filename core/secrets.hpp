@@ -34,4 +34,13 @@ private:
   std::map<std::string, std::string> values_;
 };
 
+struct endpoint_config;
+
+/// The key endpoint `e` authenticates with: its `api_key_env` variable, or
+/// its `api_key_secret` from `secrets` (file, then environment); empty when
+/// it declares neither. Error (invalid_scenario) when the one it declares is
+/// not defined, naming the variable but never a value.
+[[nodiscard]] caf::expected<std::string> api_key_of(const endpoint_config& e,
+                                                    const secret_store& secrets);
+
 } // namespace troupe

@@ -11,7 +11,7 @@ namespace {
 constexpr const char* run_columns =
   "run_id, parent_run_id, root_run_id, agent, tenant, status, created_us, "
   "updated_us, last_seq, turns, tool_calls, model_calls, parse_failures, "
-  "retries, input_tokens, output_tokens, wall_ms, tool_errors, model_errors";
+  "retries, input_tokens, output_tokens, wall_ms, tool_errors, model_errors, cost_micro_usd";
 
 // A status this build does not know (a damaged row, or a newer troupe's) is
 // reported, never read as some other status: `failed` would hide a run from
@@ -48,6 +48,7 @@ caf::expected<run_info> read_run(const detail::statement& st, const std::string&
   k.wall_ms = static_cast<uint64_t>(st.int_at(16));
   k.tool_errors = static_cast<uint32_t>(st.int_at(17));
   k.model_errors = static_cast<uint32_t>(st.int_at(18));
+  k.cost_micro_usd = static_cast<uint64_t>(st.int_at(19));
   return r;
 }
 

@@ -195,6 +195,19 @@ CREATE TABLE run_owners (
 CREATE INDEX run_owners_by_owner ON run_owners(owner);
 )sql";
 
+// Version 6: what runs spent on model replies, and the health of each
+// endpoint:model pair the gateway saw (its EWMAs, breaker and latency window,
+// as one row), so that a restart keeps a failing endpoint quarantined and
+// `troupe models` shows what the last process knew.
+constexpr const char* migrate_5_to_6 = R"sql(
+ALTER TABLE runs ADD COLUMN cost_micro_usd INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE endpoint_health (
+  key        TEXT    PRIMARY KEY,
+  updated_us INTEGER NOT NULL,
+  health     BLOB    NOT NULL
+);
+)sql";
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
@@ -208,10 +221,10 @@ void bind_completion(statement& st, int64_t rowid, const completion& done) {
                       k.retries, static_cast<int64_t>(k.input_tokens),
                       static_cast<int64_t>(k.output_tokens),
                       static_cast<int64_t>(k.wall_ms), k.tool_errors,
-                      k.model_errors};
+                      k.model_errors, static_cast<int64_t>(k.cost_micro_usd)};
   st.bind(1, rowid);
   st.bind(2, to_string(done.status));
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 11; ++i)
     st.bind(3 + i, values[i]);
 }
 
@@ -229,6 +242,8 @@ caf::error create_schema(store::impl& s) {
     err = s.exec(migrate_3_to_4, "creating the approvals table");
   if (!err)
     err = s.exec(migrate_4_to_5, "creating the run owners table");
+  if (!err)
+    err = s.exec(migrate_5_to_6, "creating the cost column and the endpoint health table");
   if (!err)
     err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
                  "tagging the file as a troupe journal");
@@ -260,6 +275,8 @@ caf::error migrate(store::impl& s, int64_t from) {
     err = s.exec(migrate_3_to_4, "migrating schema version 3 to 4");
   if (!err && from <= 4)
     err = s.exec(migrate_4_to_5, "migrating schema version 4 to 5");
+  if (!err && from <= 5)
+    err = s.exec(migrate_5_to_6, "migrating schema version 5 to 6");
   if (!err)
     err = set_version(s, current_schema_version);
   return err;

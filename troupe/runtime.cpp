@@ -11,6 +11,8 @@
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
+#include "actors/endpoint_pool.hpp"
+#include "actors/model_gateway.hpp"
 #include "actors/model_route.hpp"
 #include "actors/run.hpp"
 #include "actors/run_supervisor.hpp"
@@ -77,20 +79,64 @@ struct runtime::impl {
   /// (on the supervisor's thread) both touch: routes and known scenarios.
   mutable std::mutex mtx;
   std::map<std::string, caf::actor> custom_routes;
-  std::map<std::string, caf::actor> script_routes; ///< per scenario source + model
+  /// Script routes and gateways, per scenario source + model.
+  std::map<std::string, caf::actor> scenario_routes;
+  /// What every gateway shares; started with the first routed model.
+  std::shared_ptr<endpoint_pool> endpoints;
   std::map<std::string, std::shared_ptr<const scenario>> known_scenarios; ///< by run_start.scenario
 
-  caf::actor route_for(const scenario& sc, const std::string& model) {
+  caf::expected<caf::actor> route_for(const scenario& sc, const std::string& model) {
     std::lock_guard<std::mutex> guard(mtx);
     if (auto i = custom_routes.find(model); i != custom_routes.end())
       return i->second;
     auto key = sc.source + "#" + model;
-    if (auto i = script_routes.find(key); i != script_routes.end())
+    if (auto i = scenario_routes.find(key); i != scenario_routes.end())
       return i->second;
-    auto route = spawn_model_route(*sys, model,
-                                   std::make_shared<script_provider>(sc.scripts));
-    script_routes.emplace(key, route);
+    auto m = sc.models.find(model);
+    caf::actor route;
+    if (m != sc.models.end() && m->second.provider == "route") {
+      auto gw = gateway_for(sc, m->second);
+      if (!gw)
+        return std::move(gw.error());
+      route = spawn_model_gateway(*sys, std::move(*gw));
+    } else {
+      route = spawn_model_route(*sys, model, std::make_shared<script_provider>(sc.scripts));
+    }
+    scenario_routes.emplace(key, route);
     return route;
+  }
+
+  /// The gateway of routed model `m`: its endpoints with their keys.
+  caf::expected<gateway_config> gateway_for(const scenario& sc, const model_config& m) {
+    if (!endpoints) {
+      auto started = endpoint_pool::start();
+      if (!started)
+        return std::move(started.error());
+      endpoints = std::move(*started);
+      endpoints->persist_to(opts.db_path);
+    }
+    gateway_config gw;
+    gw.route = m;
+    gw.declared_tier = sc.tier;
+    gw.pool = endpoints;
+    gw.on_delta = opts.on_model_delta;
+    auto add = [&](const route_target& t) -> caf::error {
+      auto& e = sc.endpoints.at(t.endpoint);
+      gw.endpoints.emplace(e.name, e);
+      auto key = api_key_of(e, *secrets);
+      if (!key)
+        return caf::make_error(runtime_errc::invalid_scenario,
+                               sc.source + ": model '" + m.name + "': " + render(key.error()));
+      if (!key->empty())
+        gw.api_keys.emplace(e.name, std::move(*key));
+      return {};
+    };
+    for (auto& t : m.route)
+      TROUPE_TRY(add(t));
+    for (auto& [tier, targets] : m.tiers)
+      for (auto& t : targets)
+        TROUPE_TRY(add(t));
+    return gw;
   }
 
   void ensure_tools() {
@@ -109,13 +155,16 @@ struct runtime::impl {
   }
 
   /// Wiring shared by new and resumed runs.
-  run_wiring wiring_for(const scenario& sc, const std::string& model,
-                        std::function<void(const event&)> on_event,
-                        std::function<void(const run_result&)> on_done) {
+  caf::expected<run_wiring> wiring_for(const scenario& sc, const std::string& model,
+                                       std::function<void(const event&)> on_event,
+                                       std::function<void(const run_result&)> on_done) {
+    auto route = route_for(sc, model);
+    if (!route)
+      return std::move(route.error());
     auto governance = std::make_shared<const policy>(sc.governance);
     run_wiring w;
     w.journal = journal;
-    w.route = route_for(sc, model);
+    w.route = std::move(*route);
     w.tools = tools;
     w.registry = registry;
     w.redactions = redactions_for(*governance);
@@ -229,7 +278,7 @@ runtime::~runtime() {
     std::lock_guard<std::mutex> guard(p.mtx);
     for (auto& kv : p.custom_routes)
       self->send_exit(kv.second, caf::exit_reason::user_shutdown);
-    for (auto& kv : p.script_routes)
+    for (auto& kv : p.scenario_routes)
       self->send_exit(kv.second, caf::exit_reason::user_shutdown);
   }
   p.supervisor = nullptr;
@@ -237,8 +286,12 @@ runtime::~runtime() {
   p.journal = nullptr;
   p.tools = nullptr;
   p.custom_routes.clear();
-  p.script_routes.clear();
+  p.scenario_routes.clear();
   p.sys.reset();
+  if (p.endpoints) {
+    p.endpoints->save();
+    p.endpoints.reset(); // after the gateways: their transfers are canceled
+  }
 }
 
 caf::error runtime::register_tool(tool_definition def) {
@@ -297,7 +350,10 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   p.ensure_tools();
   register_scenario(sc);
   run_launch launch;
-  launch.wiring = p.wiring_for(sc, start->model, std::move(req.on_event), std::move(req.on_done));
+  auto wiring = p.wiring_for(sc, start->model, std::move(req.on_event), std::move(req.on_done));
+  if (!wiring)
+    return std::move(wiring.error());
+  launch.wiring = std::move(*wiring);
   launch.spec.start = std::move(*start);
   auto ticket = ask<run_ticket>(*p.sys, p.supervisor, start_atom::value, std::move(launch));
   if (!ticket)

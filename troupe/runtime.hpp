@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -71,6 +72,10 @@ struct runtime_options {
   /// Called for every new approval request (policy `ask`), on a runtime
   /// thread; decide it with decide_approval(), here or from anywhere else.
   std::function<void(const pending_approval&)> on_approval_requested;
+  /// Streamed text of routed models as it arrives (run id, piece), for a
+  /// live display; called on an I/O thread: keep it short, never block.
+  /// Deltas are not journaled: the whole reply is, once it is complete.
+  std::function<void(const std::string& run_id, std::string_view text)> on_model_delta;
 };
 
 struct run_request {

@@ -79,7 +79,7 @@ inline constexpr const char* complete_run_sql =
   "UPDATE runs SET status = ?2, turns = ?3, tool_calls = ?4, "
   "model_calls = ?5, parse_failures = ?6, retries = ?7, input_tokens = ?8, "
   "output_tokens = ?9, wall_ms = ?10, tool_errors = ?11, "
-  "model_errors = ?12 WHERE id = ?1";
+  "model_errors = ?12, cost_micro_usd = ?13 WHERE id = ?1";
 
 /// Binds `done` for run `rowid` to a statement prepared from complete_run_sql.
 void bind_completion(statement& st, int64_t rowid, const completion& done);

@@ -64,6 +64,11 @@ int run(const run_options& opts);
 
 /// Lists pending approval requests.
 int approvals(const common_options& opts);
+
+/// Endpoints and models with their health from the journal; with a scenario,
+/// also its endpoints and what each one lists now (discovery).
+int models(const common_options& opts, const std::string& scenario_path,
+           const std::string& secrets_file);
 /// Approves or denies one pending request (exit 1 when there is none).
 int decide(const common_options& opts, const std::string& run_id,
            const std::string& call_id, bool approved, const std::string& by,

@@ -124,6 +124,17 @@ int main(int argc, char** argv) {
   add_common(migrate_cmd, opts, false);
   migrate_cmd->callback([&] { action = [&] { return migrate(opts); }; });
 
+  auto* models_cmd = app.add_subcommand(
+    "models", "endpoints and models: health, breakers, latency, cost, what servers list");
+  add_common(models_cmd, opts, true);
+  std::string models_scenario, models_secrets;
+  models_cmd->add_option("SCENARIO", models_scenario,
+                         "a scenario whose endpoints to list and ask (discovery)");
+  models_cmd->add_option("--secrets-file", models_secrets, "as for troupe run");
+  models_cmd->callback([&] {
+    action = [&] { return models(opts, models_scenario, models_secrets); };
+  });
+
   auto* approvals_cmd = app.add_subcommand("approvals", "list pending approvals");
   add_common(approvals_cmd, opts, true);
   approvals_cmd->callback([&] { action = [&] { return approvals(opts); }; });

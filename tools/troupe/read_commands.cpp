@@ -34,7 +34,8 @@ ordered_json kpis_json(const kpis& k) {
                       {"output_tokens", k.output_tokens},
                       {"wall_ms", k.wall_ms},
                       {"tool_errors", k.tool_errors},
-                      {"model_errors", k.model_errors}};
+                      {"model_errors", k.model_errors},
+                      {"cost_micro_usd", k.cost_micro_usd}};
 }
 
 ordered_json run_json(const persistence::run_info& r) {
@@ -52,10 +53,11 @@ ordered_json run_json(const persistence::run_info& r) {
 
 void print_kpis(const kpis& k) {
   std::printf("turns %u  tool calls %u  model calls %u  parse failures %u  "
-              "retries %u  tokens %llu in / %llu out  wall %.3f s\n",
+              "retries %u  tokens %llu in / %llu out  cost $%.6f  wall %.3f s\n",
               k.turns, k.tool_calls, k.model_calls, k.parse_failures,
               k.retries, static_cast<unsigned long long>(k.input_tokens),
               static_cast<unsigned long long>(k.output_tokens),
+              static_cast<double>(k.cost_micro_usd) / 1e6,
               static_cast<double>(k.wall_ms) / 1000.0);
 }
 

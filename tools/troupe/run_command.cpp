@@ -45,6 +45,11 @@ void print_progress(const event& ev) {
       std::fprintf(stderr, "  %-13s %s\n", std::string(to_string(ev.kind())).c_str(),
                    summarize(ev).c_str());
       break;
+    case event_kind::route_attempt:
+      // A fallback or a retry is worth a line; the attempt that answered is not.
+      if (std::get<route_attempt>(ev.body).outcome != "answered")
+        std::fprintf(stderr, "  %-13s %s\n", "route", summarize(ev).c_str());
+      break;
     case event_kind::model_reply:
       if (!std::get<model_reply>(ev.body).failure.empty())
         std::fprintf(stderr, "  %-13s %s\n", "model", summarize(ev).c_str());
@@ -53,6 +58,47 @@ void print_progress(const event& ev) {
       break;
   }
 }
+
+// The live view on stderr: progress lines, and each model reply's text as it
+// streams. Events come on the run's thread, text on an I/O thread.
+class live_view {
+public:
+  void on_event(const event& ev) {
+    std::lock_guard<std::mutex> guard(mtx_);
+    end_stream();
+    print_progress(ev);
+  }
+
+  void on_text(std::string_view text) {
+    std::lock_guard<std::mutex> guard(mtx_);
+    if (!streaming_) {
+      std::fprintf(stderr, "  %-13s ", "model");
+      streaming_ = true;
+    }
+    std::string out;
+    for (char c : text) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '\n')
+        out += "\n                ";
+      else if (c == '\t' || (u >= 0x20 && u != 0x7f))
+        out += c;
+      else
+        out += '?'; // an escape sequence would command the terminal
+    }
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+  }
+
+private:
+  void end_stream() {
+    if (streaming_)
+      std::fputc('\n', stderr);
+    streaming_ = false;
+  }
+
+  std::mutex mtx_;
+  bool streaming_ = false;
+};
 
 int exit_code_of(run_status s) {
   switch (s) {
@@ -80,9 +126,15 @@ int run(const run_options& opts) {
     return report(sc.error());
   if (auto err = check_db_path(opts.common.db))
     return report(err);
+  bool progress = !opts.common.json && (opts.progress || ::isatty(2));
+  auto view = std::make_shared<live_view>();
   runtime_options ro;
   ro.db_path = opts.common.db;
   ro.secrets_file = opts.secrets_file;
+  if (progress)
+    ro.on_model_delta = [view](const std::string&, std::string_view text) {
+      view->on_text(text);
+    };
   ro.resume_on_first_start = false; // resumed explicitly, to wait for them
   auto rt = runtime::create(ro);
   if (!rt)
@@ -92,9 +144,8 @@ int run(const run_options& opts) {
     resumed = (*rt)->resume();
   run_request req;
   req.task = opts.task;
-  bool progress = !opts.common.json && (opts.progress || ::isatty(2));
   if (progress)
-    req.on_event = print_progress;
+    req.on_event = [view](const event& ev) { view->on_event(ev); };
   auto handle = (*rt)->start(*sc, std::move(req));
   if (!handle)
     return report(handle.error());
@@ -118,6 +169,7 @@ int run(const run_options& opts) {
       {"tool_calls", k.tool_calls}, {"model_calls", k.model_calls},
       {"parse_failures", k.parse_failures},
       {"input_tokens", k.input_tokens}, {"output_tokens", k.output_tokens},
+      {"cost_micro_usd", k.cost_micro_usd},
       {"wall_ms", k.wall_ms},     {"db", opts.common.db}};
     std::cout << to_json_text(out) << std::endl;
   } else {
