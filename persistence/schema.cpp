@@ -265,8 +265,6 @@ caf::error migrate(store::impl& s, int64_t from) {
   caf::error err;
   if (from <= 1)
     err = s.exec(migrate_1_to_2, "migrating schema version 1 to 2");
-  if (!err && from <= 1)
-    err = fill_kpis_from_completions(s);
   if (!err && from <= 2)
     err = s.exec(migrate_2_to_3, "migrating schema version 2 to 3");
   if (!err && from <= 2)
@@ -277,6 +275,9 @@ caf::error migrate(store::impl& s, int64_t from) {
     err = s.exec(migrate_4_to_5, "migrating schema version 4 to 5");
   if (!err && from <= 5)
     err = s.exec(migrate_5_to_6, "migrating schema version 5 to 6");
+  // Last: it writes every KPI column, the later versions' too.
+  if (!err && from <= 1)
+    err = fill_kpis_from_completions(s);
   if (!err)
     err = set_version(s, current_schema_version);
   return err;

@@ -150,4 +150,16 @@ BOOST_AUTO_TEST_CASE(bad_endpoints_and_routes_are_errors_naming_where) {
              troupe::render(bad_tier));
 }
 
+BOOST_AUTO_TEST_CASE(the_real_model_examples_parse) {
+  size_t parsed = 0;
+  for (auto& entry : fs::directory_iterator(TROUPE_EXAMPLE_MODELS)) {
+    BOOST_TEST_CONTEXT(entry.path().filename()) {
+      auto scn = troupe::load_scenario(entry.path(), {"read_file", "write_file", "list_dir"});
+      BOOST_TEST(static_cast<bool>(scn), troupe::render(scn));
+      ++parsed;
+    }
+  }
+  BOOST_TEST(parsed == 3u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

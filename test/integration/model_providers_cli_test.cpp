@@ -105,6 +105,40 @@ BOOST_AUTO_TEST_CASE(anthropic_whole_replies) { runs_and_replays("anthropic", fa
 BOOST_AUTO_TEST_CASE(ollama_streaming) { runs_and_replays("ollama", true); }
 BOOST_AUTO_TEST_CASE(ollama_whole_replies) { runs_and_replays("ollama", false); }
 
+// A local program per request, JSON on stdin, JSON lines on stdout; noise and
+// unknown events in between are skipped.
+BOOST_AUTO_TEST_CASE(command_provider_runs_a_local_program_per_request) {
+  temp_dir dir("troupe-providers");
+  auto program = dir.file("model.py");
+  std::ofstream(program) << R"(import json, sys
+request = json.load(sys.stdin)
+print("loading weights...")
+print(json.dumps({"type": "progress", "pct": 50}))
+if request["turn"] == 1:
+    call = {"type": "tool_call", "name": "echo", "arguments": {"greeting": "hi"}}
+else:
+    call = {"type": "tool_call", "name": "complete",
+            "arguments": {"status": "success", "answer": "turn %d" % request["turn"]}}
+print(json.dumps(call))
+print(json.dumps({"type": "usage", "input": 50, "output": 5}))
+print(json.dumps({"type": "done"}))
+)";
+  auto scn = dir.file("scenario.toml");
+  std::ofstream(scn) << "[run]\nagent = \"lead\"\ntask = \"Echo, then finish.\"\n"
+                        "[models.m]\nprovider = \"command\"\nmodel = \"local\"\n"
+                        "command = [\"/usr/bin/python3\", \"" + program + "\"]\n"
+                        "[agents.lead]\nmodel = \"m\"\ntools = [\"echo\", \"complete\"]\n";
+  auto db = dir.file("journal.db");
+  auto run = run_command({TROUPE_BIN, "run", scn, "--db", db, "--json"});
+  BOOST_TEST_REQUIRE(run.exit_code == 0, run.err << run.out);
+  auto result = json::parse(run.out);
+  BOOST_TEST(result["answer"] == "turn 2");
+  BOOST_TEST(result["input_tokens"] == 100);
+  std::string run_id = result["run_id"];
+  auto replay = run_command({TROUPE_BIN, "replay", run_id, "--db", db});
+  BOOST_TEST(replay.exit_code == 0, replay.out << replay.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_key_is_an_error_before_anything_is_sent) {
   temp_dir dir("troupe-providers");
   ::unsetenv("TROUPE_TEST_KEY");
