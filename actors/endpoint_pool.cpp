@@ -21,6 +21,64 @@ caf::expected<std::shared_ptr<endpoint_pool>> endpoint_pool::start(health_config
 endpoint_pool::endpoint_pool(std::unique_ptr<model_transport> transport, health_config cfg)
   : transport_(std::move(transport)), cfg_(cfg) {}
 
+endpoint_pool::~endpoint_pool() {
+  {
+    std::lock_guard<std::mutex> guard(checks_mtx_);
+    stopping_ = true;
+  }
+  checks_cv_.notify_all();
+  if (checker_.joinable())
+    checker_.join();
+  // A check still in flight ends with the transport (its on_done runs then
+  // and only touches this pool's check state, which is still here).
+  transport_.reset();
+}
+
+void endpoint_pool::watch(const endpoint_config& e, const std::string& api_key,
+                          std::chrono::milliseconds interval) {
+  if (interval.count() <= 0 || e.provider == provider_kind::command)
+    return; // a command has no listing (and its check would call back at once)
+  {
+    std::lock_guard<std::mutex> guard(checks_mtx_);
+    if (stopping_ || watched_.count(e.name) != 0)
+      return;
+    watched_.emplace(e.name, watched{e, api_key, interval, std::chrono::steady_clock::now()});
+    if (!checker_.joinable())
+      checker_ = std::thread([this] { check_loop(); });
+  }
+  checks_cv_.notify_all();
+}
+
+std::map<std::string, endpoint_check> endpoint_pool::checks() const {
+  std::lock_guard<std::mutex> guard(checks_mtx_);
+  return checks_;
+}
+
+// Sends each watched endpoint's check when it is due; one at a time per
+// endpoint. The checks themselves run on the HTTP client's I/O thread.
+void endpoint_pool::check_loop() {
+  std::unique_lock<std::mutex> guard(checks_mtx_);
+  while (!stopping_) {
+    auto now = std::chrono::steady_clock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (auto& [name, w] : watched_) {
+      if (!w.in_flight && w.next <= now) {
+        w.in_flight = true;
+        w.next = now + w.interval;
+        check_endpoint(transport_->http(), w.endpoint, w.api_key,
+                       [this, name = name](endpoint_check c) {
+                         std::lock_guard<std::mutex> g(checks_mtx_);
+                         checks_[name] = std::move(c);
+                         if (auto i = watched_.find(name); i != watched_.end())
+                           i->second.in_flight = false;
+                       });
+      }
+      wake = std::min(wake, w.next);
+    }
+    checks_cv_.wait_until(guard, wake);
+  }
+}
+
 std::vector<route_candidate>
 endpoint_pool::candidates(const std::vector<route_target>& targets,
                           const std::map<std::string, endpoint_config>& endpoints,
@@ -110,9 +168,13 @@ void endpoint_pool::save() {
                .count();
   {
     std::lock_guard<std::mutex> guard(mtx_);
+    auto last_checks = checks();
     for (auto& [key, h] : health_) {
       auto cost = spent_.find(key);
-      rows.push_back({key, now, health_to_json({h, cost != spent_.end() ? cost->second : 0})});
+      saved_health s{h, cost != spent_.end() ? cost->second : 0, std::nullopt};
+      if (auto c = last_checks.find(key.substr(0, key.find(':'))); c != last_checks.end())
+        s.last_check = c->second;
+      rows.push_back({key, now, health_to_json(s)});
     }
   }
   std::lock_guard<std::mutex> guard(store_mtx_);

@@ -8,7 +8,10 @@
 // actors on CAF's workers); health is guarded by one mutex held only for the
 // pure updates, never across I/O.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <thread>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +21,7 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/endpoint_check.hpp"
 #include "actors/model_exchange.hpp"
 #include "core/gateway/attempt_plan.hpp"
 #include "core/gateway/endpoint_health.hpp"
@@ -35,6 +39,9 @@ public:
   start(health_config cfg = {});
 
   explicit endpoint_pool(std::unique_ptr<model_transport> transport, health_config cfg);
+
+  /// Stops the checks (joins their thread).
+  ~endpoint_pool();
 
   model_transport& transport() { return *transport_; }
   const health_config& config() const { return cfg_; }
@@ -75,6 +82,15 @@ public:
   /// Writes every pair's health now (at shutdown, say).
   void save();
 
+  /// Checks `e` every `interval` (its model listing, endpoint_check.hpp)
+  /// from now on; the last result is saved with its pairs and shown by
+  /// `troupe models`. Checks never change routing. Idempotent per name.
+  void watch(const endpoint_config& e, const std::string& api_key,
+             std::chrono::milliseconds interval);
+
+  /// The last check of each watched endpoint, by name.
+  [[nodiscard]] std::map<std::string, endpoint_check> checks() const;
+
 private:
   std::unique_ptr<model_transport> transport_;
   health_config cfg_;
@@ -85,6 +101,21 @@ private:
   std::map<std::string, health_config> cfg_per_key_;
   std::mutex store_mtx_;
   std::unique_ptr<persistence::health_store> store_;
+
+  struct watched {
+    endpoint_config endpoint;
+    std::string api_key;
+    std::chrono::milliseconds interval;
+    std::chrono::steady_clock::time_point next;
+    bool in_flight = false;
+  };
+  void check_loop();
+  mutable std::mutex checks_mtx_;
+  std::condition_variable checks_cv_;
+  bool stopping_ = false;
+  std::map<std::string, watched> watched_;
+  std::map<std::string, endpoint_check> checks_;
+  std::thread checker_;
 };
 
 } // namespace troupe

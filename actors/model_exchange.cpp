@@ -65,10 +65,11 @@ struct http_exchange final : model_exchange,
   providers::header_list headers;
   std::string error_body;
   steady::time_point started = steady::now();
-  uint64_t first_token_us = 0;
+  std::atomic<uint64_t> first_token_us{0}; ///< written on the I/O thread
   exchange_done on_done;
 
   void cancel() override { http->cancel(handle); }
+  bool answering() const override { return first_token_us.load() != 0; }
 
   bool success() const { return status >= 200 && status < 300; }
 
@@ -84,7 +85,7 @@ struct http_exchange final : model_exchange,
     r.endpoint = endpoint.name;
     r.model = model;
     r.latency_us = o.total_us;
-    r.first_token_us = first_token_us;
+    r.first_token_us = first_token_us.load();
     r.cost_micro_usd = reply_cost_micro_usd(endpoint, r.tokens.input, r.tokens.output);
     return r;
   }
@@ -106,8 +107,8 @@ std::shared_ptr<model_exchange> start_http(model_transport& transport, const exc
   ex->decoder = providers::make_decoder(
     req.endpoint.provider, req.endpoint.stream, call,
     [weak, on_delta = std::move(on_delta)](std::string_view piece) {
-      if (auto self = weak.lock(); self && self->first_token_us == 0)
-        self->first_token_us = std::max<uint64_t>(micros_since(self->started), 1);
+      if (auto self = weak.lock(); self && self->first_token_us.load() == 0)
+        self->first_token_us.store(std::max<uint64_t>(micros_since(self->started), 1));
       if (on_delta && !piece.empty())
         on_delta(piece);
     });
@@ -145,6 +146,7 @@ std::shared_ptr<model_exchange> start_http(model_transport& transport, const exc
 struct command_exchange final : model_exchange {
   net::command_process process;
   void cancel() override { process.cancel(); }
+  bool answering() const override { return false; } // hedged on total latency
 };
 
 std::shared_ptr<model_exchange> start_command(model_transport& transport,

@@ -79,6 +79,8 @@ class model_exchange {
 public:
   virtual ~model_exchange() = default;
   virtual void cancel() = 0;
+  /// Whether the reply has begun to arrive (its first delta); any thread.
+  [[nodiscard]] virtual bool answering() const = 0;
 };
 
 /// Starts `call` on `req.endpoint`. Never calls `on_done` before returning.

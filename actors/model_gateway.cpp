@@ -39,7 +39,6 @@ struct pending_request {
   std::vector<route_attempt> attempts;
   std::vector<live_attempt> live;
   model_response last_failure;
-  bool waiting = false; ///< a backoff timer is running
 };
 
 struct gateway_state {
@@ -244,7 +243,6 @@ void attempt_done(gateway_actor* self, uint64_t id, size_t index, model_response
       return;
     case attempt_action::retry_same:
       req.tried.erase(key);
-      req.waiting = true;
       self->delayed_send(self, std::chrono::microseconds{plan.delay_us},
                          next_attempt_atom::value, id, plan.delay_us, jitter);
       return;
@@ -278,17 +276,16 @@ caf::behavior gateway(gateway_actor* self, gateway_config cfg) {
       auto i = self->state.requests.find(id);
       if (i == self->state.requests.end())
         return;
+      // Hedge only an attempt that has not begun to answer: a reply already
+      // streaming is not worth sending twice.
       auto& live = i->second.live;
-      bool still_waiting = std::any_of(live.begin(), live.end(),
-                                       [&](auto& l) { return l.index == index; });
+      bool still_waiting = std::any_of(live.begin(), live.end(), [&](auto& l) {
+        return l.index == index && !l.exchange->answering();
+      });
       if (still_waiting && live.size() == 1)
         start_attempt(self, id, 0, 0, true);
     },
     [=](next_attempt_atom, uint64_t id, int64_t delay_us, double jitter) {
-      auto i = self->state.requests.find(id);
-      if (i == self->state.requests.end())
-        return;
-      i->second.waiting = false;
       start_attempt(self, id, delay_us, jitter, false);
     },
     [=](cancel_atom, const std::string& run_id) {

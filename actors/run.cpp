@@ -389,7 +389,9 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
       if (idle)
         drive(self);
       else if (s.st.phase == run_phase::awaiting_reply)
-        self->send(s.wiring.route, cancel_atom::value, s.spec.run_id); // aborts the transfer
+        // Aborts the transfer. Anonymous: a route that does not know the
+        // message (an embedder's) must not answer the run with an error.
+        caf::anon_send(s.wiring.route, cancel_atom::value, s.spec.run_id);
     },
   };
 }

@@ -23,15 +23,15 @@ health_store::health_store(health_store&&) noexcept = default;
 health_store& health_store::operator=(health_store&&) noexcept = default;
 health_store::~health_store() = default;
 
-caf::expected<health_store> health_store::open(const std::string& path) {
+caf::expected<health_store> health_store::open(const std::string& path, bool read_only) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     return caf::make_error(store_errc::not_found,
                            path + ": no journal database here (pass --db PATH)");
   auto p = std::make_unique<impl>();
   p->path = path;
-  if (auto rc = sqlite3_open_v2(path.c_str(), &p->db,
-                                SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  auto mode = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  if (auto rc = sqlite3_open_v2(path.c_str(), &p->db, mode | SQLITE_OPEN_NOMUTEX, nullptr);
       rc != SQLITE_OK)
     return p->fail(rc, "opening the endpoint health");
   sqlite3_busy_timeout(p->db, 5000);

@@ -26,8 +26,10 @@ struct health_row {
 class health_store {
 public:
   /// Opens the table in the journal at `path` (it must exist at the current
-  /// schema version: the journal writer creates and migrates it).
-  [[nodiscard]] static caf::expected<health_store> open(const std::string& path);
+  /// schema version: the journal writer creates and migrates it). A
+  /// read-only store (for the console's read commands) cannot `save`.
+  [[nodiscard]] static caf::expected<health_store> open(const std::string& path,
+                                                        bool read_only = false);
 
   health_store(health_store&&) noexcept;
   health_store& operator=(health_store&&) noexcept;

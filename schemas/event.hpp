@@ -320,7 +320,9 @@ struct route_attempt {
   int32_t chosen = -1;               ///< index into candidates; -1: none
   std::string reason;
   bool hedge = false;
-  std::string outcome; ///< answered, a model_failure name, or lost_hedge
+  /// answered, a model_failure name, lost_hedge, canceled, or unavailable
+  /// (no candidate could be chosen).
+  std::string outcome;
   uint64_t latency_us = 0;
   uint64_t backoff_us = 0;
   double jitter = 0;

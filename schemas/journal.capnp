@@ -131,7 +131,7 @@ struct RouteAttempt {
   chosen     @8  :Int32;        # index into candidates; -1: none could be chosen
   reason     @9  :Text;
   hedge      @10 :Bool;         # sent beside a slower attempt
-  outcome    @11 :Text;         # answered, a model_failure name, or lost_hedge
+  outcome    @11 :Text;         # answered, a model_failure name, lost_hedge, canceled, unavailable
   latencyUs  @12 :UInt64 $Json.name("latency_us");
   backoffUs  @13 :UInt64 $Json.name("backoff_us");   # waited before this attempt
   jitter     @14 :Float64;                           # the draw behind the backoff

@@ -127,6 +127,7 @@ struct runtime::impl {
       if (!key)
         return caf::make_error(runtime_errc::invalid_scenario,
                                sc.source + ": model '" + m.name + "': " + render(key.error()));
+      endpoints->watch(e, *key, opts.endpoint_check_interval);
       if (!key->empty())
         gw.api_keys.emplace(e.name, std::move(*key));
       return {};

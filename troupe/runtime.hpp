@@ -76,6 +76,9 @@ struct runtime_options {
   /// live display; called on an I/O thread: keep it short, never block.
   /// Deltas are not journaled: the whole reply is, once it is complete.
   std::function<void(const std::string& run_id, std::string_view text)> on_model_delta;
+  /// How often each endpoint of a routed model is checked (its model
+  /// listing; `troupe models` shows the last result). 0 turns checks off.
+  std::chrono::milliseconds endpoint_check_interval{30000};
 };
 
 struct run_request {

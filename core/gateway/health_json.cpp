@@ -47,6 +47,9 @@ std::string health_to_json(const saved_health& s) {
            {"open_until_us", h.breaker.open_until_us},
            {"opens", h.breaker.opens},
            {"samples", h.breaker.samples}}}};
+  if (auto& c = s.last_check)
+    j["last_check"] = {{"at_us", c->at_us}, {"ok", c->ok}, {"error", c->error},
+                       {"latency_us", c->latency_us}, {"models", c->models}};
   return j.dump();
 }
 
@@ -75,6 +78,15 @@ caf::expected<saved_health> health_from_json(const std::string& doc) {
     h.breaker.open_until_us = b.at("open_until_us").get<int64_t>();
     h.breaker.opens = b.at("opens").get<uint32_t>();
     h.breaker.samples = b.at("samples").get<uint32_t>();
+    if (auto c = j.find("last_check"); c != j.end()) {
+      endpoint_check check;
+      check.at_us = c->at("at_us").get<int64_t>();
+      check.ok = c->at("ok").get<bool>();
+      check.error = c->at("error").get<std::string>();
+      check.latency_us = c->at("latency_us").get<uint64_t>();
+      check.models = c->at("models").get<std::map<std::string, std::string>>();
+      s.last_check = std::move(check);
+    }
   } catch (const json::exception& e) {
     return caf::make_error(runtime_errc::invalid_arguments,
                            std::string{"endpoint health: "} + e.what());

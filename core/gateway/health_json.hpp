@@ -5,6 +5,8 @@
 // fields are out of range, is an error naming the field: the caller then
 // starts that pair healthy.
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -13,10 +15,23 @@
 
 namespace troupe {
 
-/// What is kept of a pair: its health and what its replies cost so far.
+/// The last health check of an endpoint (actors/endpoint_check.hpp): its
+/// model listing, timed.
+struct endpoint_check {
+  int64_t at_us = 0; ///< when it ended (system clock)
+  bool ok = false;
+  std::string error; ///< why not, for people
+  uint64_t latency_us = 0;
+  /// model -> listed, or for Ollama warm (loaded) / cold (on disk only).
+  std::map<std::string, std::string> models;
+};
+
+/// What is kept of a pair: its health, what its replies cost so far, and its
+/// endpoint's last check.
 struct saved_health {
   endpoint_health health;
   uint64_t cost_micro_usd = 0;
+  std::optional<endpoint_check> last_check;
 };
 
 [[nodiscard]] std::string health_to_json(const saved_health& s);

@@ -205,6 +205,7 @@ struct route_log {
   std::vector<model_call> calls;
   std::deque<model_response> script;
   std::vector<caf::typed_response_promise<model_response>> held;
+  std::vector<std::string> canceled; ///< run ids whose requests were canceled
 };
 
 inline caf::actor spawn_route_double(caf::actor_system& sys, std::shared_ptr<route_log> log) {
@@ -222,6 +223,7 @@ inline caf::actor spawn_route_double(caf::actor_system& sys, std::shared_ptr<rou
         log->held.push_back(rp);
         return rp;
       },
+      [=](cancel_atom, const std::string& run_id) { log->canceled.push_back(run_id); },
     };
   }, std::move(log));
 }

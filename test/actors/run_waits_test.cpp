@@ -162,6 +162,9 @@ BOOST_FIXTURE_TEST_CASE(cancel_while_waiting_for_the_model_stops_at_the_reply,
   BOOST_TEST(error_codes() == std::vector<std::string>{"canceled"},
              boost::test_tools::per_element());
   BOOST_TEST(probe->done.empty(), "the run ended before the reply it waits for");
+  // The route hears it, so a real model's transfer is aborted.
+  BOOST_TEST(route->canceled == std::vector<std::string>{"r1"},
+             boost::test_tools::per_element());
   caf::anon_send(route_actor, release_atom::value, reply_calling("c1", "echo", "{}"));
   sched.run();
   auto kinds = journal->kinds();

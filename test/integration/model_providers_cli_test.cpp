@@ -70,7 +70,12 @@ void runs_and_replays(const std::string& dialect, bool stream) {
   // 300 × 2 + 32 × 10 micro-USD.
   BOOST_TEST(result["cost_micro_usd"] == 920);
 
-  auto requests = server.requests();
+  // The chat requests; the endpoint's periodic check (its model listing,
+  // GETs) is logged too.
+  std::vector<json> requests;
+  for (auto& r : server.requests())
+    if (r["method"] == "POST")
+      requests.push_back(r);
   BOOST_REQUIRE_EQUAL(requests.size(), 2u);
   for (auto& r : requests) {
     BOOST_TEST(r["status"] == 200);
@@ -137,6 +142,32 @@ print(json.dumps({"type": "done"}))
   std::string run_id = result["run_id"];
   auto replay = run_command({TROUPE_BIN, "replay", run_id, "--db", db});
   BOOST_TEST(replay.exit_code == 0, replay.out << replay.err);
+}
+
+BOOST_AUTO_TEST_CASE(progress_shows_the_reply_text_as_it_streams) {
+  temp_dir dir("troupe-providers");
+  model_server server(tool_using_script("openai"), dir.path.string(), "peer");
+  auto scn = dir.file("scenario.toml");
+  std::ofstream(scn) << scenario("openai", server.url("/v1"), true);
+  auto run = run_command({TROUPE_BIN, "run", scn, "--db", dir.file("j.db"), "--progress"});
+  BOOST_TEST_REQUIRE(run.exit_code == 0, run.err << run.out);
+  // The streamed text, on the model's line of the live view.
+  BOOST_TEST(run.err.find("model         All done.") != std::string::npos, run.err);
+}
+
+// Cost is a budget like tokens: spending it starts the recovery turn.
+BOOST_AUTO_TEST_CASE(max_cost_usd_is_a_limit) {
+  temp_dir dir("troupe-providers");
+  model_server server(tool_using_script("openai"), dir.path.string(), "peer");
+  auto scn = dir.file("scenario.toml");
+  // The first reply costs 120 × 2 + 12 × 10 = 360 micro-USD.
+  std::ofstream(scn) << scenario("openai", server.url("/v1"), true)
+                     << "[limits]\nmax_cost_usd = 0.0003\n";
+  auto run = run_command({TROUPE_BIN, "run", scn, "--db", dir.file("j.db"), "--json"});
+  BOOST_TEST(run.exit_code == 2, run.err << run.out);
+  auto result = json::parse(run.out);
+  BOOST_TEST(result["status"] == "limit_reached");
+  BOOST_TEST(result["reason"] == "max_cost");
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_key_is_an_error_before_anything_is_sent) {

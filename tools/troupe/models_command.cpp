@@ -1,9 +1,11 @@
 // `troupe models [SCENARIO] --db PATH`: the endpoints and models the gateway
 // knows, with their health (score, breaker, latency p50/p90, error rate,
-// requests, cost) from the journal database, and, given a scenario, what each
-// endpoint itself lists right now (discovery: listed, warm or cold for Ollama).
+// requests, cost) and their endpoint's last periodic check from the journal
+// database, and, given a scenario, what each endpoint itself lists right now
+// (a check made here: listed, warm or cold for Ollama).
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -13,8 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/builtin_tools.hpp"
+#include "core/event_summary.hpp"
 #include "core/gateway/health_json.hpp"
-#include "core/providers/discovery.hpp"
+#include "actors/endpoint_check.hpp"
 #include "core/scenario.hpp"
 #include "core/secrets.hpp"
 #include "net/http_client.hpp"
@@ -36,58 +39,23 @@ struct model_row {
   std::string listing; ///< discovery: listed, warm, cold, missing, or why it failed
 };
 
-// One GET, waited for: discovery is a handful of requests, not a hot path.
-caf::expected<std::string> get(net::http_client& http, const std::string& url,
-                               const std::string& api_key, provider_kind provider) {
-  net::http_request req;
-  req.url = url;
-  req.pool = "discovery";
-  req.timeouts = {3000, 5000, 5000, 10000};
-  if (!api_key.empty())
-    req.headers.push_back({"Authorization", "Bearer " + api_key});
-  auto body = std::make_shared<std::string>();
-  std::promise<net::http_outcome> done;
+// The endpoint's check, waited for: a handful of requests, not a hot path.
+endpoint_check check_now(net::http_client& http, const endpoint_config& e,
+                         const std::string& api_key) {
+  std::promise<endpoint_check> done;
   auto result = done.get_future();
-  net::http_callbacks cb;
-  cb.on_data = [body](std::string_view chunk) {
-    body->append(chunk);
-    return net::http_action::proceed;
-  };
-  cb.on_done = [&done](net::http_outcome o) { done.set_value(std::move(o)); };
-  http.submit(std::move(req), std::move(cb));
-  auto outcome = result.get();
-  if (!outcome.ok())
-    return caf::make_error(runtime_errc::io_failed, url + ": " + outcome.message);
-  if (outcome.status != 200)
-    return caf::make_error(runtime_errc::io_failed,
-                           url + ": HTTP " + std::to_string(outcome.status));
-  return std::move(*body);
+  check_endpoint(http, e, api_key, [&done](endpoint_check c) { done.set_value(std::move(c)); });
+  return result.get();
 }
 
-// What the endpoint lists: model -> "listed" (or for Ollama "warm"/"cold").
-caf::expected<std::map<std::string, std::string>> discover(net::http_client& http,
-                                                          const endpoint_config& e,
-                                                          const std::string& api_key) {
-  std::map<std::string, std::string> out;
-  auto path = providers::models_path(e.provider);
-  if (path.empty())
-    return out;
-  auto body = get(http, e.base_url + path, api_key, e.provider);
-  if (!body)
-    return std::move(body.error());
-  auto names = providers::parse_model_list(e.provider, *body);
-  if (!names)
-    return std::move(names.error());
-  for (auto& n : *names)
-    out[n] = e.provider == provider_kind::ollama ? "cold" : "listed";
-  if (e.provider == provider_kind::ollama) {
-    auto ps = get(http, e.base_url + "/api/ps", api_key, e.provider);
-    if (ps)
-      if (auto loaded = providers::parse_model_list(e.provider, *ps))
-        for (auto& n : *loaded)
-          out[n] = "warm";
-  }
-  return out;
+// What a check says about `model`.
+std::string listing_of(const endpoint_check& c, const std::string& model) {
+  if (!c.ok)
+    return "unreachable: " + c.error;
+  if (c.models.empty())
+    return "";
+  auto i = c.models.find(model);
+  return i != c.models.end() ? i->second : "missing";
 }
 
 std::string ms(std::optional<uint64_t> us) {
@@ -151,11 +119,18 @@ int models(const common_options& opts, const std::string& scenario_path,
           add(t);
     }
   }
-  if (auto err = check_db_path(opts.db); !err) {
-    auto store = persistence::health_store::open(opts.db);
-    if (!store)
+  if (auto err = check_db_path(opts.db))
+    return report(err);
+  std::error_code ec;
+  if (std::filesystem::exists(opts.db, ec)) {
+    auto store = persistence::health_store::open(opts.db, true);
+    // A journal of an older schema has no health yet: nothing to show.
+    if (!store && store.error() != persistence::store_errc::needs_migration)
       return report(store.error());
-    auto saved = store->load();
+    caf::expected<std::vector<persistence::health_row>> saved{
+      std::vector<persistence::health_row>{}};
+    if (store)
+      saved = store->load();
     if (!saved)
       return report(saved.error());
     for (auto& s : *saved) {
@@ -163,13 +138,19 @@ int models(const common_options& opts, const std::string& scenario_path,
       auto& r = rows[s.key];
       r.endpoint = s.key.substr(0, colon);
       r.model = colon == std::string::npos ? "" : s.key.substr(colon + 1);
-      if (auto h = health_from_json(s.document))
-        r.health = std::move(*h);
-      else
+      auto h = health_from_json(s.document);
+      if (!h) {
         std::fprintf(stderr, "troupe: %s: %s\n", s.key.c_str(), render(h.error()).c_str());
+        continue;
+      }
+      if (h->last_check)
+        r.listing = listing_of(*h->last_check, r.model) + " (checked "
+                    + format_timestamp(h->last_check->at_us) + ")";
+      r.health = std::move(*h);
     }
   } else if (scenario_path.empty()) {
-    return report(err);
+    return report(caf::make_error(persistence::store_errc::not_found,
+                                  opts.db + ": no journal database here (pass --db PATH)"));
   }
   if (!endpoints.empty()) {
     auto http = net::http_client::start();
@@ -184,18 +165,10 @@ int models(const common_options& opts, const std::string& scenario_path,
     }
     for (auto& [name, e] : endpoints) {
       auto key = api_key_of(e, secrets);
-      auto listed = discover(**http, e, key ? *key : std::string{});
-      for (auto& [k, r] : rows) {
-        if (r.endpoint != name || e.provider == provider_kind::anthropic
-            || e.provider == provider_kind::command)
-          continue;
-        if (!listed)
-          r.listing = "unreachable: " + render(listed.error());
-        else if (auto i = listed->find(r.model); i != listed->end())
-          r.listing = i->second;
-        else
-          r.listing = "missing";
-      }
+      auto check = check_now(**http, e, key ? *key : std::string{});
+      for (auto& [k, r] : rows)
+        if (r.endpoint == name && e.provider != provider_kind::command)
+          r.listing = listing_of(check, r.model);
     }
   }
   if (opts.json) {
