@@ -116,12 +116,12 @@ BOOST_AUTO_TEST_CASE(a_slow_request_is_hedged_and_the_loser_closed) {
     {{"by_model",
       {{"ms",
         {text_step("warm", {{"times", 3}}),
-         // The first text at once, then 3 × 150 ms ("chunk_delay_ms" is
+         // The first text at once, then 3 × 200 ms ("chunk_delay_ms" is
          // before every event but the first; raw events begin with text).
          {{"raw",
            {openai_delta_event("slow "), openai_delta_event("but "),
             openai_delta_event("started"), "data: [DONE]\n\n"}},
-          {"chunk_delay_ms", 150}},
+          {"chunk_delay_ms", 200}},
          text_step("too slow", {{"delay_ms", 5000}})}},
        {"mf", {text_step("fast answer", {{"forever", true}})}}}}},
     dir.path.string(), "server");
@@ -129,7 +129,9 @@ BOOST_AUTO_TEST_CASE(a_slow_request_is_hedged_and_the_loser_closed) {
   route.hedge_quantile = 0.5;
   hedge_config hedge;
   hedge.min_samples = 3;
-  hedge.min_delay_us = 150'000;
+  // The delay is this floor (the warm-up's quantile is a few ms): room for
+  // the first token of a reply that starts at once, even on a busy machine.
+  hedge.min_delay_us = 300'000;
   auto gw = spawn(route, {openai_endpoint("slow", server), openai_endpoint("fast", server)},
                   nullptr, hedge);
 
@@ -137,14 +139,14 @@ BOOST_AUTO_TEST_CASE(a_slow_request_is_hedged_and_the_loser_closed) {
     auto warm = ask(gw, call_of("warm-" + std::to_string(i), "Warm up."));
     BOOST_TEST(warm.text == "warm", outcomes(warm));
   }
-  BOOST_TEST(pool->hedge_delay("slow:ms", {true, 0.5, 3, 150'000}).has_value());
+  BOOST_TEST(pool->hedge_delay("slow:ms", {true, 0.5, 3, 300'000}).has_value());
 
-  // First token at once, the rest over ~450 ms: begun, so not hedged.
+  // First token at once, the rest over ~600 ms: begun, so not hedged.
   auto started = ask(gw, call_of("started", "Take your time."));
   BOOST_TEST(started.text == "slow but started", outcomes(started));
   BOOST_TEST(outcomes(started) == "answered@slow:ms");
 
-  // Nothing for 5 s: hedged after the 150 ms floor, fast wins.
+  // Nothing for 5 s: hedged after the 300 ms floor, fast wins.
   auto t0 = steady::now();
   auto r = ask(gw, call_of("hedged", "Quick, please."));
   auto elapsed = ms_since(t0);
@@ -162,7 +164,11 @@ BOOST_AUTO_TEST_CASE(a_slow_request_is_hedged_and_the_loser_closed) {
 BOOST_AUTO_TEST_CASE(cancel_closes_the_connection) {
   model_server server({{"steps", {stalled_stream_step()}}}, dir.path.string(), "server");
   auto latch = std::make_shared<text_latch>();
-  auto gw = spawn(route_of({"a:m1"}), {openai_endpoint("a", server)},
+  // Timeouts far beyond the wait below: only the cancel may close it.
+  auto a = openai_endpoint("a", server);
+  a.timeouts.idle_ms = 60000;
+  a.timeouts.total_ms = 120000;
+  auto gw = spawn(route_of({"a:m1"}), {a},
                   [latch](const std::string&, std::string_view text) { latch->add(text); });
   auto pending = ask_async(gw, call_of("run-cancel", "Talk slowly."));
   BOOST_REQUIRE_MESSAGE(latch->wait_for("Hel"), "the stream never began");
@@ -174,7 +180,7 @@ BOOST_AUTO_TEST_CASE(cancel_closes_the_connection) {
   BOOST_TEST(r.failure == "canceled");
   BOOST_REQUIRE_EQUAL(r.attempts.size(), 1u);
   BOOST_TEST(r.attempts[0].outcome == "canceled");
-  BOOST_TEST(wait_for_ended(server, "m1", "client closed"),
+  BOOST_TEST(wait_for_ended(server, "m1", "client closed", 5s),
              "the connection stayed open: " << json(server.requests()).dump());
 }
 
