@@ -17,8 +17,8 @@
 // shared health (endpoint_pool.hpp) and `next_attempt` decides: retry the
 // same endpoint after a backoff (honouring Retry-After), fall back to the
 // next candidate, or give up. With hedging on, when the chosen candidate has
-// not answered within its latency quantile, the same request goes to the next
-// candidate too; the first reply wins and the other transfer is aborted
+// not begun its reply (no first token) within its latency quantile, the same
+// request goes to the next candidate too; the first reply wins and the other transfer is aborted
 // (journaled as `lost_hedge`). Every choice is pure (core/gateway/); this
 // actor keeps only timers, transfers and the promise.
 
