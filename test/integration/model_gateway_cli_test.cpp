@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(kill_during_a_streamed_request_then_resume) {
   std::string run_id = runs[0]["run_id"];
 
   // The same request twice: the killed one closed, the resumed one answered.
-  auto log = server.wait_for_requests(2);
+  auto log = wait_for_chat_requests(server, 2);
   BOOST_REQUIRE_EQUAL(log.size(), 2u);
   BOOST_TEST(log[0]["ended"] == "client closed");
   BOOST_TEST(log[1]["ended"] == "complete");

@@ -114,11 +114,33 @@ private:
   std::string text_;
 };
 
-/// The model server's log lines for `model`.
-inline std::vector<json> requests_for(const model_server& server, const std::string& model) {
+/// The model server's log lines of chat requests (a `troupe` process also
+/// checks its endpoints' model listings: GETs, logged too).
+inline std::vector<json> chat_requests(const model_server& server) {
   std::vector<json> out;
   for (auto& r : server.requests())
-    if (r.value("model", "") == model)
+    if (r.value("method", "") == "POST")
+      out.push_back(r);
+  return out;
+}
+
+/// Waits until `n` chat requests are logged (or `timeout` passes).
+inline std::vector<json> wait_for_chat_requests(const model_server& server, size_t n,
+                                                std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto got = chat_requests(server);
+  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    got = chat_requests(server);
+  }
+  return got;
+}
+
+/// The chat requests for `model`.
+inline std::vector<json> requests_for(const model_server& server, const std::string& model) {
+  std::vector<json> out;
+  for (auto& r : chat_requests(server))
+    if (r["model"] == model)
       out.push_back(r);
   return out;
 }

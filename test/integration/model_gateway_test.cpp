@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(rate_limited_with_retry_after_then_answered) {
   BOOST_TEST(chosen_key(r.attempts[1]) == "a:m1");
   BOOST_TEST(elapsed >= 1000, elapsed << " ms");
   // The server logs a request once its response is written: wait for it.
-  auto log = server.wait_for_requests(2);
+  auto log = wait_for_chat_requests(server, 2);
   BOOST_REQUIRE_EQUAL(log.size(), 2u);
   BOOST_TEST(log[0]["status"] == 429);
   BOOST_TEST(log[1]["status"] == 200);
@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(repeated_500s_open_the_breaker_and_the_probe_closes_it) {
   BOOST_TEST(skip.candidates[0].open_until_us > 0);
   BOOST_TEST(skip.chosen == 1);
   BOOST_TEST(skip.reason == "first healthy in order");
-  BOOST_TEST(server.wait_for_requests(4).size() == 4u); // a, a, b, then b
+  BOOST_TEST(wait_for_chat_requests(server, 4).size() == 4u); // a, a, b, then b
   BOOST_TEST(requests_for(server, "m1").size() == 2u);
 
   // After the cool-down: the probe goes to a and closes its breaker.
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(a_reset_mid_stream_is_retried) {
   auto& cut = r.attempts[0].outcome;
   BOOST_TEST((cut == "connection" || cut == "malformed"), cut);
   BOOST_TEST(r.attempts[1].outcome == "answered");
-  auto log = server.wait_for_requests(2);
+  auto log = wait_for_chat_requests(server, 2);
   BOOST_REQUIRE_EQUAL(log.size(), 2u);
   BOOST_TEST(log[0]["ended"] == "reset");
 }
@@ -315,7 +315,7 @@ BOOST_AUTO_TEST_CASE(tiers_route_by_declared_and_inferred_tier) {
   BOOST_TEST(d.attempts[0].tier_reason == "declared");
 
   // The server saw each request at the endpoint chosen.
-  BOOST_REQUIRE_EQUAL(server.wait_for_requests(5).size(), 5u);
+  BOOST_REQUIRE_EQUAL(wait_for_chat_requests(server, 5).size(), 5u);
   BOOST_TEST(requests_for(server, "ms").size() == 1u);
   BOOST_TEST(requests_for(server, "mm").size() == 1u);
   BOOST_TEST(requests_for(server, "mb").size() == 3u);
