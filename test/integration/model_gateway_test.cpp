@@ -243,7 +243,9 @@ BOOST_AUTO_TEST_CASE(malformed_replies_are_retried) {
         {{{"raw", {openai_delta_event("Hi"), "data: {\"choices\": [{\"delta\": oops\n\n",
                    "data: [DONE]\n\n"}}},
          text_step("clean stream")}},
-       {"m2", {{{"raw", "{\"id\": \"x\", \"choices\": [{\"message\": "}}, text_step("clean body")}}}}},
+       {"m2",
+        {{{"raw", "{\"id\": \"x\", \"choices\": [{\"message\": "}},
+         text_step("clean body")}}}}},
     dir.path.string(), "server");
   auto streamed = spawn(route_of({"a:m1"}), {openai_endpoint("a", server)});
   auto r = ask(streamed, call_of("run-bad-stream", "Go."));
