@@ -106,6 +106,30 @@ struct runtime::impl {
     return route;
   }
 
+  /// How long a run waits for a gateway's reply: the gateway answers every
+  /// request itself (failures included) within its attempts' timeouts and
+  /// backoffs, so this only catches a gateway that is gone. Shorter, and a
+  /// slow reply would be journaled as a timeout while its transfer goes on.
+  static std::chrono::milliseconds
+  gateway_reply_bound(const model_config& m, const std::map<std::string, endpoint_config>& eps) {
+    uint64_t longest = 0;
+    auto consider = [&](const route_target& t) {
+      if (auto e = eps.find(t.endpoint); e != eps.end())
+        longest = std::max(longest, e->second.timeouts.total_ms);
+    };
+    for (auto& t : m.route)
+      consider(t);
+    for (auto& [tier, targets] : m.tiers)
+      for (auto& t : targets)
+        consider(t);
+    retry_config retries;
+    // Every attempt may take its whole total timeout and wait the longest
+    // backoff or Retry-After before it; a minute more for the journal.
+    uint64_t per_attempt = longest + std::max<uint64_t>(retries.max_retry_after_ms,
+                                                        retries.max_delay_us / 1000);
+    return std::chrono::milliseconds{per_attempt * std::max<uint32_t>(m.max_attempts, 1) + 60000};
+  }
+
   /// The gateway of routed model `m`: its endpoints with their keys.
   caf::expected<gateway_config> gateway_for(const scenario& sc, const model_config& m) {
     if (!endpoints) {
@@ -166,6 +190,8 @@ struct runtime::impl {
     run_wiring w;
     w.journal = journal;
     w.route = std::move(*route);
+    if (auto m = sc.models.find(model); m != sc.models.end() && m->second.provider == "route")
+      w.model_timeout = gateway_reply_bound(m->second, sc.endpoints);
     w.tools = tools;
     w.registry = registry;
     w.redactions = redactions_for(*governance);

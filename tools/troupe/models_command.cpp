@@ -146,6 +146,10 @@ int models(const common_options& opts, const std::string& scenario_path,
       if (h->last_check)
         r.listing = listing_of(*h->last_check, r.model) + " (checked "
                     + format_timestamp(h->last_check->at_us) + ")";
+      // As the next request would see it: a cool-down that ended is half open.
+      (void) refresh(h->health, std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
       r.health = std::move(*h);
     }
   } else if (scenario_path.empty()) {
