@@ -1,6 +1,7 @@
 #include "test/net/loopback_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <optional>
@@ -96,7 +97,7 @@ reply_plan plain_reply(int status, std::string body, std::string content_type) {
   p.status = status;
   p.headers = {{"Content-Type", std::move(content_type)}};
   p.chunked = false;
-  p.chunks = {{std::chrono::milliseconds{0}, std::move(body)}};
+  p.chunks = {{std::chrono::milliseconds{0}, std::move(body), nullptr}};
   return p;
 }
 
@@ -105,7 +106,7 @@ reply_plan streamed_reply(std::vector<std::string> pieces, std::chrono::millisec
   reply_plan p;
   p.headers = {{"Content-Type", "text/event-stream"}};
   for (size_t i = 0; i < pieces.size(); ++i)
-    p.chunks.push_back({i == 0 ? first_delay : gap, std::move(pieces[i])});
+    p.chunks.push_back({i == 0 ? first_delay : gap, std::move(pieces[i]), nullptr});
   return p;
 }
 
@@ -165,6 +166,7 @@ private:
   }
 
   void handle(received_request req) {
+    received_at_ = std::chrono::steady_clock::now();
     close_after_ = wants_close(req);
     auto h = server_.handler_for(req.path);
     if (!h) {
@@ -219,13 +221,19 @@ private:
     });
   }
 
-  void write(std::string data, std::function<void()> then) {
+  // Writes `data`, then `shared` (when given) and `tail`, in one write.
+  void write(std::string data, std::function<void()> then,
+             std::shared_ptr<const std::string> shared = nullptr, std::string_view tail = {}) {
     out_ = std::move(data);
-    if (out_.empty()) {
+    shared_ = std::move(shared);
+    if (out_.empty() && !shared_ && tail.empty()) {
       then();
       return;
     }
-    asio::async_write(sock_, asio::buffer(out_),
+    std::array<asio::const_buffer, 3> buffers{
+      asio::buffer(out_), shared_ ? asio::buffer(*shared_) : asio::const_buffer{},
+      asio::buffer(tail.data(), tail.size())};
+    asio::async_write(sock_, buffers,
                       [self = shared_from_this(), then = std::move(then)](error_code ec, size_t) {
                         if (self->closed_)
                           return;
@@ -262,20 +270,24 @@ private:
       return;
     }
     after(plan_.chunks[i].delay, [this, i] {
-      const auto& d = plan_.chunks[i].data;
+      const auto& c = plan_.chunks[i];
+      const auto& d = c.shared ? *c.shared : c.data;
       if (d.empty()) { // an empty HTTP chunk would end the body
         send_chunk(i + 1);
         return;
       }
-      std::string piece;
+      auto next = [this, i] { send_chunk(i + 1); };
+      std::string size;
       if (plan_.chunked) {
-        char size[20];
-        std::snprintf(size, sizeof size, "%zx\r\n", d.size());
-        piece = size + d + "\r\n";
-      } else {
-        piece = d;
+        char line[20];
+        std::snprintf(line, sizeof line, "%zx\r\n", d.size());
+        size = line;
       }
-      write(std::move(piece), [this, i] { send_chunk(i + 1); });
+      std::string_view tail = plan_.chunked ? "\r\n" : "";
+      if (c.shared)
+        write(std::move(size), next, c.shared, tail);
+      else
+        write(size + d + std::string{tail}, next);
     });
   }
 
@@ -301,6 +313,7 @@ private:
 
   void reply_complete() {
     replying_ = false;
+    ended(true);
     server_.update([](server_stats& s) {
       --s.in_flight;
       ++s.replies_done;
@@ -325,6 +338,8 @@ private:
   void drop(bool by_client) {
     bool during = replying_;
     replying_ = false;
+    if (during)
+      ended(false);
     closed_ = true;
     error_code ignored;
     timer_.cancel(ignored);
@@ -340,6 +355,14 @@ private:
     });
   }
 
+  void ended(bool complete) {
+    if (!plan_.on_end)
+      return;
+    auto on_end = std::move(plan_.on_end);
+    plan_.on_end = nullptr;
+    on_end(reply_timing{received_at_, std::chrono::steady_clock::now(), complete});
+  }
+
   loopback_server& server_;
   tcp::socket sock_;
   asio::steady_timer timer_;
@@ -347,6 +370,8 @@ private:
   uint64_t id_;
   reply_plan plan_;
   std::string out_;
+  std::shared_ptr<const std::string> shared_; ///< written after out_
+  std::chrono::steady_clock::time_point received_at_{};
   bool replying_ = false;
   bool closed_ = false;
   bool close_after_ = false;

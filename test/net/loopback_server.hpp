@@ -41,6 +41,18 @@ struct received_request {
 struct reply_chunk {
   std::chrono::milliseconds delay{0}; ///< before this chunk is written
   std::string data;
+  /// Written instead of `data` when set: a payload rendered once and shared
+  /// by every reply, so a benchmark's server copies nothing per request.
+  std::shared_ptr<const std::string> shared;
+};
+
+/// How long the server took over one reply, by its own clock.
+struct reply_timing {
+  std::chrono::steady_clock::time_point received; ///< the whole request was read
+  std::chrono::steady_clock::time_point ended;    ///< the reply ended (see `complete`)
+  /// The last byte was written; else the reply ended otherwise (a planned
+  /// fault, or the client went away).
+  bool complete = false;
 };
 
 enum class reply_end : uint8_t {
@@ -63,6 +75,9 @@ struct reply_plan {
   /// (so that a client has read the chunks before the reset arrives).
   std::chrono::milliseconds end_delay{0};
   reply_end end = reply_end::complete;
+  /// Called once on a server thread when the reply ends, however it ends
+  /// (a benchmark subtracts the server's own time from the client's).
+  std::function<void(const reply_timing&)> on_end;
 };
 
 /// A whole body at once, with Content-Length.

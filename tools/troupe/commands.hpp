@@ -102,4 +102,16 @@ struct bench_recovery_options {
 
 int bench_recovery(const bench_recovery_options& opts);
 
+struct bench_gateway_options {
+  uint64_t concurrency = 1000; ///< model requests kept in flight
+  uint64_t requests = 0;       ///< measured requests; 0: 20 per request in flight
+  uint32_t first_chunk_ms = 50; ///< the server's delay before the first chunk
+  uint32_t chunks = 20;         ///< content deltas per reply
+  uint32_t chunk_gap_ms = 0;    ///< the server's delay before each content delta
+  uint32_t server_threads = 1;
+  bool json = false;
+};
+
+int bench_gateway(const bench_gateway_options& opts);
+
 } // namespace troupe::cli

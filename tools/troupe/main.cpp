@@ -242,6 +242,33 @@ int main(int argc, char** argv) {
   bench_sandbox_cmd->add_flag("--json", bs.json, "one JSON object on stdout");
   bench_sandbox_cmd->callback([&] { action = [&] { return bench_sandbox(bs); }; });
 
+  bench_gateway_options bg;
+  auto* bench_gateway_cmd = bench_cmd->add_subcommand(
+    "gateway", "model requests in flight through one gateway route vs a loopback server");
+  bench_gateway_cmd->add_option("--concurrency", bg.concurrency, "requests kept in flight")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{8000}));
+  bench_gateway_cmd->add_option("--requests", bg.requests,
+                                "measured requests per phase (default: 20 x concurrency)")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
+  bench_gateway_cmd->add_option("--first-chunk-ms", bg.first_chunk_ms,
+                                "the server's delay before the first chunk")
+    ->capture_default_str()
+    ->check(CLI::Range(0u, 60000u));
+  bench_gateway_cmd->add_option("--chunks", bg.chunks, "content deltas per reply")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 100000u));
+  bench_gateway_cmd->add_option("--chunk-gap-ms", bg.chunk_gap_ms,
+                                "the server's delay before each content delta")
+    ->capture_default_str()
+    ->check(CLI::Range(0u, 60000u));
+  bench_gateway_cmd->add_option("--server-threads", bg.server_threads,
+                                "threads of the loopback server")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 64u));
+  bench_gateway_cmd->add_flag("--json", bg.json, "one JSON object on stdout");
+  bench_gateway_cmd->callback([&] { action = [&] { return bench_gateway(bg); }; });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
