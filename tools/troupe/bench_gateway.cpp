@@ -65,6 +65,15 @@ uint64_t memory_baseline() {
   return status_kib("VmRSS:");
 }
 
+uint64_t process_cpu_us() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1000000 + static_cast<uint64_t>(t.tv_usec);
+  };
+  return us(ru.ru_utime) + us(ru.ru_stime);
+}
+
 // Two connections per request in flight (the client's and the server's) on
 // top of what the process holds already.
 void raise_fd_limit(uint64_t concurrency) {
@@ -158,11 +167,13 @@ caf::error gateway_phase(const endpoint_config& endpoint, const load_plan& plan,
   auto gateway = spawn_model_gateway(sys, std::move(gw));
   auto drv = sys.spawn(driver, gateway, plan, &log);
   log.idle_kib = memory_baseline();
+  auto cpu0 = process_cpu_us();
   log.begin();
   caf::error failed;
   caf::scoped_actor self{sys};
   self->request(drv, caf::infinite, go_atom::value)
     .receive([](bool) {}, [&](caf::error& err) { failed = std::move(err); });
+  log.cpu_us = process_cpu_us() - cpu0;
   log.peak_kib = status_kib("VmHWM:");
   self->send_exit(drv, caf::exit_reason::user_shutdown);
   self->send_exit(gateway, caf::exit_reason::user_shutdown);
@@ -248,6 +259,7 @@ caf::error raw_phase(const endpoint_config& endpoint, const load_plan& plan, pha
     return std::move(http.error());
   raw_driver drv{**http, raw_request_for(endpoint, plan.concurrency), plan, log};
   log.idle_kib = memory_baseline();
+  auto cpu0 = process_cpu_us();
   log.begin();
   auto slots = std::min(plan.concurrency, plan.total());
   for (uint64_t k = 0; k < slots; ++k) {
@@ -255,6 +267,7 @@ caf::error raw_phase(const endpoint_config& endpoint, const load_plan& plan, pha
     drv.launch();
   }
   drv.wait();
+  log.cpu_us = process_cpu_us() - cpu0;
   log.peak_kib = status_kib("VmHWM:");
   return {};
 }
@@ -270,6 +283,8 @@ void print_phase(const char* label, const phase_figures& f, double ideal_rps) {
               "(end to end p50 %.2f ms, server p50 %.2f ms)\n",
               label, f.requests_per_s, f.requests_per_s / ideal_rps, ms(f.added_p50_us),
               ms(f.added_p99_us), ms(f.e2e_p50_us), ms(f.server_p50_us));
+  std::printf("%-8s %.0f us of CPU per request (the server's included)\n", "",
+              f.cpu_us_per_request);
   std::printf("%-8s peak RSS %llu KiB, idle %llu KiB: %.1f KiB per request in flight\n", "",
               static_cast<unsigned long long>(f.peak_kib),
               static_cast<unsigned long long>(f.idle_kib), f.kib_per_in_flight);
@@ -334,6 +349,7 @@ int bench_gateway(const bench_gateway_options& opts) {
       {"e2e_p99_ms", ms(gw.e2e_p99_us)},
       {"server_p50_ms", ms(gw.server_p50_us)},
       {"server_p99_ms", ms(gw.server_p99_us)},
+      {"cpu_us_per_request", gw.cpu_us_per_request},
       {"idle_rss_kib", gw.idle_kib},
       {"peak_rss_kib", gw.peak_kib},
       {"rss_kib_per_request_in_flight", gw.kib_per_in_flight},
@@ -342,6 +358,7 @@ int bench_gateway(const bench_gateway_options& opts) {
       {"raw_added_p50_ms", ms(raw.added_p50_us)},
       {"raw_added_p99_ms", ms(raw.added_p99_us)},
       {"raw_server_p50_ms", ms(raw.server_p50_us)},
+      {"raw_cpu_us_per_request", raw.cpu_us_per_request},
       {"raw_idle_rss_kib", raw.idle_kib},
       {"raw_peak_rss_kib", raw.peak_kib},
       {"raw_rss_kib_per_request_in_flight", raw.kib_per_in_flight},

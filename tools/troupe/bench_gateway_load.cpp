@@ -98,6 +98,7 @@ phase_figures summarize(const phase_log& log, const load_plan& plan,
   f.server_p99_us = percentile(own, 0.99);
   f.added_p50_us = percentile(added, 0.50);
   f.added_p99_us = percentile(added, 0.99);
+  f.cpu_us_per_request = static_cast<double>(log.cpu_us) / static_cast<double>(plan.total());
   f.idle_kib = log.idle_kib;
   f.peak_kib = log.peak_kib;
   if (log.peak_kib > log.idle_kib)

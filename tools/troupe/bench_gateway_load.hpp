@@ -47,6 +47,9 @@ struct phase_log {
   std::vector<uint8_t> ok;
   uint64_t idle_kib = 0; ///< resident before the phase (runtime started, idle)
   uint64_t peak_kib = 0; ///< the peak during the phase
+  /// CPU time of the whole process (the server's threads too) over the
+  /// phase, user and system: what one request costs on a busy machine.
+  uint64_t cpu_us = 0;
 
 private:
   [[nodiscard]] int64_t since_t0() const {
@@ -64,6 +67,7 @@ struct phase_figures {
   uint64_t idle_kib = 0, peak_kib = 0;
   double kib_per_in_flight = 0; ///< (peak - idle) / concurrency
   uint64_t failed = 0;          ///< over all requests, the warm-up's too
+  double cpu_us_per_request = 0; ///< over all requests, the warm-up's too
 };
 
 [[nodiscard]] phase_figures summarize(const phase_log& log, const load_plan& plan,
