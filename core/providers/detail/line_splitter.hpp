@@ -31,7 +31,7 @@ public:
       skip_lf_ = false;
     }
     while (i < bytes.size()) {
-      size_t j = cr_ ? bytes.find_first_of("\r\n", i) : bytes.find('\n', i);
+      size_t j = cr_ ? find_cr_or_lf(bytes, i) : bytes.find('\n', i);
       if (j == std::string_view::npos)
         return append(bytes.substr(i));
       if (!append(bytes.substr(i, j - i)))
@@ -64,6 +64,15 @@ public:
   [[nodiscard]] bool overflow() const { return overflow_; }
 
 private:
+  // string_view::find_first_of calls memchr on its two-byte set once for
+  // every byte scanned; this loop is several times faster over an SSE body.
+  static size_t find_cr_or_lf(std::string_view s, size_t from) {
+    for (size_t k = from; k < s.size(); ++k)
+      if (s[k] == '\n' || s[k] == '\r')
+        return k;
+    return std::string_view::npos;
+  }
+
   bool append(std::string_view piece) {
     if (buf_.size() + piece.size() > max_) {
       overflow_ = true;
