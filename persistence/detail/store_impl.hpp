@@ -66,6 +66,10 @@ struct store::impl {
 
 namespace detail {
 
+/// Switches the file to WAL unless it is already (a file's first opener
+/// does it), retrying while other processes keep it busy, for up to 5 s.
+[[nodiscard]] caf::error use_wal(store::impl& s);
+
 /// Creates the current schema in an empty database.
 [[nodiscard]] caf::error create_schema(store::impl& s);
 
