@@ -298,7 +298,7 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
       model_reply x;
       x.turn = b.getTurn();
       x.text = str(b.getText());
-      for (auto c : b.getToolCalls())
+      for (auto c : detail::backed(b.getToolCalls(), "tool_calls"))
         x.tool_calls.push_back(
           {str(c.getCallId()), str(c.getName()), str(c.getArgsJson())});
       x.tokens = {b.getUsage().getInput(), b.getUsage().getOutput()};

@@ -52,7 +52,7 @@ route_attempt get(RouteAttempt::Reader r) {
   x.strategy = str(r.getStrategy());
   x.tier = str(r.getTier());
   x.tier_reason = str(r.getTierReason());
-  for (auto c : r.getCandidates())
+  for (auto c : backed(r.getCandidates(), "candidates"))
     x.candidates.push_back({str(c.getEndpoint()), str(c.getModel()), str(c.getBreaker()),
                             c.getProbing(), c.getOpenUntilUs(), c.getScore(), c.getLatencyMs(),
                             c.getErrorRate(), c.getInputPrice(), c.getOutputPrice(),

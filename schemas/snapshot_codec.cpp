@@ -89,12 +89,12 @@ bool get(RunSnapshot::Reader r, run_snapshot& x) {
   x.mode = static_cast<turn_mode>(r.getMode());
   x.next_mode = static_cast<turn_mode>(r.getNextMode());
   x.last_ts_us = r.getLastTsUs();
-  for (auto c : r.getCalls()) {
+  for (auto c : backed(r.getCalls(), "calls")) {
     if (!in_range(c.getStatus(), CallStatus::DONE))
       return false;
     x.calls.push_back({static_cast<call_status>(c.getStatus()), c.getCount()});
   }
-  for (auto c : r.getDecidedCalls()) {
+  for (auto c : backed(r.getDecidedCalls(), "decided_calls")) {
     decided_call d;
     d.index = c.getIndex();
     d.rule = str(c.getRule());
@@ -118,7 +118,7 @@ bool get(RunSnapshot::Reader r, run_snapshot& x) {
   if (r.hasCompleteCall())
     x.complete_call.emplace(str(r.getCompleteCall().getStatus()),
                             str(r.getCompleteCall().getAnswer()));
-  for (auto a : r.getPendingApprovals())
+  for (auto a : backed(r.getPendingApprovals(), "pending_approvals"))
     x.pending_approvals.push_back(get(a));
   x.messages = r.getMessages();
   return true;

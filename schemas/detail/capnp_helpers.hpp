@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include <capnp/any.h>
 #include <capnp/blob.h>
+#include <kj/exception.h>
 
 namespace troupe::detail {
 
@@ -25,6 +27,26 @@ inline std::string str(capnp::Text::Reader r) {
 template <class Enum>
 bool in_range(Enum x, Enum last) {
   return static_cast<uint16_t>(x) <= static_cast<uint16_t>(last);
+}
+
+/// `list`, after checking that its elements take room in the message. Cap'n
+/// Proto lets a few bytes declare millions of zero-sized structs (charged one
+/// word each against the traversal limit); our writer never produces one,
+/// and decoding it would turn a 300-byte row into hundreds of megabytes of
+/// empty records that no longer fit a message when written again. Elements
+/// of one list share a size, so the first tells. (Lists of text need no
+/// check: Cap'n Proto already refuses pointer lists without pointers.)
+/// Throws, like every Cap'n Proto read error, for the caller's catch.
+template <class StructListReader>
+StructListReader backed(StructListReader list, const char* field) {
+  if (list.size() > 0) {
+    capnp::AnyStruct::Reader first(list[0]);
+    if (first.getDataSection().size() == 0 && first.getPointerSection().size() == 0)
+      throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                          kj::str(field, " declares ", list.size(),
+                                  " elements that take no bytes"));
+  }
+  return list;
 }
 
 } // namespace troupe::detail

@@ -132,6 +132,29 @@ BOOST_AUTO_TEST_CASE(garbage_is_a_clear_error_not_a_crash) {
   BOOST_TEST(!restamp(junk, 1));
 }
 
+// Found by fuzz_codec: a 304-byte model_reply whose tool_calls list declares
+// millions of zero-sized elements. Decoding it used to build them all, and
+// the re-encoded event no longer fit Cap'n Proto's traversal limit.
+BOOST_AUTO_TEST_CASE(a_list_of_elements_that_take_no_bytes_is_malformed) {
+  std::string hex =
+    "0000000018000000000000000200040009000000030000002f46ac670262"
+    "06000d000000a2000000150000000a000000150000000a00000014000000"
+    "0200040072316132d69ac8cf386530392de23066372d3100000000000000"
+    "000000000000000000000000000002000000000000006900000000000000"
+    "0d0000000a0000000d000000070000000c00000002000000110000006a00"
+    "000000000000000000000000640000000000007e00000000000000000000"
+    "17000300000000000000000000070000000000007365727665725f657272"
+    "6f7200000000";
+  event_bytes row;
+  for (size_t i = 0; i < hex.size(); i += 2)
+    row.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  auto ev = decode(row, "run r seq 9");
+  BOOST_REQUIRE(!ev);
+  BOOST_CHECK(ev.error() == schema_errc::malformed_event);
+  BOOST_TEST(render(ev.error()).find("tool_calls declares") != std::string::npos,
+             render(ev.error()));
+}
+
 BOOST_AUTO_TEST_CASE(misaligned_input_is_copied_not_rejected) {
   auto bytes = encode(envelope(turn_end{5}));
   std::vector<char> shifted(bytes.size() + 1);
