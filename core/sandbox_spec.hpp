@@ -65,6 +65,10 @@ struct sandbox_request {
   /// sandbox. Everything else is read-only (/usr, /bin, /lib*, /sbin, /etc)
   /// or absent (the host's /tmp, /home, /root, /var, /run, ...).
   std::vector<std::filesystem::path> writable_roots;
+  /// Host directories or files bound read-only and nosuid at their host
+  /// paths, besides the system directories: what a long-lived server needs
+  /// to start (its interpreter's libraries, its installed package).
+  std::vector<std::filesystem::path> read_only_roots;
   /// Keep the host's network. Off: a network namespace with only a loopback
   /// that is down.
   bool network = false;
