@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/sandbox_spec.hpp"
+
 namespace troupe {
 
 /// The protocol revisions this client speaks, newest first. `initialize`
@@ -59,6 +61,18 @@ struct mcp_call_result {
   bool retryable = false;
 };
 
+/// A stdio server's sandbox limits unless its scenario says otherwise. The
+/// server stays up across calls, so there is no wall timeout and the CPU
+/// limit is for its whole life; Node.js reserves about 1 GiB of address
+/// space at start (at 512 MiB it aborts), hence 4 GiB.
+inline sandbox_limits mcp_server_limits() {
+  sandbox_limits l;
+  l.cpu_seconds = 3600;
+  l.address_space_bytes = 4096 * sandbox_mib;
+  l.wall_timeout_ms = 0;
+  return l;
+}
+
 /// `[mcp.NAME]` of a scenario: how to reach one server and which of its
 /// tools agents may see.
 struct mcp_server_config {
@@ -86,6 +100,8 @@ struct mcp_server_config {
   std::vector<std::filesystem::path> read_only;
   /// Secret whose value is sent as `Authorization: Bearer` (HTTP only).
   std::string bearer_secret;
+  /// A stdio server's rlimits and /tmp size (`wall_timeout_ms` stays 0).
+  sandbox_limits limits = mcp_server_limits();
   uint64_t startup_timeout_ms = 30000; ///< spawn to the end of `initialize`
   uint64_t call_timeout_ms = 60000;    ///< one `tools/call`
 };
