@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/runtime_errc.hpp"
+#include "core/tool.hpp"
 #include "schemas/event.hpp"
 
 namespace troupe {
@@ -77,6 +78,16 @@ struct policy_rule {
   std::shared_ptr<const detail::rule_globs> compiled;
 };
 
+/// An effect-class override (`[[effect]]`): tools whose name matches `tool`
+/// (a name glob) are treated as `effect` by crash recovery, whatever their
+/// own declaration says. For tools troupe learns of at run time (MCP
+/// servers' annotations are hints); first match wins.
+struct effect_override {
+  std::string tool;
+  tool_effect effect = tool_effect::unsafe;
+  int line = 0; ///< of its table in `policy::source`
+};
+
 struct policy {
   policy_mode mode = policy_mode::strict;
   /// The decision for a call no rule matches (`default` in the file);
@@ -84,6 +95,7 @@ struct policy {
   decision_kind fallback = decision_kind::deny;
   uint64_t approval_timeout_ms = 300000;
   std::vector<policy_rule> rules;
+  std::vector<effect_override> effects;
   /// `policy_hash(*this)`, filled in by the parser and `default_policy`.
   std::string version;
   /// The file path or scenario that held the policy, for messages.

@@ -119,6 +119,14 @@ std::string policy_hash(const policy& p) {
                  {"default", to_string(p.fallback)},
                  {"approval_timeout_ms", p.approval_timeout_ms},
                  {"rules", std::move(rules)}};
+  // Only when present, so every policy written before [[effect]] existed
+  // keeps the version its journaled decisions carry.
+  if (!p.effects.empty()) {
+    json effects = json::array();
+    for (const auto& e : p.effects)
+      effects.push_back({{"tool", e.tool}, {"effect", to_string(e.effect)}});
+    canonical["effects"] = std::move(effects);
+  }
   // nlohmann::json keeps object keys sorted, so dump() is canonical. `replace`
   // keeps it from throwing on invalid UTF-8 in a hand-built policy; the parser
   // never produces any (toml++ rejects it).

@@ -35,7 +35,9 @@ namespace {
 
 using key_list = std::vector<std::string_view>;
 
-const key_list top_keys = {"version", "mode", "default", "approval_timeout_ms", "rule"};
+const key_list top_keys = {"version", "mode", "default", "approval_timeout_ms", "rule",
+                           "effect"};
+const key_list effect_keys = {"tool", "effect"};
 
 const key_list rule_keys = {"id",     "tool",   "decision", "paths",   "command_prefix",
                                 "command", "hosts", "agents",   "roles",   "tenants",
@@ -108,7 +110,8 @@ public:
   [[nodiscard]] caf::error parse(const toml::table& root) {
     TROUPE_TRY(check_keys(root, "the policy", top_keys));
     TROUPE_TRY(parse_header(root));
-    return parse_rules(root);
+    TROUPE_TRY(parse_rules(root));
+    return parse_effects(root);
   }
 
   [[nodiscard]] caf::error fail(const toml::source_region& where, const std::string& what) const {
@@ -320,6 +323,34 @@ private:
                       + "); expected unique rule ids");
       first_line.emplace(rule.id, rule.line);
       out_.rules.push_back(std::move(rule));
+    }
+    return {};
+  }
+
+  caf::error parse_effects(const toml::table& root) {
+    const auto* node = root.get("effect");
+    if (!node)
+      return {};
+    const auto* tables = node->as_array();
+    if (!tables)
+      return wrong_type(*node, "effect", "the policy", "an array of tables [[effect]]");
+    for (size_t i = 0; i < tables->size(); ++i) {
+      const auto& item = (*tables)[i];
+      const auto* t = item.as_table();
+      std::string where = "effect #" + std::to_string(i + 1);
+      if (!t)
+        return fail(item.source(), where + " is " + describe(item.type())
+                                     + "; expected a table [[effect]]");
+      TROUPE_TRY(check_keys(*t, where, effect_keys));
+      effect_override e;
+      e.line = static_cast<int>(std::max<uint32_t>(t->source().begin.line, 1));
+      TROUPE_TRY(read_string(*t, where, "tool", e.tool, "a tool name or glob"));
+      if (auto err = check_glob(e.tool, glob_kind::name))
+        return fail(t->get("tool")->source(),
+                    "'tool' in " + where + " is " + in_quotes(e.tool) + ": " + render(err));
+      TROUPE_TRY(read_enum(*t, where, "effect", {"pure", "idempotent", "unsafe"}, e.effect,
+                           "\"pure\", \"idempotent\" or \"unsafe\""));
+      out_.effects.push_back(std::move(e));
     }
     return {};
   }

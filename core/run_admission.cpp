@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/external_tools.hpp"
+#include "core/mcp/mcp_catalog.hpp"
 #include "core/runtime_errc.hpp"
 
 namespace troupe {
@@ -21,11 +23,18 @@ caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
     return caf::make_error(runtime_errc::invalid_scenario,
                            sc.source + ": the run has no task; set [run].task "
                                        "or pass one (--task)");
-  for (const auto& t : cfg.tools)
-    if (registry.find(t) == nullptr)
+  for (const auto& t : cfg.tools) {
+    auto* def = registry.find(t);
+    if (def == nullptr)
       return caf::make_error(runtime_errc::unknown_tool,
                              sc.source + ": agent '" + agent_name + "' lists tool '" + t
-                               + "', which is not registered");
+                               + "', which is not registered"
+                               + (mcp_server_of(t) ? " (its MCP server does not offer it, or "
+                                                     "[mcp].tools hides it)"
+                                                   : ""));
+    if (mcp_server_of(t))
+      start.external_tools.push_back(external_of(*def));
+  }
   start.agent = agent_name;
   start.tenant = sc.tenant;
   start.model = cfg.model;

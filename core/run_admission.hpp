@@ -29,7 +29,8 @@ namespace troupe {
 /// scenario's) on task `task` (empty: the scenario's), and builds the run's
 /// run_start. `scenario_key` is how the run_start names its scenario, so that
 /// resume finds it again. The agent must exist, the task must not be empty,
-/// and every tool the agent lists must be in `registry`.
+/// and every tool the agent lists must be in `registry`; an MCP tool
+/// (`server__tool`) is copied into `run_start.external_tools`.
 /// Errors: `runtime_errc::invalid_scenario` (no such agent, no task) and
 /// `runtime_errc::unknown_tool`, naming `sc.source` and what to change.
 [[nodiscard]] caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,

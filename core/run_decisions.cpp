@@ -53,7 +53,7 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
   // An allowed call whose tool_call a crash lost: its decision is journaled.
   if (step.decided)
     return journal(tool_call{call.call_id, call.name, normalized}, durability::durable);
-  auto memo = scope_violation(call.name, is_pure(in.registry, call.name), *args);
+  auto memo = scope_violation(call.name, is_pure(in.registry, call.name), *args, st.workspace);
   if (!memo.empty())
     return journal(error_event{error_kind::out_of_scope,
                                memo + " (call " + call.call_id + ")", call.call_id});

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/event_summary.hpp"
+#include "core/mcp/mcp_catalog.hpp"
 #include "core/saturating_time.hpp"
 #include "core/workspace.hpp"
 
@@ -69,6 +70,7 @@ struct control_folder {
     st.run_id = ev.run_id;
     st.agent = x.agent;
     st.tenant = x.tenant;
+    st.workspace = x.workspace;
     st.model = x.model;
     st.tools = x.tools;
     st.limits = x.limits;
@@ -480,11 +482,18 @@ run_step next_step(const run_state& st) {
 }
 
 std::string scope_violation(const std::string& tool_name, bool tool_is_pure,
-                            const nlohmann::json& args) {
+                            const nlohmann::json& args, std::string_view workspace_root) {
   if (tool_is_pure)
     return {};
   if (!args.is_object())
     return {};
+  if (mcp_server_of(tool_name)) {
+    auto outside = mcp_path_outside(args, workspace_root);
+    if (outside.empty())
+      return {};
+    return "call to " + tool_name + " would reach '" + outside
+           + "', outside the run's workspace; the task needs a change outside the run's scope";
+  }
   // `path` is where file tools write; `cwd` is where process tools work.
   for (const char* key : {"path", "cwd"}) {
     auto i = args.find(key);

@@ -81,6 +81,7 @@ struct run_state {
   enum class checkpoint_due : uint8_t { none, accepted, durable } checkpoint =
     checkpoint_due::none;
   std::string tenant;
+  std::string workspace; ///< run_start's workspace root, for the scope boundary
   kpis totals;
 
   // -- the end ----------------------------------------------------------------
@@ -180,11 +181,14 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
 /// Whether a call would write outside its workspace, judged from the path's
 /// spelling alone (absolute, or with a `..` component), so that replay decides
 /// the same way on any machine. Tools that are not pure and take a `path`
-/// write; those with a `cwd` work there. Returns the memo to journal, or an
-/// empty string.
+/// write; those with a `cwd` work there. MCP tools (`server__tool`) take
+/// absolute paths, so theirs may be absolute inside `workspace_root`
+/// (`mcp_path_outside`, core/mcp/mcp_catalog.hpp). Returns the memo to
+/// journal, or an empty string.
 [[nodiscard]] std::string scope_violation(const std::string& tool_name,
                                           bool tool_is_pure,
-                                          const nlohmann::json& args);
+                                          const nlohmann::json& args,
+                                          std::string_view workspace_root = {});
 
 /// Maps `complete`'s status argument to the run status.
 [[nodiscard]] run_status status_of_complete(std::string_view status,

@@ -3,7 +3,9 @@
 #include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
 #include "core/toml_limits.hpp"
+#include "core/detail/scenario_mcp.hpp"
 #include "core/detail/scenario_models.hpp"
+#include "core/mcp/mcp_catalog.hpp"
 #include "core/detail/toml_reader.hpp"
 #include "schemas/errors.hpp"
 
@@ -87,7 +89,7 @@ public:
   [[nodiscard]] caf::error parse(const toml::table& root, const std::filesystem::path& base_dir) {
     TROUPE_TRY(check_keys(root, "the top level",
                           {"run", "limits", "workspace", "endpoints", "models", "agents",
-                           "script", "policy"}));
+                           "script", "policy", "mcp"}));
     const toml::table* run = nullptr;
     TROUPE_TRY(section(root, "run", run));
     if (!run)
@@ -96,6 +98,7 @@ public:
     TROUPE_TRY(parse_limits(root));
     TROUPE_TRY(parse_workspace(root, base_dir));
     TROUPE_TRY(detail::parse_model_tables(root, source_, out_));
+    TROUPE_TRY(detail::parse_mcp_tables(root, source_, base_dir, out_));
     TROUPE_TRY(for_each_named(root, "agents", true, &scenario_parser::parse_agent));
     if (out_.agents.count(out_.agent) == 0)
       return fail(run->get("agent")->source(),
@@ -228,9 +231,16 @@ private:
       if (!tool)
         return wrong_type(item, "tools", where, "an array of strings");
       const std::string& tool_name = tool->get();
-      if (tool_name != complete_tool && !contains(known_tools_, tool_name))
+      // An MCP tool is checked against its server's list when the server starts.
+      auto server = mcp_server_of(tool_name);
+      if (server && out_.mcp_servers.count(*server) == 0)
+        return fail(item.source(), "tool " + in_quotes(tool_name) + " in 'tools' of " + where
+                                     + " names MCP server " + in_quotes(*server)
+                                     + ", which no [mcp." + *server + "] table declares");
+      if (!server && tool_name != complete_tool && !contains(known_tools_, tool_name))
         return fail(item.source(), "unknown tool " + in_quotes(tool_name) + " in 'tools' of "
-                                     + where + "; expected one of " + tool_list());
+                                     + where + "; expected one of " + tool_list()
+                                     + ", or an MCP server's tool as SERVER__tool");
       if (contains(cfg.tools, tool_name))
         return fail(item.source(), "tool " + in_quotes(tool_name) + " listed twice in 'tools' of "
                                      + where + "; expected each tool once");

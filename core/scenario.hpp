@@ -20,6 +20,7 @@
 // without including it.
 #include <caf/make_message.hpp>
 
+#include "core/mcp/mcp_types.hpp"
 #include "core/model_endpoint.hpp"
 #include "core/policy.hpp"
 #include "schemas/event.hpp"
@@ -104,6 +105,8 @@ struct scenario {
   std::string tier;
   std::map<std::string, endpoint_config> endpoints;
   std::map<std::string, model_config> models;
+  /// [mcp.NAME]: MCP servers whose tools (NAME__tool) agents may list.
+  std::map<std::string, mcp_server_config> mcp_servers;
   std::map<std::string, agent_config> agents;
   /// Agent name -> replies in the order the provider hands them out. Every
   /// key names an entry of agents; an agent may have no entry.

@@ -116,6 +116,16 @@ struct body_encoder {
     l.setMaxCostMicroUsd(x.limits.max_cost_micro_usd);
     b.setScenario(text(x.scenario));
     b.setWorkspace(text(x.workspace));
+    if (!x.external_tools.empty()) {
+      auto tools = b.initExternalTools(static_cast<unsigned>(x.external_tools.size()));
+      for (unsigned i = 0; i < x.external_tools.size(); ++i) {
+        auto& t = x.external_tools[i];
+        tools[i].setName(text(t.name));
+        tools[i].setDescription(text(t.description));
+        tools[i].setParametersJson(text(t.parameters_json));
+        tools[i].setEffect(text(t.effect));
+      }
+    }
   }
   void operator()(const turn_start& x) {
     auto b = ev.initTurnStart();
@@ -277,7 +287,11 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
                                     l.getMaxTokens(), l.getDeadlineMs(),
                                     l.getMaxConsecutiveErrors(),
                                     l.getMaxParseFailures(), l.getMaxCostMicroUsd()},
-                      str(b.getScenario()), str(b.getWorkspace())};
+                      str(b.getScenario()), str(b.getWorkspace()), {}};
+      auto& start = std::get<run_start>(out);
+      for (auto t : detail::backed(b.getExternalTools(), "external_tools"))
+        start.external_tools.push_back({str(t.getName()), str(t.getDescription()),
+                                        str(t.getParametersJson()), str(t.getEffect())});
       return true;
     }
     case Event::TURN_START: {

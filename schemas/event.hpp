@@ -108,6 +108,15 @@ enum class call_status : uint8_t {
 
 // -- event bodies, one per kind ----------------------------------------------
 
+/// A tool the build does not define (an MCP server's), journaled with the
+/// run that may call it.
+struct external_tool {
+  std::string name;
+  std::string description;
+  std::string parameters_json;
+  std::string effect; ///< "pure", "idempotent" or "unsafe"
+};
+
 struct run_start {
   std::string agent;
   std::string tenant;
@@ -118,6 +127,7 @@ struct run_start {
   limits_record limits;
   std::string scenario;
   std::string workspace;
+  std::vector<external_tool> external_tools;
 };
 
 struct turn_start {

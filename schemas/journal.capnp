@@ -69,6 +69,16 @@ struct RunStart {
   limits       @6 :Limits;
   scenario     @7 :Text;
   workspace    @8 :Text;
+  # Tools the build does not define (an MCP server's), as the run saw them
+  # when it started: replay and resume rebuild its registry from these.
+  externalTools @9 :List(ExternalTool) $Json.name("external_tools");
+}
+
+struct ExternalTool {
+  name           @0 :Text;
+  description    @1 :Text;
+  parametersJson @2 :Text $Json.name("parameters_json");
+  effect         @3 :Text;  # pure, idempotent or unsafe
 }
 
 struct TurnStart {

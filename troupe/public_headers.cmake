@@ -16,10 +16,12 @@
 set(TROUPE_PUBLIC_HEADERS
   troupe/runtime.hpp
   core/chat.hpp
+  core/mcp/mcp_types.hpp
   core/model_endpoint.hpp
   core/model_provider.hpp
   core/policy.hpp
   core/run_result.hpp
+  core/sandbox_spec.hpp
   core/runtime_errc.hpp
   core/scenario.hpp
   core/tool.hpp
