@@ -25,7 +25,8 @@ std::vector<event_body> one_of_each_kind() {
   return {
     run_start{"lead", "acme", "write\nhello", "script", "be careful",
               {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3, 2000000},
-              "demo.toml", "/tmp/work"},
+              "demo.toml", "/tmp/work",
+              {{"fs__read_file", "reads a file", R"({"type":"object"})", "pure"}}},
     turn_start{2, turn_mode::repair},
     model_request{2, "script", {"echo"}, 5},
     model_reply{2, "thinking", {{"c1", "echo", R"({"i":1})"}}, {120, 30}, "",
