@@ -30,7 +30,7 @@ class mcp_tables_parser : toml_reader {
 public:
   mcp_tables_parser(const std::string& source, const std::filesystem::path& base_dir,
                     scenario& out)
-    : toml_reader(source), base_dir_(base_dir), out_(out) {}
+    : toml_reader(source), base_dir_(absolute_dir(base_dir)), out_(out) {}
 
   caf::error parse(const toml::table& root) {
     const toml::table* section_table = nullptr;
@@ -64,6 +64,11 @@ private:
                                       "and 'url' (a Streamable HTTP endpoint)");
     for (auto& arg : s.command)
       arg = expand_workspace(arg, workspace);
+    // A program named by a relative path is the scenario's (like a relative
+    // workspace root); a bare name is looked up in the sandbox's PATH.
+    if (!s.command.empty() && s.command[0].find('/') != std::string::npos
+        && s.command[0][0] != '/')
+      s.command[0] = (base_dir_ / s.command[0]).lexically_normal().string();
     if (!s.url.empty() && s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0)
       return fail(t.get("url")->source(), "'url' in " + where + " is " + in_quotes(s.url)
                                             + "; expected an http:// or https:// URL");
@@ -131,7 +136,13 @@ private:
     return {};
   }
 
-  const std::filesystem::path& base_dir_;
+  static std::filesystem::path absolute_dir(const std::filesystem::path& dir) {
+    std::error_code ec; // parse_workspace already reported an unresolvable one
+    auto abs = std::filesystem::absolute(dir, ec);
+    return ec ? dir : abs;
+  }
+
+  std::filesystem::path base_dir_;
   scenario& out_;
 };
 

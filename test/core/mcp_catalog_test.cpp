@@ -223,6 +223,7 @@ bearer_secret = "TOKEN"
                         "\"fs__read_file\", \"remote__search\", \"complete\"");
   BOOST_REQUIRE_MESSAGE(scn, render(scn));
   auto& fs = scn->mcp_servers.at("fs");
+  BOOST_TEST(fs.command[0] == "/srv/demo/node_modules/.bin/mcp-server-filesystem");
   BOOST_TEST(fs.command[1] == "/srv/demo/work");
   BOOST_TEST(fs.env.at("DEBUG") == "/srv/demo/work/log");
   BOOST_TEST(fs.read_only.at(0) == "/srv/demo/node_modules");
