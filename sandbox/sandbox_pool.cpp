@@ -292,6 +292,15 @@ caf::expected<sandbox_result> sandbox_pool::run(const sandbox_request& req) {
   auto norm = detail::normalize_request(req);
   if (!norm)
     return std::move(norm.error());
+  // Workers are built per profile once and carry no read-only roots; a
+  // server that needs them is long-lived (sandboxed_child) anyway.
+  if (!norm->read_only_roots.empty())
+    return pool_error(sandbox_errc::invalid_request,
+                      "sandbox pool: '" + norm->argv.front() + "' asks for read-only roots ("
+                        + norm->read_only_roots.front().string()
+                        + (norm->read_only_roots.size() > 1 ? ", ..." : "")
+                        + "), which pool workers do not provide; use run_sandboxed or "
+                          "sandboxed_child");
   auto key = detail::profile_key(norm->network, norm->writable_roots);
   auto frame = detail::encode_request(*norm);
   const auto& argv0 = norm->argv.front();

@@ -90,7 +90,9 @@ public:
 
   /// Runs `req` in a worker of its profile (the request is normalized as
   /// `run_sandboxed` does; `allow_unsandboxed` is ignored: pool workers are
-  /// always isolated). Blocks until the call ends. Errors: `invalid_request`,
+  /// always isolated). A request whose normalized `read_only_roots` are not
+  /// empty is refused with `invalid_request`: workers do not provide them.
+  /// Blocks until the call ends. Errors: `invalid_request`,
   /// `spawn_failed` (no worker could be started), `worker_crashed` (the
   /// worker died or hung mid-call; whether the command ran is unknown),
   /// `protocol_error`.

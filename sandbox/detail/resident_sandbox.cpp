@@ -37,7 +37,7 @@ resident_sandbox::enter(bool network, const std::vector<fs::path>& roots, uint32
   auto normalized = normalize_roots(roots);
   if (!normalized)
     return std::move(normalized.error());
-  auto plan = prepare_root(*normalized, sandbox_limits{}, uid);
+  auto plan = prepare_root(*normalized, {}, sandbox_limits{}, uid);
   if (!plan)
     return std::move(plan.error());
   pipe_pair rep;

@@ -1,11 +1,12 @@
 #pragma once
 // What every piece of a sandbox (sandbox/sandbox_process.hpp) shares: the
 // uid base, errors that name errno, the clock, a fork without glibc, the
-// namespaces a sandbox gets, and pipes that close themselves.
+// namespaces a sandbox gets, and fds and pipes that close themselves.
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <sys/types.h>
 
@@ -39,6 +40,32 @@ pid_t raw_clone(unsigned long flags);
 
 /// Closes `fd` when it is open and sets it to -1.
 void close_fd(int& fd);
+
+/// One owned file descriptor (-1: none), closed with the object.
+class unique_fd {
+public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& other) noexcept {
+    if (this != &other) {
+      close_fd(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { close_fd(fd_); }
+
+  [[nodiscard]] int get() const { return fd_; }
+  /// Gives up ownership: the caller closes the returned fd.
+  [[nodiscard]] int release() { return std::exchange(fd_, -1); }
+  void reset() { close_fd(fd_); }
+
+private:
+  int fd_ = -1;
+};
 
 /// A pipe whose ends close with it (an end set to -1 is not closed).
 struct pipe_pair {

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "sandbox/detail/sandbox_common.hpp"
+#include "sandbox/detail/sandbox_root.hpp"
 
 namespace troupe::detail {
 
@@ -23,6 +24,21 @@ caf::error invalid(std::string msg) {
 
 } // namespace
 
+std::vector<fs::path> outermost(std::vector<fs::path> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  std::vector<fs::path> outer;
+  for (const auto& p : paths)
+    if (std::none_of(outer.begin(), outer.end(),
+                     [&](const fs::path& o) { return is_within(p, o); }))
+      outer.push_back(p);
+  return outer;
+}
+
+bool in_kernel_dirs(const fs::path& p) {
+  return is_within(p, "/proc") || is_within(p, "/sys") || is_within(p, "/dev");
+}
+
 caf::expected<std::vector<fs::path>> normalize_roots(const std::vector<fs::path>& roots) {
   std::vector<fs::path> out;
   for (const auto& root : roots) {
@@ -34,21 +50,46 @@ caf::expected<std::vector<fs::path>> normalize_roots(const std::vector<fs::path>
       return invalid("writable root '" + root.string() + "': " + ec.message());
     if (!fs::is_directory(canon, ec))
       return invalid("writable root '" + root.string() + "' is not a directory");
-    if (canon == "/" || is_within(canon, "/proc") || is_within(canon, "/sys")
-        || is_within(canon, "/dev"))
+    if (canon == "/" || in_kernel_dirs(canon))
       return invalid("writable root '" + root.string()
                      + "' may not be /, or lie in /proc, /sys or /dev");
     out.push_back(canon);
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   // A root inside another adds nothing and would only cost a mount.
-  std::vector<fs::path> outer;
-  for (const auto& r : out)
-    if (std::none_of(outer.begin(), outer.end(),
-                     [&](const fs::path& o) { return is_within(r, o); }))
-      outer.push_back(r);
-  return outer;
+  return outermost(std::move(out));
+}
+
+caf::expected<std::vector<fs::path>>
+normalize_read_only_roots(const std::vector<fs::path>& roots,
+                          const std::vector<fs::path>& writable) {
+  std::vector<fs::path> out;
+  for (const auto& root : roots) {
+    const auto& text = root.native();
+    if (text.find('\0') != std::string::npos)
+      return invalid("a read-only root contains a NUL byte");
+    if (!root.is_absolute())
+      return invalid("read-only root '" + text + "' is not an absolute path");
+    std::error_code ec;
+    auto canon = fs::canonical(root, ec);
+    if (ec)
+      return invalid("read-only root '" + text + "': " + ec.message());
+    // Only directories and regular files: a bound socket or fifo would let
+    // the command talk to a host service, which read-only does not prevent.
+    auto st = fs::status(canon, ec);
+    if (ec || (st.type() != fs::file_type::directory && st.type() != fs::file_type::regular))
+      return invalid("read-only root '" + text + "' is neither a directory nor a regular file");
+    if (canon == "/" || in_kernel_dirs(canon))
+      return invalid("read-only root '" + text
+                     + "' may not be /, or lie in /proc, /sys or /dev");
+    // Already visible: read-only in a system directory, writable in a
+    // writable root (the more permissive grant wins).
+    if (in_system_dirs(canon)
+        || std::any_of(writable.begin(), writable.end(),
+                       [&](const fs::path& w) { return is_within(canon, w); }))
+      continue;
+    out.push_back(canon);
+  }
+  return outermost(std::move(out));
 }
 
 caf::expected<sandbox_request> normalize_request(const sandbox_request& in) {
@@ -75,6 +116,10 @@ caf::expected<sandbox_request> normalize_request(const sandbox_request& in) {
   if (!roots)
     return std::move(roots.error());
   out.writable_roots = std::move(*roots);
+  auto read_only = normalize_read_only_roots(in.read_only_roots, out.writable_roots);
+  if (!read_only)
+    return std::move(read_only.error());
+  out.read_only_roots = std::move(*read_only);
   if (in.cwd.empty()) {
     out.cwd = out.writable_roots.empty() ? fs::path{"/tmp"} : out.writable_roots.front();
     return out;

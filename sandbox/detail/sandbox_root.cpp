@@ -48,6 +48,17 @@ void add_step(root_plan& plan, root_step step) {
 
 } // namespace
 
+bool in_system_dirs(const fs::path& p) {
+  for (const char* dir : system_dirs) {
+    fs::path base{dir};
+    auto [b, q] = std::mismatch(base.begin(), base.end(), p.begin(), p.end());
+    (void)q;
+    if (b == base.end())
+      return true;
+  }
+  return false;
+}
+
 std::vector<std::string> dirs_down_to(const std::string& prefix,
                                       const fs::path& target, bool include_self) {
   std::vector<std::string> out;
@@ -63,6 +74,7 @@ std::vector<std::string> dirs_down_to(const std::string& prefix,
 }
 
 caf::expected<root_plan> prepare_root(const std::vector<fs::path>& roots,
+                                      const std::vector<fs::path>& read_only,
                                       const sandbox_limits& limits, uint32_t uid) {
   root_plan plan;
   plan.uid = uid;
@@ -106,6 +118,20 @@ caf::expected<root_plan> prepare_root(const std::vector<fs::path>& roots,
                            "mode=1777,size="
                              + std::to_string(std::max<uint64_t>(limits.tmp_bytes, 4096)),
                            MS_NOSUID | MS_NODEV));
+  // Read-only roots before writable ones: a writable root inside a read-only
+  // one is mounted on top of it (its mount point exists in the read-only
+  // bind, so creating it finds EEXIST, not EROFS). Normalization dropped
+  // read-only roots inside writable ones.
+  for (const auto& root : read_only) {
+    struct stat st{};
+    if (stat(root.c_str(), &st) != 0)
+      return sandbox_error(sandbox_errc::invalid_request,
+                           "sandbox: read-only root '" + root.string()
+                             + "': " + errno_text(errno));
+    auto step = make_step(kind::bind_ro, root.string(), root.string());
+    step.file_target = !S_ISDIR(st.st_mode);
+    add_step(plan, std::move(step));
+  }
   for (const auto& root : roots) {
     struct stat st{};
     if (stat(root.c_str(), &st) != 0)

@@ -1,7 +1,8 @@
 #pragma once
 // The filesystem a sandbox sees (see sandbox/sandbox_process.hpp): a tmpfs
 // root holding read-only binds of the system directories, a fresh /proc, a
-// minimal /dev, a private /tmp, and the writable roots as idmapped mounts.
+// minimal /dev, a private /tmp, the request's read-only roots as read-only
+// binds, and the writable roots as idmapped mounts.
 //
 // `prepare_root` plans it in the caller (it allocates); `build_root` builds
 // it in a child alone in fresh mount and pid namespaces, with system calls
@@ -51,12 +52,19 @@ struct root_plan {
 dirs_down_to(const std::string& prefix, const std::filesystem::path& target,
              bool include_self);
 
-/// Plans the root for the writable `roots` (normalized), a /tmp of
-/// `limits.tmp_bytes`, and `uid` as the owner the writable roots show.
+/// Whether `p` (canonical) lies in a system directory every sandbox binds
+/// read-only: /usr, /bin, /sbin, /lib, /lib32, /lib64, /libx32, /etc.
+[[nodiscard]] bool in_system_dirs(const std::filesystem::path& p);
+
+/// Plans the root for the writable `roots` and the `read_only` roots (both
+/// normalized), a /tmp of `limits.tmp_bytes`, and `uid` as the owner the
+/// writable roots show. Read-only roots are bound read-only, nosuid and
+/// nodev at their paths (a file root as a file).
 /// Errors: `unavailable` (no host /tmp to stage on), `invalid_request` (a
-/// writable root cannot be stat'ed).
+/// root cannot be stat'ed).
 [[nodiscard]] caf::expected<root_plan>
 prepare_root(const std::vector<std::filesystem::path>& roots,
+             const std::vector<std::filesystem::path>& read_only,
              const sandbox_limits& limits, uint32_t uid);
 
 /// Creates `dirs` (0755) in order; existing ones are fine. False with errno
