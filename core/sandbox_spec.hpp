@@ -68,6 +68,14 @@ struct sandbox_request {
   /// Host directories or files bound read-only and nosuid at their host
   /// paths, besides the system directories: what a long-lived server needs
   /// to start (its interpreter's libraries, its installed package).
+  /// Each must be absolute and exist as a directory or a regular file (not
+  /// /, nor in /proc, /sys or /dev); symlinks are resolved, so a root
+  /// appears at its target's path. Also nodev. Dropped as already visible:
+  /// roots in the system directories, and roots equal to or inside a
+  /// writable root (the writable grant wins); a writable root inside a
+  /// read-only one stays writable. The pool refuses requests that keep any
+  /// (`invalid_request`); without isolation (`allow_unsandboxed`) they are
+  /// checked but have no effect.
   std::vector<std::filesystem::path> read_only_roots;
   /// Keep the host's network. Off: a network namespace with only a loopback
   /// that is down.

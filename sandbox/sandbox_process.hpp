@@ -7,9 +7,9 @@
 //   (loopback only, down) unless the request keeps the network;
 // - a fresh root (a tmpfs) holding read-only, nosuid binds of /usr, /bin,
 //   /sbin, /lib*, /etc; a fresh /proc; a minimal /dev (null, zero, full,
-//   random, urandom); a private /tmp tmpfs; the writable roots at their host
-//   paths. The host's /tmp, /home, /root, /var, /run, /work... are absent;
-//   the rest of the root is read-only;
+//   random, urandom); a private /tmp tmpfs; the read-only roots and the
+//   writable roots at their host paths. The host's /tmp, /home, /root, /var,
+//   /run, /work... are absent; the rest of the root is read-only;
 // - the command runs under an unprivileged uid of its own (0x70000000 + a
 //   host thread or process id, so concurrent sandboxes never share one and
 //   RLIMIT_NPROC, which counts per uid, is a per-sandbox limit), with
@@ -36,8 +36,15 @@
 // system calls on data prepared before the fork (no allocation, no locks,
 // no glibc wrappers that coordinate threads).
 //
-// The pieces (the root, the command child, the caller's pump, the pool
-// worker's resident sandbox) are in sandbox/detail/, under troupe::detail.
+// The same sandbox also holds read-only binds of the request's
+// `read_only_roots` at their host paths (nosuid, nodev), and serves
+// long-lived children that the caller talks to over pipes
+// (sandbox/sandboxed_child.hpp; `default_read_only_roots` in
+// sandbox/read_only_roots.hpp picks the roots an npm or pip install needs).
+//
+// The pieces (the root, the start shared by cold calls and long-lived
+// children, the command child, the caller's pump, the pool worker's
+// resident sandbox) are in sandbox/detail/, under troupe::detail.
 
 #include <cstdint>
 #include <string>
@@ -62,7 +69,8 @@ enum class sandbox_errc : uint8_t {
   /// outcome is unknown (it may have run in part).
   worker_crashed,
   /// The request cannot run: empty argv, a NUL byte, a writable root that is
-  /// missing or not a directory, a cwd outside the writable roots.
+  /// missing or not a directory, a read-only root that is missing or neither
+  /// a directory nor a regular file, a cwd outside the writable roots.
   invalid_request,
 };
 

@@ -81,9 +81,14 @@ child_exit describe_exit(const detail::launched_sandbox& l, bool have_status, in
                   + "' was lost (is SIGCHLD ignored in this process?)";
     return out;
   }
+  // The command child exits 127 or 126 right after a failed exec; say so
+  // even when a kill reached the init before it could report that status.
   for (const auto& r : reports)
-    if (r.kind == detail::report_kind::exec_failed)
+    if (r.kind == detail::report_kind::exec_failed) {
       out.failure = "troupe-sandbox: cannot execute '" + argv0 + "': " + errno_text(r.err);
+      out.exit_code = r.err == ENOENT ? 127 : 126;
+      out.signal = 0;
+    }
   return out;
 }
 
