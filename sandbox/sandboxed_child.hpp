@@ -114,6 +114,8 @@ public:
 
   /// Blocks until every process of the child has exited and the child is
   /// reaped, and returns how it ended. Any thread; may be called again.
+  /// Without isolation: until the command has exited and its process group
+  /// has been sent SIGKILL (the kernel may still be ending those).
   [[nodiscard]] child_exit wait();
 
   /// The outcome, if the child has been reaped; never blocks.
