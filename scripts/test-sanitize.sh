@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --packages-only
+scripts/mcp-peers.sh >/dev/null
 
 dir=build-asan
 launcher=()

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Sets everything up, runs every test through CTest, then checks the
+# Sets everything up (packages, the build, the MCP servers from npm the tests
+# talk to: scripts/mcp-peers.sh), runs every test through CTest, then checks the
 # installed package (scripts/test-install.sh: install, build examples/embed
 # against it as an outside project, run it, internal headers unreachable).
 # Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/mcp-peers.sh >/dev/null # the real MCP servers the MCP tests talk to
 ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"
 scripts/test-install.sh build
