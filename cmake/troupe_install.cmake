@@ -11,7 +11,7 @@ include(CMakePackageConfigHelpers)
 
 set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/troupe")
 set(troupe_layers troupe_schemas troupe_core troupe_persistence troupe_sandbox troupe_net
-                  troupe_actors troupe_runtime)
+                  troupe_mcp troupe_actors troupe_runtime)
 foreach(layer IN LISTS troupe_layers)
   string(REPLACE "troupe_" "" export_name "${layer}")
   set_target_properties(${layer} PROPERTIES EXPORT_NAME ${export_name})
