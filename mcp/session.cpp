@@ -115,10 +115,12 @@ caf::error session::initialize(const session_options& opts) {
     return caf::make_error(code_of(info.error()),
                            core_->prefix() + "initialize: " + render(info.error()));
   info_ = std::move(*info);
-  // HTTP sends the version as a header from now on, the notification too.
+  // Ready first: a list change announced on the stream HTTP opens now must
+  // not be lost. The version goes out as a header from now on, with the
+  // notification too.
+  core_->set_ready();
   transport_->initialized(info_.protocol_version);
   core_->notify(mcp_initialized_notification());
-  core_->set_ready();
   return {};
 }
 

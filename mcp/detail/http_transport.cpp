@@ -45,6 +45,18 @@ std::string describe_failure(int status, const std::string& body) {
   return out;
 }
 
+// The spec answers an unknown Mcp-Session-Id with 404; some servers (the
+// reference server-everything's own HTTP wrapper among them) answer 400
+// with a JSON-RPC error such as "Bad Request: No valid session ID
+// provided". Both mean the session is gone.
+bool names_session(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object())
+    return false;
+  auto message = j["error"].value("message", std::string{});
+  return lower(message).find("session") != std::string::npos;
+}
+
 } // namespace
 
 struct http_transport::exchange {
@@ -283,10 +295,10 @@ void http_transport::finish_reply(exchange& x, const net::http_outcome& outcome)
     return;
   }
   int status = outcome.status;
-  if (status == 404 && x.sent_session) {
+  if (x.sent_session && (status == 404 || (status == 400 && names_session(x.body)))) {
     sink_.on_gone(mcp_errc::session_expired,
-                  "the server no longer knows our session (HTTP 404 to Mcp-Session-Id): "
-                  "it expired; a new session must be opened");
+                  "the server no longer knows our session (HTTP " + std::to_string(status)
+                    + " to our Mcp-Session-Id): it expired; a new session must be opened");
     return;
   }
   if (status / 100 != 2) {

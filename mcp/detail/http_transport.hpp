@@ -17,7 +17,8 @@
 // stream that ends before the response, an empty 202 to a request) fails
 // the request it carried, and only that one. HTTP 404 to a request that
 // carried our session id means the session expired: the whole session is
-// gone. Resuming a broken SSE stream (Last-Event-ID) is not supported: the
+// gone (so does a 400 whose JSON-RPC error names the session, which is how
+// some servers say it). Resuming a broken SSE stream (Last-Event-ID) is not supported: the
 // request fails and may be retried. `abandon` closes a request's stream
 // after the core gave up on it.
 //
