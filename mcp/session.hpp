@@ -35,9 +35,10 @@
 // arrive on the `http_client`'s I/O thread. Callbacks (`done`, the events)
 // run on one of these, or on the calling thread of `cancel` and `close`,
 // or of `call_tool` when the session is no longer alive. They must not
-// block, and must not call `close` or destroy the session; they may call
+// block, and must not call `close`, `list_tools` or `ping` (which wait for
+// the thread running the callback) or destroy the session; they may call
 // `call_tool` and `cancel`. Every public member may be called from any
-// thread.
+// other thread.
 
 #include <chrono>
 #include <cstddef>
