@@ -335,15 +335,15 @@ void http_transport::deliver(std::string_view data) {
 }
 
 void http_transport::forget(const exchange& x) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    transfers_.erase(x.serial);
-    if (x.request_id) {
-      auto r = by_request_.find(*x.request_id);
-      if (r != by_request_.end() && r->second == x.serial)
-        by_request_.erase(r);
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  transfers_.erase(x.serial);
+  if (x.request_id) {
+    auto r = by_request_.find(*x.request_id);
+    if (r != by_request_.end() && r->second == x.serial)
+      by_request_.erase(r);
   }
+  // Under the lock: once `shutdown` sees no transfer it may destroy this
+  // transport, condition variable included.
   idle_.notify_all();
 }
 

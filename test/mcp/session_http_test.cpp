@@ -55,8 +55,8 @@ public:
       {
         std::lock_guard<std::mutex> lock(mu_);
         requests_.push_back(r);
+        cv_.notify_all();
       }
-      cv_.notify_all();
       return answer(r);
     });
   }
@@ -168,11 +168,11 @@ private:
     return plain_reply(400, "unknown tool " + tool);
   }
 
-  loopback_server server_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<received_request> requests_;
   std::atomic<bool> expired_{false};
+  loopback_server server_; // last: its threads stop before the rest goes
 };
 
 struct fixture {
