@@ -103,7 +103,8 @@ struct session_events {
   /// list the tools again.
   std::function<void()> on_tools_changed;
   /// The session ended by itself (server gone, session expired), with the
-  /// reason; at most once, and never for `close`.
+  /// reason; at most once, only once `open_*` succeeded (a failure before
+  /// is its error), and never for `close`.
   std::function<void(std::string why)> on_closed;
 };
 

@@ -198,6 +198,7 @@ void rpc_core::on_request_failed(uint64_t id, mcp_errc code, std::string why, bo
 }
 
 void rpc_core::on_gone(mcp_errc code, std::string why) {
+  bool opened = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (dead_)
@@ -206,9 +207,11 @@ void rpc_core::on_gone(mcp_errc code, std::string why) {
     dead_code_ = code;
     dead_why_ = why;
     dead_retryable_ = true;
+    opened = ready_;
   }
   fail_all(reply_end::gone, code, why, true);
-  if (events_.on_closed)
+  // A session still opening reports its end as the error of open_*.
+  if (opened && events_.on_closed)
     events_.on_closed(prefix_ + why);
 }
 

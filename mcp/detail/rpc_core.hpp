@@ -74,8 +74,10 @@ public:
   void cancel(uint64_t id, const std::string& reason);
   void notify(const nlohmann::json& notification);
 
-  /// From now on `on_tools_changed` is delivered (earlier announcements are
-  /// covered by the owner's first listing).
+  /// The session is open: from now on `on_tools_changed` is delivered
+  /// (earlier announcements are covered by the owner's first listing), and
+  /// the end of the session is reported through `on_closed` (before, it is
+  /// the error of opening).
   void set_ready();
   /// Fails every request with `closed`; later requests fail at once. No
   /// `on_closed`. Idempotent.

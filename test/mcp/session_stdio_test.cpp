@@ -315,8 +315,10 @@ BOOST_AUTO_TEST_CASE(a_silent_server_fails_initialize_by_its_deadline) {
 
 BOOST_AUTO_TEST_CASE(a_server_that_is_not_there_fails_initialize_as_gone) {
   auto server = spawn_server({"python3", "-c", "import sys; sys.stderr.write('no such module\\n'); sys.exit(1)"});
-  auto s = session::open_stdio(std::move(server.pipes), options("ghost"));
+  event_probe closed;
+  auto s = session::open_stdio(std::move(server.pipes), options("ghost"), {{}, closed.text_callback()});
   BOOST_REQUIRE(!s);
+  BOOST_TEST(closed.count() == 0); // the error says it; on_closed is for open sessions
   BOOST_CHECK(s.error() == mcp_errc::server_gone);
   std::string msg = render(s.error());
   BOOST_TEST(contains(msg, "mcp server 'ghost': initialize: the server is gone"), msg);
