@@ -11,6 +11,7 @@
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
+#include "core/mcp/mcp_catalog.hpp"
 #include "core/run_rebuild.hpp"
 #include "core/sandbox_spec.hpp"
 #include "core/runtime_errc.hpp"
@@ -222,7 +223,17 @@ void send_tool_request(run_actor* self, tool_request req) {
   int64_t give_up_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          give_up.time_since_epoch())
                          .count();
-  self->request(s.wiring.tools, w.wait, execute_atom::value, req, give_up_ns)
+  auto executor = s.wiring.tools;
+  if (auto server = mcp_server_of(req.name)) {
+    auto i = s.wiring.mcp_servers.find(*server);
+    if (i == s.wiring.mcp_servers.end()) {
+      fail_tool_call(self, req, req.name + ": mcp server '" + *server + "' is not wired to "
+                                  "this run (its scenario does not declare it)");
+      return;
+    }
+    executor = i->second;
+  }
+  self->request(executor, w.wait, execute_atom::value, req, give_up_ns)
     .then(
       [=](tool_outcome& out) {
         auto& st = self->state;

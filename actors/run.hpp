@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct run_wiring {
   caf::actor journal;
   caf::actor route; ///< the model route of the agent's model
   caf::actor tools; ///< the tool pool
+  /// MCP servers by `[mcp.NAME]`: their tools' calls (`NAME__tool`) go to
+  /// these actors (actors/mcp_server.hpp) instead of the pool.
+  std::map<std::string, caf::actor> mcp_servers;
   std::shared_ptr<const tool_registry> registry;
   /// Decides every tool call; never null for a started run.
   std::shared_ptr<const policy> governance;

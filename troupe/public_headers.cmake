@@ -16,6 +16,7 @@
 set(TROUPE_PUBLIC_HEADERS
   troupe/runtime.hpp
   core/chat.hpp
+  core/mcp/mcp_catalog.hpp
   core/mcp/mcp_types.hpp
   core/model_endpoint.hpp
   core/model_provider.hpp

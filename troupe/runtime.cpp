@@ -18,6 +18,7 @@
 #include "actors/run_supervisor.hpp"
 #include "actors/tool_worker.hpp"
 #include "core/builtin_tools.hpp"
+#include "core/external_tools.hpp"
 #include "core/core_dumps.hpp"
 #include "core/run_admission.hpp"
 #include "core/runtime_errc.hpp"
@@ -26,6 +27,7 @@
 #include "persistence/approval_store.hpp"
 #include "sandbox/shell_tool.hpp"
 #include "schemas/errors.hpp"
+#include "troupe/mcp_wiring.hpp"
 
 namespace troupe {
 
@@ -67,6 +69,7 @@ struct runtime::impl {
   bool resumed = false;
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
   std::shared_ptr<secret_store> secrets = std::make_shared<secret_store>();
+  std::unique_ptr<mcp_wiring> mcp; ///< the scenarios' MCP servers
 
   /// When create() fails half-way: the journal's lease timer would keep the
   /// actor system from ever shutting down (~runtime stops it otherwise).
@@ -180,12 +183,21 @@ struct runtime::impl {
   }
 
   /// Wiring shared by new and resumed runs.
-  caf::expected<run_wiring> wiring_for(const scenario& sc, const std::string& model,
+  caf::expected<run_wiring> wiring_for(const scenario& sc, const run_start& start,
                                        std::function<void(const event&)> on_event,
                                        std::function<void(const run_result&)> on_done) {
+    auto& model = start.model;
     auto route = route_for(sc, model);
     if (!route)
       return std::move(route.error());
+    // The run decides with the MCP tools it journaled, whatever its servers
+    // offer now (core/external_tools.hpp).
+    auto tools_seen = with_external_tools(registry, start.external_tools);
+    if (!tools_seen)
+      return std::move(tools_seen.error());
+    auto servers = mcp->actors_for(sc);
+    if (!servers)
+      return std::move(servers.error());
     auto governance = std::make_shared<const policy>(sc.governance);
     run_wiring w;
     w.journal = journal;
@@ -193,7 +205,8 @@ struct runtime::impl {
     if (auto m = sc.models.find(model); m != sc.models.end() && m->second.provider == "route")
       w.model_timeout = gateway_reply_bound(m->second, sc.endpoints);
     w.tools = tools;
-    w.registry = registry;
+    w.mcp_servers = std::move(*servers);
+    w.registry = std::move(*tools_seen);
     w.redactions = redactions_for(*governance);
     w.governance = std::move(governance);
     w.approvals = approvals;
@@ -228,7 +241,7 @@ struct runtime::impl {
     auto sc = scenario_named(spec.start.scenario);
     if (!sc)
       return std::move(sc.error());
-    return wiring_for(**sc, spec.start.model, nullptr, nullptr);
+    return wiring_for(**sc, spec.start, nullptr, nullptr);
   }
 };
 
@@ -240,6 +253,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   if (p->opts.scheduler_threads > 0)
     p->cfg.set("scheduler.max-threads", p->opts.scheduler_threads);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
+  p->mcp = std::make_unique<mcp_wiring>(*p->sys, p->secrets);
   journal_config jc;
   jc.path = p->opts.db_path;
   jc.renew_interval = std::chrono::duration_cast<std::chrono::milliseconds>(jc.lease / 3);
@@ -308,6 +322,7 @@ runtime::~runtime() {
     for (auto& kv : p.scenario_routes)
       self->send_exit(kv.second, caf::exit_reason::user_shutdown);
   }
+  p.mcp->stop_all();
   p.supervisor = nullptr;
   p.approvals = nullptr;
   p.journal = nullptr;
@@ -360,7 +375,19 @@ caf::expected<scenario> runtime::load_scenario(const std::string& path) const {
 
 caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   auto& p = *impl_;
-  auto start = admit_run(sc, req.agent, req.task, *p.registry, scenario_key(sc));
+  // A run that may call MCP tools is admitted against what the servers
+  // offer now, and journals that offer (run_start.external_tools).
+  std::shared_ptr<const tool_registry> offered = p.registry;
+  if (!sc.mcp_servers.empty()) {
+    auto offers = p.mcp->offers(sc);
+    if (!offers)
+      return std::move(offers.error());
+    auto with = with_external_tools(p.registry, external_tools_of(*offers));
+    if (!with)
+      return std::move(with.error());
+    offered = std::move(*with);
+  }
+  auto start = admit_run(sc, req.agent, req.task, *offered, scenario_key(sc));
   if (!start)
     return std::move(start.error());
   std::error_code ec;
@@ -377,7 +404,7 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   p.ensure_tools();
   register_scenario(sc);
   run_launch launch;
-  auto wiring = p.wiring_for(sc, start->model, std::move(req.on_event), std::move(req.on_done));
+  auto wiring = p.wiring_for(sc, *start, std::move(req.on_event), std::move(req.on_done));
   if (!wiring)
     return std::move(wiring.error());
   launch.wiring = std::move(*wiring);
@@ -386,6 +413,10 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
   if (!ticket)
     return std::move(ticket.error());
   return run_handle{std::move(ticket->run_id), std::move(ticket->result)};
+}
+
+caf::expected<std::vector<mcp_listing>> runtime::mcp_offers(const scenario& sc) {
+  return impl_->mcp->offers(sc);
 }
 
 caf::expected<std::vector<pending_approval>> runtime::pending_approvals() const {

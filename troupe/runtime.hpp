@@ -22,6 +22,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "core/mcp/mcp_catalog.hpp"
 #include "core/model_provider.hpp"
 #include "core/run_result.hpp"
 #include "core/scenario.hpp"
@@ -139,7 +140,17 @@ public:
   [[nodiscard]] caf::expected<scenario>
   load_scenario(const std::string& path) const;
 
-  /// Starts a run of `sc` asynchronously.
+  /// What the MCP servers of `sc` offer its agents: each server's visible
+  /// tools (qualified names, effect classes, the schemas troupe enforces and
+  /// what it dropped) and the tools it cannot offer, with why. Starts the
+  /// servers that are not running (they stay up for the runs that follow)
+  /// and blocks until each answered or failed. Errors: a server that cannot
+  /// be started, naming it and why.
+  [[nodiscard]] caf::expected<std::vector<mcp_listing>> mcp_offers(const scenario& sc);
+
+  /// Starts a run of `sc` asynchronously. A scenario with `[mcp.NAME]`
+  /// servers first gets their offers (`mcp_offers`): agents may list only
+  /// tools on offer, and the run journals them in its run_start.
   [[nodiscard]] caf::expected<run_handle> start(const scenario& sc,
                                                 run_request req);
 

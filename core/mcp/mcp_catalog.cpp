@@ -40,6 +40,9 @@ void keep_supported(const nlohmann::json& in, nlohmann::json& out, const std::st
         keep_supported(sub, props[name], at + "/" + name, dropped);
     } else if (key == "items" && value.is_object()) {
       keep_supported(value, out[key], at, dropped);
+    } else if (key == "$schema" || key == "$id") {
+      // Which dialect the schema is written in, and its name: no constraint,
+      // nothing to report.
     } else if (key == "additionalProperties" && !value.is_boolean()) {
       dropped.push_back(at); // a schema there is not enforced by troupe
     } else if (key == "type" || key == "required" || key == "additionalProperties"

@@ -12,11 +12,12 @@
 //
 // Schemas. troupe validates arguments with its JSON Schema subset
 // (core/json_schema.hpp) before the policy sees them. Keywords outside it
-// (`$schema`, `default`, `format`, `pattern`, `anyOf`, schema-valued
+// (`default`, `format`, `pattern`, `anyOf`, schema-valued
 // `additionalProperties`, ...) are dropped from the schema troupe enforces
 // and shows the model: the server still validates its own schema, and a
 // constraint troupe cannot check is better left to it than pretended. The
-// dropped keywords are listed (`troupe mcp list`) so nobody is surprised.
+// dropped keywords are listed (`troupe mcp list`) so nobody is surprised;
+// `$schema` and `$id` constrain nothing and go without a word.
 
 #include <optional>
 #include <string>
@@ -86,6 +87,12 @@ struct mcp_catalog {
 [[nodiscard]] mcp_catalog build_mcp_catalog(const mcp_server_config& server,
                                             const std::vector<mcp_tool>& listed,
                                             const std::vector<effect_override>& overrides);
+
+/// One server's offer to a scenario's agents (`troupe mcp list`).
+struct mcp_listing {
+  std::string server; ///< the NAME of [mcp.NAME]
+  mcp_catalog catalog;
+};
 
 /// Whether a call of an MCP tool names a path outside `workspace_root`:
 /// its `path`, `paths`, `source`, `destination` and `cwd` arguments, when

@@ -25,7 +25,9 @@ line) like a real server, and misbehaves as its options ask:
   --log FILE            appends one JSON line per event: cancellations
                         received, answers to its requests, stdin EOF
 
-Tools: echo {text}, slow {ms} (answers after ms unless canceled), fail
+Tools: echo {text}, slow {ms} (answers after ms unless canceled),
+append {path, text, sleep_ms} (appends a line, then answers after sleep_ms;
+unsafe: no annotations), fail
 (isError), rpc_error (a JSON-RPC error), image (an image block), big,
 cancelled_log (the notifications/cancelled received so far, as JSON text),
 plus filler_1..filler_5 so pages have something to split.
@@ -109,6 +111,12 @@ def tool_list():
         {"name": "slow", "description": "Answers after ms milliseconds",
          "inputSchema": {"type": "object", "properties": {"ms": {"type": "integer"}}},
          "annotations": {"idempotentHint": True}},
+        {"name": "append", "description": "Appends a line to a file (relative to the cwd), "
+         "then waits sleep_ms before answering; no annotations, so it is unsafe",
+         "inputSchema": {"type": "object",
+                         "properties": {"path": {"type": "string"}, "text": {"type": "string"},
+                                        "sleep_ms": {"type": "integer"}},
+                         "required": ["path", "text"]}},
         {"name": "fail", "inputSchema": obj, "annotations": {"destructiveHint": True}},
         {"name": "rpc_error", "inputSchema": obj},
         {"name": "image", "inputSchema": obj},
@@ -170,6 +178,17 @@ def slow_call(request_id, ms):
     finish_call(request_id, text_result("slept %d ms" % ms))
 
 
+def append_call(request_id, arguments):
+    with open(arguments["path"], "a", encoding="utf-8") as f:
+        f.write(arguments["text"] + "\n")
+    event = threading.Event()
+    with state_lock:
+        cancel_events[json.dumps(request_id)] = event
+    if event.wait(int(arguments.get("sleep_ms", 0)) / 1000.0):
+        return
+    finish_call(request_id, text_result("appended"))
+
+
 def call_tool(request_id, params):
     name = params.get("name")
     arguments = params.get("arguments") or {}
@@ -181,6 +200,9 @@ def call_tool(request_id, params):
         os._exit(3)
     if name == "rpc_error":
         respond(request_id, error={"code": -32602, "message": "invalid arguments for rpc_error"})
+        return
+    if name == "append":
+        threading.Thread(target=append_call, args=(request_id, arguments), daemon=True).start()
         return
     if name == "slow":
         threading.Thread(target=slow_call, args=(request_id, int(arguments.get("ms", 0))),

@@ -69,6 +69,12 @@ int approvals(const common_options& opts);
 /// also its endpoints and what each one lists now (discovery).
 int models(const common_options& opts, const std::string& scenario_path,
            const std::string& secrets_file);
+/// Starts a scenario's MCP servers, lists the tools each offers its agents
+/// (qualified names, effect classes, schemas, what troupe does not enforce,
+/// tools left out and why), stops them. Exit 64 for a bad scenario or one
+/// without servers, 1 when a server cannot be started.
+int mcp_list(const common_options& opts, const std::string& scenario_path,
+             const std::string& secrets_file);
 /// Approves or denies one pending request (exit 1 when there is none).
 int decide(const common_options& opts, const std::string& run_id,
            const std::string& call_id, bool approved, const std::string& by,

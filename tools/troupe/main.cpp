@@ -8,6 +8,7 @@
 #include "core/logging.hpp"
 #include "schemas/errors.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/bench_mcp.hpp"
 #include "tools/troupe/bench_sandbox.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
@@ -135,6 +136,18 @@ int main(int argc, char** argv) {
     action = [&] { return models(opts, models_scenario, models_secrets); };
   });
 
+  auto* mcp_cmd = app.add_subcommand("mcp", "MCP servers of a scenario");
+  mcp_cmd->require_subcommand(1);
+  auto* mcp_list_cmd =
+    mcp_cmd->add_subcommand("list", "start a scenario's MCP servers, list their tools, stop them");
+  mcp_list_cmd->add_flag("--json", opts.json, "machine-readable output");
+  std::string mcp_scenario, mcp_secrets;
+  mcp_list_cmd->add_option("SCENARIO", mcp_scenario, "the scenario file")->required();
+  mcp_list_cmd->add_option("--secrets-file", mcp_secrets, "as for troupe run");
+  mcp_list_cmd->callback([&] {
+    action = [&] { return mcp_list(opts, mcp_scenario, mcp_secrets); };
+  });
+
   auto* approvals_cmd = app.add_subcommand("approvals", "list pending approvals");
   add_common(approvals_cmd, opts, true);
   approvals_cmd->callback([&] { action = [&] { return approvals(opts); }; });
@@ -230,6 +243,16 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(2u, 1000000u));
   bench_recovery_cmd->add_flag("--json", br.json, "one JSON object on stdout");
   bench_recovery_cmd->callback([&] { action = [&] { return bench_recovery(br); }; });
+
+  bench_mcp_options bm;
+  auto* bench_mcp_cmd = bench_cmd->add_subcommand(
+    "mcp", "an MCP tool through the governed path against a direct client");
+  bench_mcp_cmd->add_option("--calls", bm.calls, "calls per phase")->capture_default_str();
+  bench_mcp_cmd->add_option("--server", bm.server,
+                            "the stdio MCP server whose echo tool is called (default: "
+                            "build-mcp-peers/node_modules/.bin/mcp-server-everything)");
+  bench_mcp_cmd->add_flag("--json", bm.json, "one JSON object on stdout");
+  bench_mcp_cmd->callback([&] { action = [&] { return bench_mcp(bm); }; });
 
   bench_sandbox_options bs;
   auto* bench_sandbox_cmd = bench_cmd->add_subcommand(

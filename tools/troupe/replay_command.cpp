@@ -9,6 +9,7 @@
 #include "persistence/store.hpp"
 #include "sandbox/shell_tool.hpp"
 #include "core/builtin_tools.hpp"
+#include "core/external_tools.hpp"
 #include "core/replay.hpp"
 #include "actors/run_reader.hpp"
 #include "core/runtime_errc.hpp"
@@ -67,12 +68,18 @@ int replay(const common_options& opts, const std::string& run_id,
     return report(input.error());
   // The console knows the built-in tools; embedders replay runs that used
   // their own tools through troupe::replay_run with their registry.
-  tool_registry registry;
-  if (auto reg_err = register_builtin_tools(registry))
+  auto builtins = std::make_shared<tool_registry>();
+  if (auto reg_err = register_builtin_tools(*builtins))
     return report(reg_err);
   // Replay never runs a tool; the shell tool is there for its schema.
-  if (auto reg_err = registry.add(make_shell_tool({})))
+  if (auto reg_err = builtins->add(make_shell_tool({})))
     return report(reg_err);
+  // MCP tools as the run saw them: journaled in its run_start, so replay
+  // needs no server.
+  auto seen = with_external_tools(builtins, input->start().external_tools);
+  if (!seen)
+    return report(seen.error());
+  const tool_registry& registry = **seen;
   // The policy the run was decided by: its scenario's (the path is in
   // run_start), or the built-in default when the run had no scenario file.
   auto governance = default_policy();
