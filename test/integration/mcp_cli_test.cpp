@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test/mcp/mcp_peers.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -218,6 +219,37 @@ BOOST_AUTO_TEST_CASE(a_tool_the_server_does_not_offer_is_refused_before_the_run_
   BOOST_TEST(run.exit_code != 0);
   BOOST_TEST(run.err.find("fs__move_file") != std::string::npos, run.err);
   BOOST_TEST(run.err.find("does not offer it") != std::string::npos, run.err);
+}
+
+// A server over Streamable HTTP (server-everything's own HTTP mode): the
+// same governed path, through the shared HTTP client.
+BOOST_AUTO_TEST_CASE(a_run_calls_a_streamable_http_server) {
+  temp_dir dir("troupe-mcp-http");
+  auto port = troupe::test::free_port();
+  troupe::test::watched_process server{{peers_bin("mcp-server-everything"), "streamableHttp"},
+                                       {"PORT=" + std::to_string(port)}};
+  BOOST_REQUIRE_MESSAGE(server.wait_for("listening on port " + std::to_string(port)),
+                        server.output());
+  auto path = dir.file("http.toml");
+  std::ofstream(path) << "[run]\nagent = \"lead\"\ntask = \"Echo over HTTP.\"\n"
+                      << "[models.script]\nprovider = \"script\"\n"
+                      << "[mcp.remote]\nurl = \"http://127.0.0.1:" << port << "/mcp\"\n"
+                      << "tools = [\"echo\"]\n"
+                      << "[agents.lead]\nmodel = \"script\"\n"
+                      << "tools = [\"remote__echo\", \"complete\"]\n"
+                      << "[policy]\nversion = 1\n[[policy.rule]]\nid = \"remote\"\n"
+                         "tool = \"remote__*\"\ndecision = \"allow\"\n[[policy.rule]]\n"
+                         "id = \"finish\"\ntool = \"complete\"\ndecision = \"allow\"\n"
+                      << call("remote__echo", "{ message = \"over http\" }") << finish;
+  auto db = dir.file("journal.db");
+  auto r = run_json(path, db);
+  BOOST_TEST(r["status"] == "completed", r.dump());
+  auto results = of_kind(events_of(r["run_id"], db), "tool_result");
+  BOOST_REQUIRE(!results.empty());
+  BOOST_TEST(results[0]["ok"] == true, results[0].dump());
+  BOOST_TEST(results[0]["output"].get<std::string>().find("over http") != std::string::npos,
+             results[0].dump());
+  replays_identical(r["run_id"], db);
 }
 
 // A scenario over test/peers/mcp_misbehaving.py (python3, bound read-only
