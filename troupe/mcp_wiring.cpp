@@ -23,7 +23,13 @@ mcp_wiring::~mcp_wiring() {
 
 caf::expected<caf::actor> mcp_wiring::actor_for(const scenario& sc,
                                                 const mcp_server_config& server) {
-  auto key = sc.source + "#" + server.name;
+  // Keyed like run_start names scenarios (absolute path of a file), so a
+  // resumed run and a new one of the same file share the server.
+  std::error_code exists_ec;
+  auto source = std::filesystem::exists(sc.source, exists_ec)
+                  ? std::filesystem::absolute(sc.source, exists_ec).lexically_normal().string()
+                  : sc.source;
+  auto key = source + "#" + server.name;
   if (auto i = actors_.find(key); i != actors_.end())
     return i->second;
   // The server's working directory and only writable root.

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test/mcp/mcp_peers.hpp"
+#include "troupe/runtime.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -331,6 +332,35 @@ BOOST_AUTO_TEST_CASE(a_server_that_crashes_mid_call_fails_the_call_and_is_restar
   BOOST_TEST(results[1]["output"].get<std::string>().find("after the crash") != std::string::npos,
              results[1].dump());
   replays_identical(r["run_id"], db);
+}
+
+// Embedded: after a call the peer adds a tool and says so
+// (notifications/tools/list_changed); the server actor lists again, and what
+// the next run is offered has the new tool.
+BOOST_AUTO_TEST_CASE(a_tool_list_change_reaches_the_runs_that_start_after_it) {
+  temp_dir dir("troupe-mcp-changed");
+  auto scn = write_peer_scenario(dir, ", \"--list-changed\"", "\"peer__echo\"",
+                                 call("peer__echo", "{ text = \"first\" }") + finish);
+  auto rt = troupe::runtime::create({dir.file("journal.db")});
+  BOOST_REQUIRE_MESSAGE(rt, troupe::render(rt));
+  auto sc = (*rt)->load_scenario(scn);
+  BOOST_REQUIRE_MESSAGE(sc, troupe::render(sc));
+  auto offered = [&] {
+    std::set<std::string> names;
+    auto offers = (*rt)->mcp_offers(*sc);
+    BOOST_REQUIRE_MESSAGE(offers, troupe::render(offers));
+    for (auto& t : offers->at(0).catalog.tools)
+      names.insert(t.name);
+    return names;
+  };
+  BOOST_TEST(offered().count("peer__added_later") == 0u);
+  auto run = (*rt)->start(*sc, {});
+  BOOST_REQUIRE_MESSAGE(run, troupe::render(run));
+  BOOST_TEST(to_string(run->result().get().status) == "completed");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (offered().count("peer__added_later") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  BOOST_TEST(offered().count("peer__added_later") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

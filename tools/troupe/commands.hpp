@@ -7,6 +7,9 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "core/scenario.hpp"
 
 namespace troupe::cli {
 
@@ -26,6 +29,10 @@ struct common_options {
 
 /// Prints `troupe: <message>` on stderr and maps the error to an exit code.
 int report(const caf::error& err);
+
+/// Reads a scenario file against the tools every console command knows (the
+/// built-ins and `shell`), before anything opens a journal.
+[[nodiscard]] caf::expected<scenario> load_console_scenario(const std::string& path);
 
 /// Refuses a --db path that exists and is not a regular file (store_errc::
 /// not_a_journal, exit 65, as the read commands do), before anything opens it.

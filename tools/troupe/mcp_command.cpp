@@ -8,7 +8,6 @@
 #include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/builtin_tools.hpp"
 #include "core/scenario.hpp"
 #include "core/secrets.hpp"
 #include "schemas/errors.hpp"
@@ -56,12 +55,7 @@ void print_text(const std::vector<mcp_listing>& listings) {
 
 int mcp_list(const common_options& opts, const std::string& scenario_path,
              const std::string& secrets_file) {
-  tool_registry builtins;
-  if (auto err = register_builtin_tools(builtins))
-    return report(err);
-  auto known = builtins.names();
-  known.push_back("shell");
-  auto sc = load_scenario(scenario_path, known);
+  auto sc = load_console_scenario(scenario_path);
   if (!sc)
     return report(sc.error());
   auto secrets = std::make_shared<secret_store>();

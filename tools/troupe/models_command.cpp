@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/builtin_tools.hpp"
 #include "core/event_summary.hpp"
 #include "core/gateway/health_json.hpp"
 #include "actors/endpoint_check.hpp"
@@ -97,12 +96,7 @@ int models(const common_options& opts, const std::string& scenario_path,
   std::map<std::string, model_row> rows; // by endpoint:model
   std::map<std::string, endpoint_config> endpoints;
   if (!scenario_path.empty()) {
-    tool_registry builtins;
-    if (auto err = register_builtin_tools(builtins))
-      return report(err);
-    auto known = builtins.names();
-    known.push_back("shell");
-    auto sc = load_scenario(scenario_path, known);
+    auto sc = load_console_scenario(scenario_path);
     if (!sc)
       return report(sc.error());
     endpoints = sc->endpoints;

@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "core/builtin_tools.hpp"
 #include "core/event_summary.hpp"
 #include "troupe/runtime.hpp"
 #include "schemas/errors.hpp"
@@ -116,12 +115,7 @@ int exit_code_of(run_status s) {
 int run(const run_options& opts) {
   // A bad scenario must not create or touch the journal: validate it against
   // the built-in tools before the runtime opens the database.
-  tool_registry builtins;
-  if (auto err = register_builtin_tools(builtins))
-    return report(err);
-  auto known = builtins.names();
-  known.push_back("shell"); // registered by the runtime, with its sandbox pool
-  auto sc = load_scenario(opts.scenario, known);
+  auto sc = load_console_scenario(opts.scenario);
   if (!sc)
     return report(sc.error());
   if (auto err = check_db_path(opts.common.db))
