@@ -162,7 +162,10 @@ void dispatch_waiting(server_actor* self) {
 
 caf::behavior mcp_server(server_actor* self, mcp::server_setup setup) {
   self->state.setup = std::move(setup);
-  self->send(self, restart_atom::value);
+  // Started before the first message is handled, so a request that beat
+  // any self-sent start cannot start the server a second time.
+  if (!start(self))
+    schedule_restart(self);
   return {
     [=](restart_atom) {
       auto& s = self->state;
@@ -204,8 +207,7 @@ caf::behavior mcp_server(server_actor* self, mcp::server_setup setup) {
       }
       if (s.session && s.session->alive())
         return s.tools;
-      return caf::make_error(mcp_errc::start_failed, "mcp server '" + name_of(self)
-                                                       + "' cannot be started: " + s.down_reason);
+      return caf::make_error(mcp_errc::start_failed, s.down_reason); // names the server
     },
     [=](execute_atom, tool_request& req, int64_t give_up_ns) -> caf::result<tool_outcome> {
       auto& s = self->state;

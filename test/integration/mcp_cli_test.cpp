@@ -176,6 +176,15 @@ BOOST_AUTO_TEST_CASE(a_run_calls_real_servers_with_a_decision_first_and_replays_
   auto start = of_kind(events, "run_start").at(0);
   BOOST_TEST(start["external_tools"].size() == 4u, start.dump());
   replays_identical(run_id, db);
+  // The journaled tools survive export and import: the copy replays too.
+  auto exported = run_command({TROUPE_BIN, "export", run_id, "--db", db});
+  BOOST_REQUIRE_EQUAL(exported.exit_code, 0);
+  auto lines = dir.file("run.jsonl");
+  std::ofstream(lines) << exported.out;
+  auto copy = dir.file("copy.db");
+  auto imported = run_command({TROUPE_BIN, "import", lines, "--db", copy});
+  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.err);
+  replays_identical(run_id, copy);
 }
 
 BOOST_AUTO_TEST_CASE(paths_outside_the_workspace_are_refused_by_the_server_and_by_troupe) {
