@@ -77,6 +77,7 @@ session::open_stdio(stdio_pipes pipes, session_options opts, session_events even
   if (!err)
     return s;
   std::string tail = detail::last_lines(s->transport_->stderr_tail());
+  s->transport_->skip_grace();
   s->close();
   // A server that is gone said so with its stderr already; one that is
   // slow or confused may have said why on stderr too.

@@ -134,6 +134,11 @@ void stdio_transport::shutdown() {
     thread_.join();
 }
 
+void stdio_transport::skip_grace() {
+  std::lock_guard<std::mutex> lock(mu_);
+  skip_grace_ = true;
+}
+
 std::string stdio_transport::stderr_tail() const {
   std::lock_guard<std::mutex> lock(mu_);
   return tail_.text();
@@ -161,8 +166,10 @@ void stdio_transport::run() {
 
 bool stdio_transport::poll_once() {
   bool is_closing = false;
+  bool no_grace = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    no_grace = skip_grace_;
     if (!outbox_.empty()) {
       out_.erase(0, out_done_);
       out_done_ = 0;
@@ -174,7 +181,7 @@ bool stdio_transport::poll_once() {
   auto now = steady_clock::now();
   if (is_closing) {
     if (!grace_end_)
-      grace_end_ = now + grace_;
+      grace_end_ = no_grace ? now : now + grace_;
     // What was queued goes out first; then EOF tells the server to exit.
     if (pipes_.stdin_fd >= 0 && out_done_ == out_.size())
       close_fd(pipes_.stdin_fd);

@@ -38,6 +38,7 @@ public:
 
   void send(std::string message, std::optional<uint64_t> request_id) override;
   void shutdown() override;
+  void skip_grace() override;
   [[nodiscard]] std::string stderr_tail() const override;
 
 private:
@@ -72,6 +73,7 @@ private:
   std::string err_line_; // stderr's current line, for the debug log
 
   mutable std::mutex mu_;
+  bool skip_grace_ = false; // guarded by mu_
   std::string outbox_; // queued by send()
   bool closing_ = false;
   bool ended_ = false;

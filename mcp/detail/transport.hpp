@@ -46,6 +46,9 @@ public:
   virtual void initialized(const std::string& version) {}
   /// Ends all I/O; when it returns the sink is called no more. Idempotent.
   virtual void shutdown() = 0;
+  /// The next `shutdown` gives the server no grace to exit on its own (a
+  /// server that failed `initialize` has nothing left to finish).
+  virtual void skip_grace() {}
   /// The server's last stderr bytes (stdio); empty otherwise.
   [[nodiscard]] virtual std::string stderr_tail() const { return {}; }
 };
