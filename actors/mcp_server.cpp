@@ -199,7 +199,9 @@ caf::behavior mcp_server(server_actor* self, mcp::server_setup setup) {
     },
     [=](mcp_tools_atom) -> caf::result<std::vector<mcp_tool>> {
       auto& s = self->state;
-      if (!(s.session && s.session->alive()) && !s.restart_scheduled) {
+      // A run about to start needs the server now, even while a restart
+      // waits out its backoff (the delayed restart then finds it up).
+      if (!(s.session && s.session->alive())) {
         if (start(self))
           dispatch_waiting(self);
         else

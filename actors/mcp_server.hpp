@@ -17,8 +17,8 @@
 //   (mcp_tools_atom) -> std::vector<mcp_tool>
 //       Every tool the server lists now (what `tools/list` said, refreshed
 //       on `notifications/tools/list_changed`). Starts the server first if
-//       it is down and not waiting out a backoff; an error when it cannot
-//       be started, naming why.
+//       it is down (also during a restart's backoff); an error when it
+//       cannot be started, naming why.
 //
 // Supervision: the server is started when the actor starts. When it goes
 // away (crash, exit, expired HTTP session) every call in flight fails with

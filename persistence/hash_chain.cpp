@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 
 #include "persistence/store_errc.hpp"
 
@@ -33,6 +34,15 @@ struct sha256_context {
     return md != nullptr && ctx != nullptr;
   }
 };
+
+// OpenSSL frees its per-thread state from an atexit handler, while a thread
+// CAF has not joined yet (a detached actor's) may still be freeing the same
+// state in its own thread-exit cleanup: a double free that ASan caught in
+// kill_resume_test at process exit. The first init decides, so this runs at
+// load time, before any other OpenSSL call; the process is ending anyway and
+// the kernel takes the memory back.
+[[maybe_unused]] const bool openssl_without_atexit =
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1;
 
 sha256_context& context() {
   thread_local sha256_context c;
