@@ -55,6 +55,16 @@ event_bytes to_bytes(capnp::MessageBuilder& mb) {
   return event_bytes(bytes.begin(), bytes.end());
 }
 
+// For the readers that visit every field once (restamp's copy, the JSON
+// export): a traversal budget of a few times the row's own size. Cap'n Proto
+// charges a zero-sized list element one word, so a few bytes cannot expand
+// into millions of exported records (decode refuses such lists outright).
+capnp::ReaderOptions single_pass(const aligned_view& view) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = view.words().size() * 4 + 1024;
+  return options;
+}
+
 caf::error malformed(std::string_view where, const std::string& what) {
   std::string msg = "malformed journal event";
   if (!where.empty())
@@ -538,7 +548,7 @@ caf::expected<event_bytes> restamp(const event_bytes& bytes, uint32_t seq) {
     return err;
   try {
     aligned_view view(bytes.data(), bytes.size());
-    capnp::FlatArrayMessageReader msg(view.words());
+    capnp::FlatArrayMessageReader msg(view.words(), single_pass(view));
     capnp::MallocMessageBuilder mb(
       static_cast<unsigned>(bytes.size() / sizeof(capnp::word) + 8));
     mb.setRoot(msg.getRoot<Event>());
@@ -555,7 +565,7 @@ caf::expected<std::string> to_json(const void* data, size_t size,
     return err;
   try {
     aligned_view view(data, size);
-    capnp::FlatArrayMessageReader msg(view.words());
+    capnp::FlatArrayMessageReader msg(view.words(), single_pass(view));
     capnp::JsonCodec codec;
     codec.handleByAnnotation<Event>();
     auto json = codec.encode(msg.getRoot<Event>());

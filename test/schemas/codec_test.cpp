@@ -154,6 +154,9 @@ BOOST_AUTO_TEST_CASE(a_list_of_elements_that_take_no_bytes_is_malformed) {
   BOOST_CHECK(ev.error() == schema_errc::malformed_event);
   BOOST_TEST(render(ev.error()).find("tool_calls declares") != std::string::npos,
              render(ev.error()));
+  // The readers that do not decode refuse to expand it too.
+  BOOST_TEST(!to_json(row.data(), row.size(), "run r seq 9"));
+  BOOST_TEST(!restamp(row, 1));
 }
 
 BOOST_AUTO_TEST_CASE(misaligned_input_is_copied_not_rejected) {
