@@ -68,12 +68,7 @@ session::open_stdio(stdio_pipes pipes, session_options opts, session_events even
   if (!t)
     return std::move(t.error());
   s->transport_ = std::move(*t);
-  s->core_->attach(s->transport_.get());
-  caf::error err;
-  if (!s->core_->start())
-    err = caf::make_error(mcp_errc::start_failed, s->core_->prefix() + "no timer thread");
-  else
-    err = s->initialize(opts);
+  auto err = s->begin(opts);
   if (!err)
     return s;
   std::string tail = detail::last_lines(s->transport_->stderr_tail());
@@ -93,16 +88,18 @@ session::open_http(std::string url, net::http_headers extra, net::http_client& c
   s->core_ = std::make_unique<detail::rpc_core>(opts.name, std::move(events));
   s->transport_ = std::make_unique<detail::http_transport>(std::move(url), std::move(extra),
                                                            client, *s->core_, opts);
-  s->core_->attach(s->transport_.get());
-  caf::error err;
-  if (!s->core_->start())
-    err = caf::make_error(mcp_errc::start_failed, s->core_->prefix() + "no timer thread");
-  else
-    err = s->initialize(opts);
+  auto err = s->begin(opts);
   if (!err)
     return s;
   s->close();
   return err;
+}
+
+caf::error session::begin(const session_options& opts) {
+  core_->attach(transport_.get());
+  if (!core_->start())
+    return caf::make_error(mcp_errc::start_failed, core_->prefix() + "no timer thread");
+  return initialize(opts);
 }
 
 caf::error session::initialize(const session_options& opts) {

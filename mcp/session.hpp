@@ -180,6 +180,8 @@ public:
 
 private:
   session();
+  // Attaches the transport, starts the timer thread, then `initialize`.
+  caf::error begin(const session_options& opts);
   caf::error initialize(const session_options& opts);
 
   std::unique_ptr<detail::rpc_core> core_;

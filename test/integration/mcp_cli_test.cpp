@@ -21,6 +21,7 @@
 
 #include "test/mcp/mcp_peers.hpp"
 #include "troupe/runtime.hpp"
+#include "test/support/exported_events.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -81,22 +82,7 @@ const std::string finish =
   "answer = \"done\" } } ]\n";
 
 std::vector<json> events_of(const std::string& run_id, const std::string& db) {
-  auto out = run_command({TROUPE_BIN, "export", run_id, "--db", db});
-  BOOST_REQUIRE_MESSAGE(out.exit_code == 0, out.err);
-  std::vector<json> events;
-  std::istringstream in(out.out);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty())
-      events.push_back(json::parse(line));
-  return events;
-}
-
-std::vector<json> of_kind(const std::vector<json>& events, const std::string& kind) {
-  std::vector<json> out;
-  for (auto& e : events)
-    if (e["kind"] == kind)
-      out.push_back(e[kind]);
-  return out;
+  return exported_events(TROUPE_BIN, run_id, db);
 }
 
 json run_json(const std::string& scenario, const std::string& db, int expected_exit = 0) {

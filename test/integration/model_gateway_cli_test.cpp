@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "test/integration/model_gateway_fixture.hpp"
+#include "test/support/exported_events.hpp"
 #include "test/support/run_command.hpp"
 
 using namespace troupe;
@@ -54,25 +55,8 @@ json run_json(const std::string& scenario, const std::string& db) {
   return json::parse(run.out);
 }
 
-// The run's events as `troupe export` writes them.
 std::vector<json> events_of(const std::string& run_id, const std::string& db) {
-  auto out = run_command({TROUPE_BIN, "export", run_id, "--db", db});
-  BOOST_REQUIRE_MESSAGE(out.exit_code == 0, out.err);
-  std::vector<json> events;
-  std::istringstream in(out.out);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty())
-      events.push_back(json::parse(line));
-  return events;
-}
-
-std::vector<json> of_kind(const std::vector<json>& events, const std::string& kind) {
-  std::vector<json> out;
-  for (auto& e : events)
-    if (e["kind"] == kind)
-      out.push_back(e[kind]);
-  return out;
+  return exported_events(TROUPE_BIN, run_id, db);
 }
 
 // `troupe models --json --db` rows by endpoint:model.
