@@ -16,5 +16,6 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using unfinished_atom = caf::atom_constant<caf::atom("unfinished")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
+using delegate_atom = caf::atom_constant<caf::atom("delegate")>;
 
 } // namespace troupe

@@ -1,6 +1,7 @@
 #include "actors/journal.hpp"
 
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -283,10 +284,16 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       auto runs = st.db->list_runs(run_status::running);
       if (!runs)
         return std::move(runs.error());
+      // A child whose parent is unfinished too comes back through its
+      // parent: the parent's delegate call finds it again.
+      std::set<std::string> unfinished;
+      for (auto& r : *runs)
+        unfinished.insert(r.run_id);
       std::vector<std::string> ids;
       ids.reserve(runs->size());
       for (auto& r : *runs)
-        ids.push_back(std::move(r.run_id));
+        if (r.parent_run_id.empty() || unfinished.count(r.parent_run_id) == 0)
+          ids.push_back(std::move(r.run_id));
       return ids;
     },
   };

@@ -21,7 +21,9 @@
 //                                            replies with the ids of the runs
 //                                            whose status is still running, in
 //                                            the order they began
-//                                            (std::vector<std::string>)
+//                                            (std::vector<std::string>), except
+//                                            children of unfinished parents
+//                                            (their parent finds them again)
 //   (claim_atom, run_id)                     takes an unfinished run over for
 //                                            this process (see below); replies
 //                                            unit or the store's refusal

@@ -11,6 +11,7 @@
 #include "actors/atoms.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
+#include "core/delegation.hpp"
 #include "core/mcp/mcp_catalog.hpp"
 #include "core/run_rebuild.hpp"
 #include "core/sandbox_spec.hpp"
@@ -40,6 +41,13 @@ struct run_actor_state {
   /// Backoff jitter; each draw is journaled in a `retry` event.
   std::mt19937_64 rng{std::random_device{}()};
   std::map<std::string, uint32_t> attempts; ///< per call id
+  /// Calls whose tool is running: decided again (another input came in
+  /// meanwhile), they are not sent twice.
+  std::set<std::string> executing;
+  /// A durable append is in flight; the next decision waits for its COMMIT
+  /// (nothing may act on the world before the intent before it is durable).
+  bool committing = false;
+  bool decide_after_commit = false; ///< an input arrived while committing
 };
 
 using run_actor = caf::stateful_actor<run_actor_state>;
@@ -213,6 +221,7 @@ void fail_tool_call(run_actor* self, const tool_request& req, std::string text) 
 // wait ended before it got to it.
 void send_tool_request(run_actor* self, tool_request req) {
   auto& s = self->state;
+  s.executing.insert(req.call_id);
   auto w = tool_wait_for(s.wiring.tool_timeout, s.st.limits.deadline_ms, s.st.started_us,
                          s.wiring.clock());
   if (w.wait.count() == 0) {
@@ -250,18 +259,67 @@ void send_tool_request(run_actor* self, tool_request req) {
         }
         if (st.wiring.redactions && !st.wiring.redactions->empty())
           out.output = redact(out.output, *st.wiring.redactions);
+        st.executing.erase(req.call_id);
         emit(self, tool_result{req.call_id, req.name, out.ok, std::move(out.output)});
         drive(self);
       },
       [=](caf::error& err) {
+        self->state.executing.erase(req.call_id);
         fail_tool_call(self, req, err == caf::sec::request_timeout
                                     ? tool_timeout_text(req.name, w)
                                     : req.name + ": " + render(err));
       });
 }
 
+// Asks the supervisor for the child of a journaled delegation (new, running,
+// or ended before a crash) and journals how it ended. The child's budget and
+// deadline bound it, so the wait has no timeout of its own.
+void attach_child(run_actor* self, const delegation& d) {
+  auto& s = self->state;
+  if (!s.executing.insert(d.call_id).second)
+    return;
+  auto returned = [=](const run_result& r) {
+    auto& st = self->state;
+    st.executing.erase(d.call_id);
+    if (st.stopped || !child_running(st.st, d.call_id))
+      return; // the run ended without it (children_on_end = cancel)
+    auto result = delegation_result_of(d, r);
+    auto shown = delegation_tool_result(d, result);
+    emit(self, std::move(result));
+    emit(self, std::move(shown));
+    drive(self);
+  };
+  auto supervisor = caf::actor_cast<caf::actor>(s.wiring.supervisor);
+  if (!supervisor) {
+    returned(run_result{d.child_run_id, run_status::failed, "",
+                        "no run supervisor is wired to this run; the child did not start",
+                        "not_started", {}});
+    return;
+  }
+  auto root = s.spec.root_run_id.empty() ? s.spec.run_id : s.spec.root_run_id;
+  self->request(supervisor, caf::infinite, delegate_atom::value,
+                child_order{s.spec.run_id, root, s.spec.start, d})
+    .then([=](run_result& r) { returned(r); },
+          [=](caf::error& err) {
+            returned(run_result{d.child_run_id, run_status::failed, "",
+                                "the child could not run: " + render(err), "not_started", {}});
+          });
+}
+
+// Children of a run that ends or is canceled are canceled too (they journal
+// `canceled` and end; a parent that is still running gets their results).
+void cancel_children(run_actor* self) {
+  auto& s = self->state;
+  auto supervisor = caf::actor_cast<caf::actor>(s.wiring.supervisor);
+  if (!supervisor)
+    return;
+  for (auto& d : s.st.children)
+    caf::anon_send(supervisor, cancel_atom::value, d.child_run_id);
+}
+
 void stop_run(run_actor* self) {
   auto& s = self->state;
+  cancel_children(self);
   s.stopped = true;
   if (s.wiring.on_done)
     s.wiring.on_done(result_of(s.st));
@@ -282,12 +340,17 @@ bool perform(run_actor* self, const run_effect& effect) {
       } else if constexpr (std::is_same_v<T, ask_model>) {
         send_model_request(self, x.tools);
       } else if constexpr (std::is_same_v<T, run_tool>) {
+        if (s.executing.count(x.call.call_id) > 0)
+          return false; // running already; its result wakes the run
         send_tool_request(self, tool_request{s.spec.run_id, x.call.call_id, x.call.name,
                                              x.call.args_json, s.spec.start.workspace,
                                              x.grants.secrets, x.grants.network,
                                              x.grants.unsandboxed});
       } else if constexpr (std::is_same_v<T, await_approval>) {
         wait_for_approval(self, x.request);
+      } else if constexpr (std::is_same_v<T, start_child>) {
+        attach_child(self, x.child);
+        return true; // the calls after it go on meanwhile
       } else if constexpr (std::is_same_v<T, stop>) {
         stop_run(self);
       }
@@ -299,6 +362,10 @@ bool perform(run_actor* self, const run_effect& effect) {
 // Decides and performs until the run has to wait for a reply or a commit.
 void drive(run_actor* self) {
   auto& s = self->state;
+  if (s.committing) {
+    s.decide_after_commit = true;
+    return;
+  }
   while (!s.stopped && s.st.phase != run_phase::finished) {
     auto d = decide_next(s.st, decision_inputs{*s.wiring.registry, *s.wiring.governance,
                                                s.wiring.clock(), &s.recovered_calls});
@@ -307,8 +374,13 @@ void drive(run_actor* self) {
       d.journal.pop_back();
       for (auto& body : d.journal)
         emit(self, std::move(body));
+      s.committing = true;
       emit(self, std::move(last), [=, effect = std::move(d.effect)] {
-        if (perform(self, effect))
+        auto& st = self->state;
+        st.committing = false;
+        bool again = perform(self, effect) || st.decide_after_commit;
+        st.decide_after_commit = false;
+        if (again)
           drive(self);
       });
       return;
@@ -371,14 +443,20 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
       else
         resume(self);
       s.started = true;
+      // Children journaled before a restart are found again (or their
+      // journaled end is read back) by the supervisor.
+      for (auto& d : s.st.children)
+        attach_child(self, d);
       // A cancel can arrive before `start`: CAF runs this behavior function,
       // which queues `start`, only at the actor's first activation, so a
       // cancel sent right after the spawn (by an owner, or by the supervisor
       // relaunching a run canceled while it was down) is first in the
       // mailbox. Journaling it then would put it before run_start, or into a
       // state the read-back run replaces; it is taken here instead.
-      if (s.cancel_pending && s.st.phase != run_phase::finished && !s.st.cancel_requested)
+      if (s.cancel_pending && s.st.phase != run_phase::finished && !s.st.cancel_requested) {
         emit(self, error_event{error_kind::canceled, "canceled by request", ""});
+        cancel_children(self);
+      }
       drive(self);
     },
     [=](retry_atom, tool_request& req) { send_tool_request(self, std::move(req)); },
@@ -397,6 +475,7 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
                        return c.status == call_slot::state::awaiting_approval;
                      });
       emit(self, error_event{error_kind::canceled, "canceled by request", ""});
+      cancel_children(self);
       if (idle)
         drive(self);
       else if (s.st.phase == run_phase::awaiting_reply)

@@ -14,6 +14,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "core/policy.hpp"
 #include "core/run_decisions.hpp"
@@ -29,6 +30,9 @@ struct run_wiring {
   caf::actor journal;
   caf::actor route; ///< the model route of the agent's model
   caf::actor tools; ///< the tool pool
+  /// The run supervisor, which starts (and finds again) delegated children:
+  /// `(delegate_atom, child_order) -> run_result`. Weak: set by the supervisor.
+  caf::actor_addr supervisor;
   /// MCP servers by `[mcp.NAME]`: their tools' calls (`NAME__tool`) go to
   /// these actors (actors/mcp_server.hpp) instead of the pool.
   std::map<std::string, caf::actor> mcp_servers;
@@ -68,6 +72,15 @@ struct run_spec {
   std::shared_ptr<rebuilt_run> resumed;
 };
 
+/// A run's request for the child of its journaled delegation: started, found
+/// running, or found ended in the journal (after a crash).
+struct child_order {
+  std::string parent_run_id;
+  std::string root_run_id; ///< the tree's root
+  run_start parent;        ///< the parent's run_start (scenario, tenant, ...)
+  delegation child;
+};
+
 /// Builds the spec of a journaled run read back by a run_rebuilder.
 [[nodiscard]] run_spec spec_from_journal(rebuilt_run run);
 
@@ -84,3 +97,5 @@ struct run_spec {
 [[nodiscard]] int64_t system_clock_us();
 
 } // namespace troupe
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::child_order)

@@ -59,6 +59,13 @@ caf::expected<run_ticket> take_on(supervisor_actor* self, const resume_order& or
     return cannot_resume(run_id, wiring.error());
   wiring->on_done = order.on_done;
   auto ticket = admit(self, spec, std::move(*wiring));
+  // Listed although a child: its parent ended (the journal lists children of
+  // unfinished parents through them), so nobody waits for it any more.
+  if (!spec.parent_run_id.empty()) {
+    spdlog::info("resume: run {} is a child of the ended run {}; it is canceled", run_id,
+                 spec.parent_run_id);
+    st.runs.at(run_id).cancel_on_launch = true;
+  }
   if (st.shutting_down)
     drop_unstarted(self, run_id);
   else if (st.gate.admit(run_id))

@@ -44,9 +44,12 @@ void on_run_end(supervisor_actor* self, const run_result& r) {
   if (i == st.runs.end())
     return;
   auto result = std::move(i->second.result);
+  auto waiters = std::move(i->second.waiters);
   st.runs.erase(i);
   st.finished[r.run_id] = r;
   result->set_value(r);
+  for (auto& parent : waiters)
+    parent.deliver(r);
   if (auto next = st.gate.release(r.run_id)) {
     auto& entry = st.runs.at(*next);
     auto spec = entry.launch.spec;
@@ -190,9 +193,15 @@ caf::behavior run_supervisor(supervisor_actor* self, supervisor_config cfg) {
     [=](resume_atom, resume_order& order) { return resume(self, std::move(order)); },
     [=](done_atom, const run_result& r) { on_run_end(self, r); },
     [=](restart_atom, const std::string& run_id) { restart(self, run_id); },
+    [=](delegate_atom, child_order& order) { return child_of(self, std::move(order)); },
     [=](cancel_atom, const std::string& run_id) -> bool {
-      auto i = self->state.runs.find(run_id);
-      if (i == self->state.runs.end())
+      auto& st = self->state;
+      if (st.attaching.count(run_id) > 0) {
+        st.canceled_while_attaching.insert(run_id); // canceled when it launches
+        return true;
+      }
+      auto i = st.runs.find(run_id);
+      if (i == st.runs.end())
         return false;
       if (i->second.current)
         self->send(i->second.current, cancel_atom::value);
@@ -223,6 +232,7 @@ run_ticket admit(supervisor_actor* self, const run_spec& spec, run_wiring wiring
     if (auto s = caf::actor_cast<caf::actor>(sup))
       caf::anon_send(s, done_atom::value, r);
   };
+  wiring.supervisor = self->address();
   entry.launch.spec = spec; // shares the journal read back, if any; dropped here:
   entry.launch.spec.resumed.reset(); // a restart reads the journal again
   entry.launch.wiring = std::move(wiring);

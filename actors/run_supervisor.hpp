@@ -32,6 +32,16 @@
 //       flight here.
 //   (get_atom, std::string run_id)    -> std::optional<run_result>
 //       How a run this supervisor saw end ended.
+//   (delegate_atom, child_order)      -> run_result
+//       A parent's child, once it ended. The parent journaled the delegation
+//       first, so the child's id is known and stable across crashes: a child
+//       in flight here is waited for; otherwise the journal decides (claim):
+//       a child that ended is read back and its end answered at once, an
+//       unfinished one is continued like a resumed run, and one the journal
+//       does not have is started (`supervisor_config::make_child`). Children
+//       bypass the resume gate: their tree holds a slot already, and waiting
+//       behind it could deadlock. Errors (the child cannot be wired, another
+//       process drives it) answer the parent, which shows them to its model.
 //   (shutdown_atom)                   -> caf::unit
 //       Cancels every run in flight and answers once each journaled its end.
 //       Resumed runs still waiting for a slot are not started: they stay
@@ -82,6 +92,14 @@ struct restart_policy {
   std::chrono::milliseconds max_backoff{2000};
 };
 
+/// A run to start: what it is and how it is wired. Carries std::function
+/// members, so it only travels within one process (runs are supervised on
+/// the node that hosts them).
+struct run_launch {
+  run_spec spec;
+  run_wiring wiring;
+};
+
 struct supervisor_config {
   /// The journal actor (actors/journal.hpp): claims, reads, failure records.
   caf::actor journal;
@@ -95,15 +113,12 @@ struct supervisor_config {
   /// on the supervisor's thread; an error says why the run cannot be wired
   /// here (e.g. its scenario is unknown) and becomes its resume outcome.
   std::function<caf::expected<run_wiring>(const run_spec&)> wire;
+  /// Builds a delegated child that the journal does not have yet: its spec
+  /// (run_start from the scenario) and wiring. Called on the supervisor's
+  /// thread; ids and lineage are filled in by the supervisor.
+  std::function<caf::expected<run_launch>(const child_order&)> make_child;
 };
 
-/// A run to start: what it is and how it is wired. Carries std::function
-/// members, so it only travels within one process (runs are supervised on
-/// the node that hosts them).
-struct run_launch {
-  run_spec spec;
-  run_wiring wiring;
-};
 
 /// An admitted run: its id and its result once it ended.
 struct run_ticket {

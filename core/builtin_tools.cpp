@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/delegation.hpp"
 #include "core/tool_helpers.hpp"
 
 namespace troupe {
@@ -52,7 +53,8 @@ tool_definition make_complete_tool() {
 
 caf::error register_builtin_tools(tool_registry& registry) {
   for (auto make : {make_echo_tool, make_read_file_tool, make_write_file_tool,
-                    make_append_file_tool, make_list_dir_tool, make_complete_tool})
+                    make_append_file_tool, make_list_dir_tool, make_complete_tool,
+                    make_delegate_tool})
     if (auto err = registry.add(make()))
       return err;
   return caf::none;

@@ -119,6 +119,14 @@ struct summarizer {
     s += c.endpoint + ":" + c.model + " (" + x.reason + ")" + (x.hedge ? " hedge" : "");
     return s + " -> " + x.outcome;
   }
+  std::string operator()(const delegation& x) const {
+    return x.call_id + " -> " + x.child_run_id + " (" + x.agent + ", "
+           + std::to_string(x.limits.max_turns) + " turns): " + one_line(x.task, 50);
+  }
+  std::string operator()(const delegation_result& x) const {
+    return x.call_id + " <- " + x.child_run_id + " " + std::string(to_string(x.status)) + ": "
+           + one_line(x.status == run_status::completed ? x.answer : x.summary, 50);
+  }
 };
 
 } // namespace

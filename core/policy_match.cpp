@@ -300,7 +300,7 @@ policy default_policy() {
   p.fallback = decision_kind::deny;
   for (const char* tool : {"read_file", "write_file", "append_file", "list_dir"})
     p.rules.push_back(builtin_rule(tool, true));
-  for (const char* tool : {"echo", "complete"})
+  for (const char* tool : {"echo", "complete", "delegate"})
     p.rules.push_back(builtin_rule(tool, false));
   p.source = "(built-in default policy)";
   p.version = policy_hash(p);

@@ -1,7 +1,9 @@
 #include "core/replay.hpp"
 
 #include <deque>
+#include <set>
 
+#include "core/delegation.hpp"
 #include "core/gateway/route_record.hpp"
 #include "core/run_decisions.hpp"
 #include "core/run_snapshot.hpp"
@@ -76,6 +78,16 @@ struct describer {
   std::string operator()(const route_attempt& x) const {
     return "route_attempt " + x.route + " #" + std::to_string(x.attempt);
   }
+  std::string operator()(const delegation& x) const {
+    return "delegation " + x.call_id + " child=" + x.child_run_id + " agent=" + x.agent
+           + " turns=" + std::to_string(x.limits.max_turns)
+           + " tool_calls=" + std::to_string(x.limits.max_tool_calls)
+           + " tokens=" + std::to_string(x.limits.max_tokens)
+           + " runs=" + std::to_string(x.limits.max_descendants + 1);
+  }
+  std::string operator()(const delegation_result& x) const {
+    return "delegation_result " + x.call_id + " " + std::string(to_string(x.status));
+  }
 };
 
 // Inputs come from outside the run's logic and may arrive between any two of
@@ -116,6 +128,7 @@ void replay_events(run_state& st, const event* first, const event* last,
                    replay_report& rep) {
   // What the last decision journals and then waits for, not yet matched.
   std::deque<std::string> expected;
+  std::set<std::string> returned; ///< children whose answer is the next input
   for (auto* p = first; p != last; ++p) {
     auto& ev = *p;
     ++rep.events;
@@ -136,7 +149,13 @@ void replay_events(run_state& st, const event* first, const event* last,
       apply(st, ev);
       continue;
     }
-    if (is_input(ev)) {
+    // A child's end: its delegation_result and the tool_result the run
+    // journals with it (the child's answer, shown to the model) are inputs.
+    if (auto* r = std::get_if<delegation_result>(&ev.body))
+      returned.insert(r->call_id);
+    auto* result = std::get_if<tool_result>(&ev.body);
+    bool child_answer = result != nullptr && returned.erase(result->call_id) > 0;
+    if (is_input(ev) || child_answer || std::holds_alternative<delegation_result>(ev.body)) {
       apply(st, ev);
       expected.clear(); // the run decides again from here
       continue;

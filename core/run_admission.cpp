@@ -8,6 +8,20 @@
 
 namespace troupe {
 
+namespace {
+
+// `root` and every agent it can reach through `delegates`, in a stable order.
+std::vector<std::string> reachable_agents(const scenario& sc, const std::string& root) {
+  std::vector<std::string> out{root};
+  for (size_t i = 0; i < out.size(); ++i)
+    for (auto& next : sc.agents.at(out[i]).delegates)
+      if (std::find(out.begin(), out.end(), next) == out.end())
+        out.push_back(next);
+  return out;
+}
+
+} // namespace
+
 caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
                                    const std::string& task, const tool_registry& registry,
                                    std::string scenario_key) {
@@ -23,17 +37,23 @@ caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
     return caf::make_error(runtime_errc::invalid_scenario,
                            sc.source + ": the run has no task; set [run].task "
                                        "or pass one (--task)");
-  for (const auto& t : cfg.tools) {
-    auto* def = registry.find(t);
-    if (def == nullptr)
-      return caf::make_error(runtime_errc::unknown_tool,
-                             sc.source + ": agent '" + agent_name + "' lists tool '" + t
-                               + "', which is not registered"
-                               + (mcp_server_of(t) ? " (its MCP server does not offer it, or "
-                                                     "[mcp].tools hides it)"
-                                                   : ""));
-    if (mcp_server_of(t))
-      start.external_tools.push_back(external_of(*def));
+  // The whole tree decides with the MCP tools offered when its root started:
+  // those of every agent the root can reach by delegation.
+  for (auto& name : reachable_agents(sc, agent_name)) {
+    for (const auto& t : sc.agents.at(name).tools) {
+      auto* def = registry.find(t);
+      if (def == nullptr)
+        return caf::make_error(runtime_errc::unknown_tool,
+                               sc.source + ": agent '" + name + "' lists tool '" + t
+                                 + "', which is not registered"
+                                 + (mcp_server_of(t) ? " (its MCP server does not offer it, or "
+                                                       "[mcp].tools hides it)"
+                                                     : ""));
+      bool seen = std::any_of(start.external_tools.begin(), start.external_tools.end(),
+                              [&](auto& x) { return x.name == t; });
+      if (mcp_server_of(t) && !seen)
+        start.external_tools.push_back(external_of(*def));
+    }
   }
   start.agent = agent_name;
   start.tenant = sc.tenant;
@@ -43,6 +63,8 @@ caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
   start.limits = sc.limits;
   start.scenario = std::move(scenario_key);
   start.workspace = sc.workspace_root.string();
+  start.delegates = cfg.delegates;
+  start.children_on_end = sc.children_on_end;
   return start;
 }
 

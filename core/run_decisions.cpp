@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/delegation.hpp"
 #include "core/envelope.hpp"
 #include "core/run_snapshot.hpp"
 #include "core/saturating_time.hpp"
@@ -43,8 +44,9 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
   auto& call = slot.call;
   if (!step.refusal.empty())
     return journal(error_event{error_kind::refused, step.refusal, call.call_id});
+  auto intent = call.name == delegate_tool ? durability::accepted : durability::durable;
   if (step.decided && slot.args_normalized)
-    return journal(tool_call{call.call_id, call.name, call.args_json}, durability::durable);
+    return journal(tool_call{call.call_id, call.name, call.args_json}, intent);
   auto args = prepare_call(in.registry, call.name, call.args_json);
   if (!args)
     return journal(parse_failure{call.call_id, call.name, call.args_json,
@@ -52,7 +54,12 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
   auto normalized = args->dump();
   // An allowed call whose tool_call a crash lost: its decision is journaled.
   if (step.decided)
-    return journal(tool_call{call.call_id, call.name, normalized}, durability::durable);
+    return journal(tool_call{call.call_id, call.name, normalized}, intent);
+  if (call.name == delegate_tool) {
+    auto refusal = delegation_refusal(st, *args, in.now_us);
+    if (!refusal.empty())
+      return journal(error_event{error_kind::refused, refusal, call.call_id});
+  }
   auto memo = scope_violation(call.name, is_pure(in.registry, call.name), *args, st.workspace);
   if (!memo.empty())
     return journal(error_event{error_kind::out_of_scope,
@@ -66,11 +73,15 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
     pd.grants = grants_of(verdict);
   d.journal.push_back(pd);
   if (verdict.decision == decision_kind::allow) {
-    // Write-ahead: the intent is durable before the tool runs.
+    // Write-ahead: the intent is durable before the tool runs. A delegation
+    // acts only through its child, whose events follow the parent's into
+    // the same journal (one writer, in order): the child's first durable
+    // intent makes this one durable too, so it need not wait here.
     d.journal.push_back(tool_call{call.call_id, call.name, normalized});
-    d.wait = durability::durable;
-    // `complete` runs nowhere: its result is journaled by the next decision.
-    if (call.name == complete_tool)
+    d.wait = intent;
+    // `complete` runs nowhere: its result is journaled by the next decision;
+    // a delegation's next decision journals its child.
+    if (call.name == complete_tool || call.name == delegate_tool)
       d.effect = go_on{};
     else
       d.effect = run_tool{{call.call_id, call.name, normalized}, pd.grants};
@@ -102,6 +113,18 @@ decision execute(const run_state& st, const execute_call_step& step,
   auto& call = slot.call;
   if (call.name == complete_tool)
     return journal(tool_result{call.call_id, call.name, true, "run completed"});
+  if (call.name == delegate_tool) {
+    // Its child is not journaled yet (after a crash, too: a journaled one is
+    // running and found again by the run).
+    if (st.cancel_requested)
+      return journal(tool_result{call.call_id, call.name, false,
+                                 "delegate: the run was canceled before the child started"});
+    std::string why;
+    auto child = plan_delegation(st, call, in.now_us, &why);
+    if (!child)
+      return journal(tool_result{call.call_id, call.name, false, "delegate: " + why});
+    return journal(*child, durability::accepted, start_child{*child});
+  }
   bool recovered = in.recovered != nullptr && in.recovered->count(call.call_id) > 0;
   auto* def = in.registry.find(call.name);
   if (recovered && (def == nullptr || def->effect == tool_effect::unsafe)) {

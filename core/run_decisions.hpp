@@ -57,12 +57,20 @@ struct run_tool {
 struct await_approval {
   approval_request request;
 };
+/// Start (or find again, after a crash) the child of a delegation whose
+/// `delegation` event is journaled; the run goes on deciding at once. The
+/// child's end comes back as the inputs `delegation_result` + `tool_result`
+/// (core/delegation.hpp).
+struct start_child {
+  delegation child;
+};
 /// The completion is journaled: the run is over.
 struct stop {};
 /// Nothing to do until an input arrives.
 struct idle {};
 
-using run_effect = std::variant<go_on, ask_model, run_tool, await_approval, stop, idle>;
+using run_effect =
+  std::variant<go_on, ask_model, run_tool, await_approval, start_child, stop, idle>;
 
 /// How long the last journaled event must be on disk before the effect.
 enum class durability : uint8_t {

@@ -60,6 +60,8 @@ run_snapshot snapshot_of(const run_state& st) {
   s.complete_call = st.complete_call;
   s.pending_approvals = st.pending_approvals;
   s.messages = static_cast<uint32_t>(st.chat.conversation.size());
+  s.children = st.children;
+  s.children_started = st.children_started;
   return s;
 }
 
@@ -140,6 +142,12 @@ caf::expected<run_state> restore(const event& start, const event* reply, const e
   st.out_of_scope = snap.out_of_scope;
   st.complete_call = snap.complete_call;
   st.pending_approvals = snap.pending_approvals;
+  st.children = snap.children;
+  st.children_started = snap.children_started;
+  for (auto& child : st.children)
+    for (auto& slot : st.calls)
+      if (slot.call.call_id == child.call_id)
+        slot.child_running = true;
   st.totals = body.totals; // KPIs travel in the checkpoint itself
   st.chat = chat ? std::move(*chat) : transcript{};
   apply(st, cp); // the checkpoint's own timestamp moves the run's clock
@@ -198,6 +206,27 @@ std::string show(const std::vector<approval_request>& xs) {
   return "[" + out + "]";
 }
 
+std::string show(const std::vector<delegation>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x.call_id + "->" + x.child_run_id + " " + x.agent
+           + " turns=" + std::to_string(x.limits.max_turns);
+  return "[" + out + "]";
+}
+
+bool same(const limits_record& a, const limits_record& b) {
+  return a.max_turns == b.max_turns && a.max_tool_calls == b.max_tool_calls
+         && a.max_tokens == b.max_tokens && a.deadline_ms == b.deadline_ms
+         && a.max_consecutive_errors == b.max_consecutive_errors
+         && a.max_parse_failures == b.max_parse_failures
+         && a.max_cost_micro_usd == b.max_cost_micro_usd && a.max_depth == b.max_depth
+         && a.max_children == b.max_children && a.max_descendants == b.max_descendants;
+}
+bool same(const delegation& a, const delegation& b) {
+  return a.call_id == b.call_id && a.child_run_id == b.child_run_id && a.agent == b.agent
+         && a.task == b.task && same(a.limits, b.limits) && a.depth == b.depth
+         && a.output_schema == b.output_schema;
+}
 bool same(const call_run& a, const call_run& b) {
   return a.status == b.status && a.count == b.count;
 }
@@ -239,7 +268,8 @@ void for_each_field(const run_snapshot& a, const run_snapshot& b, F&& f) {
     && f("out_of_scope", a.out_of_scope, b.out_of_scope)
     && f("complete_call", a.complete_call, b.complete_call)
     && f("pending_approvals", a.pending_approvals, b.pending_approvals)
-    && f("messages", a.messages, b.messages);
+    && f("messages", a.messages, b.messages) && f("children", a.children, b.children)
+    && f("children_started", a.children_started, b.children_started);
 }
 
 bool same_kpis(const kpis& a, const kpis& b) {
@@ -248,7 +278,11 @@ bool same_kpis(const kpis& a, const kpis& b) {
          && a.retries == b.retries && a.input_tokens == b.input_tokens
          && a.output_tokens == b.output_tokens && a.wall_ms == b.wall_ms
          && a.tool_errors == b.tool_errors && a.model_errors == b.model_errors
-         && a.denials == b.denials;
+         && a.denials == b.denials && a.cost_micro_usd == b.cost_micro_usd
+         && a.descendant_runs == b.descendant_runs && a.descendant_turns == b.descendant_turns
+         && a.descendant_tool_calls == b.descendant_tool_calls
+         && a.descendant_tokens == b.descendant_tokens
+         && a.descendant_cost_micro_usd == b.descendant_cost_micro_usd;
 }
 
 bool same_message(const chat_message& a, const chat_message& b) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/delegation.hpp"
 #include "core/event_summary.hpp"
 #include "core/mcp/mcp_catalog.hpp"
 #include "core/saturating_time.hpp"
@@ -76,6 +77,29 @@ struct control_folder {
     st.limits = x.limits;
     st.started_us = ev.ts_us;
     st.phase = run_phase::between_turns;
+    st.depth = x.depth;
+    st.delegates = x.delegates;
+    st.wait_for_children = x.children_on_end == "wait";
+  }
+  void operator()(const delegation& x) {
+    st.children.push_back(x);
+    ++st.children_started;
+    if (auto* s = find_slot(st, x.call_id))
+      s->child_running = true;
+  }
+  void operator()(const delegation_result& x) {
+    if (auto* s = find_slot(st, x.call_id))
+      s->child_running = false;
+    auto& c = st.children;
+    c.erase(std::remove_if(c.begin(), c.end(),
+                           [&](auto& d) { return d.call_id == x.call_id; }),
+            c.end());
+    auto& k = st.totals;
+    k.descendant_runs += 1 + x.totals.descendant_runs;
+    k.descendant_turns += subtree_turns(x.totals);
+    k.descendant_tool_calls += subtree_tool_calls(x.totals);
+    k.descendant_tokens += subtree_tokens(x.totals);
+    k.descendant_cost_micro_usd += subtree_cost(x.totals);
   }
   void operator()(const turn_start& x) {
     st.turn = x.turn;
@@ -166,8 +190,15 @@ struct control_folder {
   }
   void operator()(const tool_result& x) {
     mark_done(st, x.call_id);
-    st.checkpoint = x.name == complete_tool ? run_state::checkpoint_due::accepted
-                                            : run_state::checkpoint_due::durable;
+    // `complete` and a child's answer had no effect in the world to protect
+    // (the child's own completion is durable already); a fan-out checkpoints
+    // once its last child answered, not once per child.
+    if (x.name == complete_tool)
+      st.checkpoint = run_state::checkpoint_due::accepted;
+    else if (x.name != delegate_tool)
+      st.checkpoint = run_state::checkpoint_due::durable;
+    else if (st.children.empty())
+      st.checkpoint = run_state::checkpoint_due::accepted;
     if (x.ok) {
       st.consecutive_errors = 0;
     } else {
@@ -309,6 +340,8 @@ struct transcript_folder {
   void operator()(const approval_request&) {}
   void operator()(const retry&) {}
   void operator()(const route_attempt&) {}
+  void operator()(const delegation&) {}
+  void operator()(const delegation_result&) {}
   void operator()(const turn_end&) {}
   void operator()(const completion&) {}
   void operator()(const checkpoint&) {}
@@ -322,24 +355,28 @@ std::string usd(uint64_t micro) {
   return buf;
 }
 
+// Limits bound a run's whole subtree: its finished descendants' spend counts
+// (children still running hold their budgets, which handle_calls counts).
 std::optional<limit> limit_hit(const run_state& st) {
   auto& l = st.limits;
   auto& k = st.totals;
   auto n = [](uint64_t x) { return std::to_string(x); };
-  if (l.max_turns != 0 && k.turns >= l.max_turns)
-    return limit{"max_turns", n(k.turns) + " of " + n(l.max_turns) + " turns used"};
-  if (l.max_tokens != 0 && k.input_tokens + k.output_tokens >= l.max_tokens)
-    return limit{"max_tokens", n(k.input_tokens + k.output_tokens) + " of "
-                                 + n(l.max_tokens) + " tokens used"};
+  auto turns = subtree_turns(k);
+  auto tokens = subtree_tokens(k);
+  auto cost = subtree_cost(k);
+  auto tool_calls = subtree_tool_calls(k);
+  if (l.max_turns != 0 && turns >= l.max_turns)
+    return limit{"max_turns", n(turns) + " of " + n(l.max_turns) + " turns used"};
+  if (l.max_tokens != 0 && tokens >= l.max_tokens)
+    return limit{"max_tokens", n(tokens) + " of " + n(l.max_tokens) + " tokens used"};
   if (l.deadline_ms != 0
       && elapsed_us(st.started_us, st.last_ts_us) >= ms_to_us(l.deadline_ms))
     return limit{"deadline", "the " + n(l.deadline_ms) + " ms deadline passed"};
-  if (l.max_cost_micro_usd != 0 && k.cost_micro_usd >= l.max_cost_micro_usd)
-    return limit{"max_cost", usd(k.cost_micro_usd) + " of " + usd(l.max_cost_micro_usd)
-                               + " USD spent"};
-  if (l.max_tool_calls != 0 && k.tool_calls >= l.max_tool_calls)
+  if (l.max_cost_micro_usd != 0 && cost >= l.max_cost_micro_usd)
+    return limit{"max_cost", usd(cost) + " of " + usd(l.max_cost_micro_usd) + " USD spent"};
+  if (l.max_tool_calls != 0 && tool_calls >= l.max_tool_calls)
     return limit{"max_tool_calls",
-                 n(k.tool_calls) + " of " + n(l.max_tool_calls) + " tool calls used"};
+                 n(tool_calls) + " of " + n(l.max_tool_calls) + " tool calls used"};
   // For the two error tolerances 0 is a strict mode: the first error counts.
   if (st.consecutive_errors > 0
       && st.consecutive_errors >= l.max_consecutive_errors) {
@@ -372,11 +409,27 @@ bool offered(const run_state& st, const std::string& name) {
   return std::find(st.tools.begin(), st.tools.end(), name) != st.tools.end();
 }
 
+// Tool calls used, with the finished subtree's and what running children
+// hold (each child's tool calls plus its `complete`).
+uint64_t tool_calls_held(const run_state& st) {
+  uint64_t n = subtree_tool_calls(st.totals);
+  for (auto& c : st.children)
+    n += uint64_t{c.limits.max_tool_calls} + 1;
+  return n;
+}
+
 run_step handle_calls(const run_state& st) {
   for (size_t i = 0; i < st.calls.size(); ++i) {
     auto& slot = st.calls[i];
-    if (slot.status == call_slot::state::in_flight)
+    if (slot.status == call_slot::state::in_flight) {
+      // A started child runs beside the calls after it.
+      if (slot.child_running)
+        continue;
       return execute_call_step{i};
+    }
+    // Canceled: what is in flight ends, nothing more starts.
+    if (st.cancel_requested)
+      continue;
     if (slot.status == call_slot::state::awaiting_approval) {
       bool requested = std::any_of(
         st.pending_approvals.begin(), st.pending_approvals.end(),
@@ -397,12 +450,17 @@ run_step handle_calls(const run_state& st) {
       return vet_call_step{i, why};
     }
     if (name != complete_tool && st.limits.max_tool_calls != 0
-        && st.totals.tool_calls >= st.limits.max_tool_calls)
+        && tool_calls_held(st) >= st.limits.max_tool_calls)
       return vet_call_step{i, "the tool-call limit ("
                                 + std::to_string(st.limits.max_tool_calls)
                                 + ") is reached; call not run"};
     return vet_call_step{i, {}};
   }
+  // Children still running: a completion waits for them when the scenario
+  // says so (otherwise it ends the run, which cancels them); a turn always
+  // waits, so that their results are in the conversation.
+  if (!st.children.empty() && (!st.complete_call || st.wait_for_children))
+    return wait_step{};
   if (st.complete_call) {
     auto& [status, answer] = *st.complete_call;
     if (st.in_recovery())
@@ -425,6 +483,11 @@ void apply(run_state& st, const event& ev) {
 
 void apply(transcript& t, const event& ev) {
   std::visit(transcript_folder{t}, ev.body);
+}
+
+bool child_running(const run_state& st, const std::string& call_id) {
+  return std::any_of(st.children.begin(), st.children.end(),
+                     [&](auto& d) { return d.call_id == call_id; });
 }
 
 run_status status_of_complete(std::string_view status, bool in_recovery) {

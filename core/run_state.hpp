@@ -33,6 +33,9 @@ struct call_slot {
   /// request is built from this, never from the policy loaded now.
   call_grants grants{};
   std::string rule{};
+  /// A delegate call whose child was journaled and has not ended (the
+  /// delegation is in run_state::children).
+  bool child_running = false;
 };
 
 /// What the model is shown and what a runtime-written summary quotes. It is
@@ -83,6 +86,13 @@ struct run_state {
   std::string tenant;
   std::string workspace; ///< run_start's workspace root, for the scope boundary
   kpis totals;
+
+  // -- delegation (core/delegation.hpp) ----------------------------------------
+  uint32_t depth = 0;
+  std::vector<std::string> delegates; ///< agents it may delegate to
+  bool wait_for_children = false;     ///< its completion waits for running children
+  std::vector<delegation> children;   ///< delegations whose result has not come back
+  uint32_t children_started = 0;
 
   // -- the end ----------------------------------------------------------------
   std::optional<completion> outcome;
@@ -138,7 +148,9 @@ struct request_approval_step {
   size_t index;
 };
 
-/// Execute call `index` (its tool_call is durable) and journal tool_result.
+/// Execute call `index` (its tool_call is durable) and journal tool_result;
+/// a delegate call journals its `delegation` and starts the child, whose
+/// result comes back as an input while the run goes on with the next calls.
 struct execute_call_step {
   size_t index;
 };
@@ -164,7 +176,7 @@ struct finish_step {
   completion outcome;
 };
 
-/// Nothing to do until an awaited reply or result arrives.
+/// Nothing to do until an awaited reply or result (a child's, too) arrives.
 struct wait_step {};
 
 using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
@@ -189,6 +201,9 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
                                           bool tool_is_pure,
                                           const nlohmann::json& args,
                                           std::string_view workspace_root = {});
+
+/// Whether call `call_id` is a delegation whose child has not ended.
+[[nodiscard]] bool child_running(const run_state& st, const std::string& call_id);
 
 /// Maps `complete`'s status argument to the run status.
 [[nodiscard]] run_status status_of_complete(std::string_view status,

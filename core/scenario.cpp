@@ -2,6 +2,7 @@
 #include "core/scenario.hpp"
 #include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
+#include "core/detail/scenario_delegation.hpp"
 #include "core/toml_limits.hpp"
 #include "core/detail/scenario_mcp.hpp"
 #include "core/detail/scenario_models.hpp"
@@ -89,7 +90,7 @@ public:
   [[nodiscard]] caf::error parse(const toml::table& root, const std::filesystem::path& base_dir) {
     TROUPE_TRY(check_keys(root, "the top level",
                           {"run", "limits", "workspace", "endpoints", "models", "agents",
-                           "script", "policy", "mcp"}));
+                           "script", "policy", "mcp", "delegation"}));
     const toml::table* run = nullptr;
     TROUPE_TRY(section(root, "run", run));
     if (!run)
@@ -100,6 +101,7 @@ public:
     TROUPE_TRY(detail::parse_model_tables(root, source_, out_));
     TROUPE_TRY(detail::parse_mcp_tables(root, source_, base_dir, out_));
     TROUPE_TRY(for_each_named(root, "agents", true, &scenario_parser::parse_agent));
+    TROUPE_TRY(detail::parse_delegation(root, source_, out_));
     if (out_.agents.count(out_.agent) == 0)
       return fail(run->get("agent")->source(),
                   "'agent' in [run] names unknown agent " + in_quotes(out_.agent)
@@ -211,7 +213,7 @@ private:
 
   caf::error parse_agent(const std::string& name, const toml::table& t) {
     const std::string where = "[agents." + name + "]";
-    TROUPE_TRY(check_keys(t, where, {"model", "instructions", "tools"}));
+    TROUPE_TRY(check_keys(t, where, {"model", "instructions", "tools", "delegates"}));
     agent_config cfg;
     cfg.name = name;
     TROUPE_TRY(read_string(t, where, "model", cfg.model, "the name of a [models.<name>] table"));
@@ -246,6 +248,7 @@ private:
                                      + where + "; expected each tool once");
       cfg.tools.push_back(tool_name);
     }
+    TROUPE_TRY(read_strings(t, where, "delegates", cfg.delegates));
     if (!contains(cfg.tools, complete_tool))
       return fail(tools_node->source(), "agent " + in_quotes(name)
                                           + " must list the 'complete' tool in 'tools' of "

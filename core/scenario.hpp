@@ -88,7 +88,10 @@ struct agent_config {
   std::string model; ///< names an entry of scenario::models
   std::string instructions;
   /// Tool names in file order; always contains "complete", no duplicates.
+  /// Contains "delegate" exactly when `delegates` is not empty.
   std::vector<std::string> tools;
+  /// The agents it may delegate to: its edges of the delegation graph.
+  std::vector<std::string> delegates;
 };
 
 struct scenario {
@@ -96,7 +99,11 @@ struct scenario {
   std::string agent;             ///< [run].agent; names an entry of agents
   std::string task;              ///< may be empty: the CLI --task then must give one
   std::string tenant = "default";
+  /// `[limits]`, with `[delegation]`'s max_depth, max_children and max_runs
+  /// (as max_descendants = max_runs - 1) in it.
   run_limits limits;
+  /// `[delegation].children_on_end`: "cancel" or "wait".
+  std::string children_on_end = "cancel";
   /// Absolute and lexically normalized, without a trailing separator.
   /// Default: "<scenario dir>/work".
   std::filesystem::path workspace_root;

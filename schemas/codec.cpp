@@ -11,6 +11,7 @@
 
 #include "journal.capnp.h"
 #include "schemas/detail/capnp_helpers.hpp"
+#include "schemas/detail/delegation_codec.hpp"
 #include "schemas/detail/route_codec.hpp"
 #include "schemas/detail/snapshot_codec.hpp"
 #include "schemas/utf8.hpp"
@@ -84,21 +85,6 @@ caf::error check_size(const void* data, size_t size, std::string_view where) {
 
 // -- encode --------------------------------------------------------------------
 
-void put(Kpis::Builder b, const kpis& k) {
-  b.setTurns(k.turns);
-  b.setToolCalls(k.tool_calls);
-  b.setModelCalls(k.model_calls);
-  b.setParseFailures(k.parse_failures);
-  b.setRetries(k.retries);
-  b.setInputTokens(k.input_tokens);
-  b.setOutputTokens(k.output_tokens);
-  b.setWallMs(k.wall_ms);
-  b.setToolErrors(k.tool_errors);
-  b.setModelErrors(k.model_errors);
-  b.setDenials(k.denials);
-  b.setCostMicroUsd(k.cost_micro_usd);
-}
-
 void put(capnp::List<capnp::Text>::Builder b,
          const std::vector<std::string>& xs) {
   for (unsigned i = 0; i < xs.size(); ++i)
@@ -116,14 +102,7 @@ struct body_encoder {
     b.setModel(text(x.model));
     b.setInstructions(text(x.instructions));
     put(b.initTools(x.tools.size()), x.tools);
-    auto l = b.initLimits();
-    l.setMaxTurns(x.limits.max_turns);
-    l.setMaxToolCalls(x.limits.max_tool_calls);
-    l.setMaxTokens(x.limits.max_tokens);
-    l.setDeadlineMs(x.limits.deadline_ms);
-    l.setMaxConsecutiveErrors(x.limits.max_consecutive_errors);
-    l.setMaxParseFailures(x.limits.max_parse_failures);
-    l.setMaxCostMicroUsd(x.limits.max_cost_micro_usd);
+    put(b.initLimits(), x.limits);
     b.setScenario(text(x.scenario));
     b.setWorkspace(text(x.workspace));
     if (!x.external_tools.empty()) {
@@ -136,6 +115,13 @@ struct body_encoder {
         tools[i].setEffect(text(t.effect));
       }
     }
+    b.setDepth(x.depth);
+    if (!x.delegates.empty())
+      put(b.initDelegates(x.delegates.size()), x.delegates);
+    if (!x.children_on_end.empty())
+      b.setChildrenOnEnd(text(x.children_on_end));
+    if (!x.parent_call_id.empty())
+      b.setParentCallId(text(x.parent_call_id));
   }
   void operator()(const turn_start& x) {
     auto b = ev.initTurnStart();
@@ -246,6 +232,8 @@ struct body_encoder {
     b.setReason(text(x.reason));
   }
   void operator()(const route_attempt& x) { put(ev.initRouteAttempt(), x); }
+  void operator()(const delegation& x) { put(ev.initDelegation(), x); }
+  void operator()(const delegation_result& x) { put(ev.initDelegationResult(), x); }
   void operator()(const parse_failure& x) {
     auto b = ev.initParseFailure();
     b.setCallId(text(x.call_id));
@@ -256,23 +244,6 @@ struct body_encoder {
 };
 
 // -- decode --------------------------------------------------------------------
-
-kpis get(Kpis::Reader r) {
-  kpis k;
-  k.turns = r.getTurns();
-  k.tool_calls = r.getToolCalls();
-  k.model_calls = r.getModelCalls();
-  k.parse_failures = r.getParseFailures();
-  k.retries = r.getRetries();
-  k.input_tokens = r.getInputTokens();
-  k.output_tokens = r.getOutputTokens();
-  k.wall_ms = r.getWallMs();
-  k.tool_errors = r.getToolErrors();
-  k.model_errors = r.getModelErrors();
-  k.denials = r.getDenials();
-  k.cost_micro_usd = r.getCostMicroUsd();
-  return k;
-}
 
 std::vector<std::string> get(capnp::List<capnp::Text>::Reader r) {
   std::vector<std::string> out;
@@ -289,16 +260,15 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
   switch (r.which()) {
     case Event::RUN_START: {
       auto b = r.getRunStart();
-      auto l = b.getLimits();
       out = run_start{str(b.getAgent()), str(b.getTenant()), str(b.getTask()),
                       str(b.getModel()), str(b.getInstructions()),
-                      get(b.getTools()),
-                      limits_record{l.getMaxTurns(), l.getMaxToolCalls(),
-                                    l.getMaxTokens(), l.getDeadlineMs(),
-                                    l.getMaxConsecutiveErrors(),
-                                    l.getMaxParseFailures(), l.getMaxCostMicroUsd()},
+                      get(b.getTools()), get(b.getLimits()),
                       str(b.getScenario()), str(b.getWorkspace()), {}};
       auto& start = std::get<run_start>(out);
+      start.depth = b.getDepth();
+      start.delegates = get(b.getDelegates());
+      start.children_on_end = str(b.getChildrenOnEnd());
+      start.parent_call_id = str(b.getParentCallId());
       for (auto t : detail::backed(b.getExternalTools(), "external_tools"))
         start.external_tools.push_back({str(t.getName()), str(t.getDescription()),
                                         str(t.getParametersJson()), str(t.getEffect())});
@@ -424,6 +394,19 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
     case Event::ROUTE_ATTEMPT:
       out = get(r.getRouteAttempt());
       return true;
+    case Event::DELEGATION:
+      out = get(r.getDelegation());
+      return true;
+    case Event::DELEGATION_RESULT: {
+      delegation_result x;
+      if (!get(r.getDelegationResult(), x)) {
+        why = "delegation_result has an unknown status #"
+              + std::to_string(static_cast<int>(r.getDelegationResult().getStatus()));
+        return false;
+      }
+      out = std::move(x);
+      return true;
+    }
     case Event::PARSE_FAILURE: {
       auto b = r.getParseFailure();
       out = parse_failure{str(b.getCallId()), str(b.getName()),

@@ -10,7 +10,7 @@ constexpr std::array<std::string_view, event_kind_count> kind_names{
   "run_start",  "turn_start", "model_request", "model_reply",
   "tool_call",  "policy_decision", "tool_result", "turn_end",
   "recovery",   "completion", "error", "checkpoint", "parse_failure",
-  "approval_request", "approval_decision", "retry", "route_attempt",
+  "approval_request", "approval_decision", "retry", "route_attempt", "delegation", "delegation_result",
 };
 
 constexpr std::array<std::string_view, 5> status_names{

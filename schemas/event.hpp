@@ -38,6 +38,12 @@ struct limits_record {
   uint32_t max_parse_failures = 3;
   /// Spend of model replies, from their endpoints' prices; 0: no limit.
   uint64_t max_cost_micro_usd = 0;
+  /// Delegation allowances, split down the tree like the budgets above: how
+  /// many levels may lie below this run, how many children it may start, how
+  /// many runs its whole subtree may hold. 0: it may not delegate.
+  uint32_t max_depth = 3;
+  uint32_t max_children = 8;
+  uint32_t max_descendants = 63;
 };
 
 /// Key performance indicators of a run, folded from its events.
@@ -54,6 +60,14 @@ struct kpis {
   uint32_t model_errors = 0;
   uint32_t denials = 0; ///< calls refused by policy or by an approver
   uint64_t cost_micro_usd = 0;
+  /// What the run's finished descendants spent (their own KPIs with their
+  /// descendants'), from their delegation results: a run's limits bound its
+  /// whole subtree.
+  uint32_t descendant_runs = 0;
+  uint32_t descendant_turns = 0;
+  uint32_t descendant_tool_calls = 0;
+  uint64_t descendant_tokens = 0;
+  uint64_t descendant_cost_micro_usd = 0;
 };
 
 enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
@@ -128,6 +142,24 @@ struct run_start {
   std::string scenario;
   std::string workspace;
   std::vector<external_tool> external_tools;
+  uint32_t depth = 0; ///< 0 for a top-level run
+  /// The agents it may delegate to (the scenario's delegation graph).
+  std::vector<std::string> delegates;
+  /// What its completion does to children still running: "cancel" (also
+  /// when empty) or "wait" (it completes once they ended).
+  std::string children_on_end;
+  std::string parent_call_id; ///< the parent's delegate call; empty at the root
+};
+
+/// A delegate call's child, journaled by the parent before the child starts.
+struct delegation {
+  std::string call_id;
+  std::string child_run_id;
+  std::string agent;
+  std::string task;
+  limits_record limits; ///< the child's budget, split from the parent's
+  uint32_t depth = 0;   ///< the child's
+  std::string output_schema; ///< JSON Schema text the answer must match; empty: any
 };
 
 struct turn_start {
@@ -265,6 +297,8 @@ struct run_snapshot {
   std::optional<std::pair<std::string, std::string>> complete_call;
   std::vector<approval_request> pending_approvals;
   uint32_t messages = 0; ///< length of the conversation
+  std::vector<delegation> children; ///< delegations still running
+  uint32_t children_started = 0;
 };
 
 struct checkpoint {
@@ -338,12 +372,24 @@ struct route_attempt {
   double jitter = 0;
 };
 
+/// How a delegated child ended, journaled by the parent (an input).
+struct delegation_result {
+  std::string call_id;
+  std::string child_run_id;
+  run_status status = run_status::completed;
+  std::string answer;
+  std::string summary;
+  std::string reason;
+  kpis totals; ///< the child's own, with its descendants'
+};
+
 /// The variant order is the event kind; keep it in sync with `event_kind`.
 using event_body =
   std::variant<run_start, turn_start, model_request, model_reply, tool_call,
                policy_decision, tool_result, turn_end, recovery, completion,
                error_event, checkpoint, parse_failure, approval_request,
-               approval_decision, retry, route_attempt>;
+               approval_decision, retry, route_attempt, delegation,
+               delegation_result>;
 
 enum class event_kind : uint8_t {
   run_start,
@@ -363,6 +409,8 @@ enum class event_kind : uint8_t {
   approval_decision,
   retry,
   route_attempt,
+  delegation,
+  delegation_result,
 };
 
 inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;

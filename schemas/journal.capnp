@@ -27,6 +27,11 @@ struct Limits {
   maxConsecutiveErrors @4 :UInt32 $Json.name("max_consecutive_errors");
   maxParseFailures     @5 :UInt32 $Json.name("max_parse_failures");
   maxCostMicroUsd      @6 :UInt64 $Json.name("max_cost_micro_usd");   # 0: no cost limit
+  # Delegation allowances (docs/journal-format.md, "Delegation"); 0 in
+  # journals written before delegation: such a run delegates nothing.
+  maxDepth             @7 :UInt32 $Json.name("max_depth");         # levels below this run
+  maxChildren          @8 :UInt32 $Json.name("max_children");      # children of this run
+  maxDescendants       @9 :UInt32 $Json.name("max_descendants");   # runs below this run
 }
 
 struct Kpis {
@@ -42,6 +47,12 @@ struct Kpis {
   modelErrors   @9 :UInt32 $Json.name("model_errors");
   denials       @10 :UInt32;
   costMicroUsd  @11 :UInt64 $Json.name("cost_micro_usd");
+  # What the run's finished descendants spent, from their results.
+  descendantRuns         @12 :UInt32 $Json.name("descendant_runs");
+  descendantTurns        @13 :UInt32 $Json.name("descendant_turns");
+  descendantToolCalls    @14 :UInt32 $Json.name("descendant_tool_calls");
+  descendantTokens       @15 :UInt64 $Json.name("descendant_tokens");
+  descendantCostMicroUsd @16 :UInt64 $Json.name("descendant_cost_micro_usd");
 }
 
 enum TurnMode {
@@ -72,6 +83,32 @@ struct RunStart {
   # Tools the build does not define (an MCP server's), as the run saw them
   # when it started: replay and resume rebuild its registry from these.
   externalTools @9 :List(ExternalTool) $Json.name("external_tools");
+  depth         @10 :UInt32;                                # 0 for a top-level run
+  delegates     @11 :List(Text);                            # agents it may delegate to
+  childrenOnEnd @12 :Text $Json.name("children_on_end");    # cancel (or empty) | wait
+  parentCallId  @13 :Text $Json.name("parent_call_id");     # the parent's delegate call
+}
+
+# A delegate call's child, journaled by the parent before the child starts.
+struct Delegation {
+  callId       @0 :Text $Json.name("call_id");
+  childRunId   @1 :Text $Json.name("child_run_id");
+  agent        @2 :Text;
+  task         @3 :Text;
+  limits       @4 :Limits;    # the child's budget, split from the parent's
+  depth        @5 :UInt32;    # the child's
+  outputSchema @6 :Text $Json.name("output_schema");   # JSON Schema of the answer; empty: any
+}
+
+# How a delegated child ended, journaled by the parent (an input).
+struct DelegationResult {
+  callId     @0 :Text $Json.name("call_id");
+  childRunId @1 :Text $Json.name("child_run_id");
+  status     @2 :RunStatus;
+  answer     @3 :Text;
+  summary    @4 :Text;
+  reason     @5 :Text;
+  kpis       @6 :Kpis;        # the child's own, with its descendants'
 }
 
 struct ExternalTool {
@@ -283,6 +320,8 @@ struct RunSnapshot {
   completeCall                @14 :CompleteCall $Json.name("complete_call");   # unset: none yet
   pendingApprovals            @15 :List(ApprovalRequest) $Json.name("pending_approvals");
   messages                    @16 :UInt32;   # length of the conversation
+  children                    @17 :List(Delegation);   # delegations still running
+  childrenStarted             @18 :UInt32 $Json.name("children_started");
 }
 
 struct ParseFailure {
@@ -340,5 +379,7 @@ struct Event $Json.discriminator(name = "kind") {
     approvalDecision @19 :ApprovalDecision $Json.name("approval_decision");
     retry            @20 :Retry;
     routeAttempt     @21 :RouteAttempt $Json.name("route_attempt");
+    delegation       @22 :Delegation;
+    delegationResult @23 :DelegationResult $Json.name("delegation_result");
   }
 }

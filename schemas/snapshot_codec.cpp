@@ -4,6 +4,7 @@
 #include "schemas/detail/snapshot_codec.hpp"
 
 #include "schemas/detail/capnp_helpers.hpp"
+#include "schemas/detail/delegation_codec.hpp"
 
 namespace troupe::detail {
 
@@ -74,6 +75,12 @@ void put(RunSnapshot::Builder b, const run_snapshot& x) {
       put(pending[i], x.pending_approvals[i]);
   }
   b.setMessages(x.messages);
+  if (!x.children.empty()) {
+    auto children = b.initChildren(x.children.size());
+    for (unsigned i = 0; i < x.children.size(); ++i)
+      put(children[i], x.children[i]);
+  }
+  b.setChildrenStarted(x.children_started);
 }
 
 approval_request get(ApprovalRequest::Reader b) {
@@ -121,6 +128,9 @@ bool get(RunSnapshot::Reader r, run_snapshot& x) {
   for (auto a : backed(r.getPendingApprovals(), "pending_approvals"))
     x.pending_approvals.push_back(get(a));
   x.messages = r.getMessages();
+  for (auto c : backed(r.getChildren(), "children"))
+    x.children.push_back(get(c));
+  x.children_started = r.getChildrenStarted();
   return true;
 }
 

@@ -20,6 +20,7 @@
 #include "core/builtin_tools.hpp"
 #include "core/external_tools.hpp"
 #include "core/core_dumps.hpp"
+#include "core/delegation.hpp"
 #include "core/run_admission.hpp"
 #include "core/runtime_errc.hpp"
 #include "core/script_provider.hpp"
@@ -235,6 +236,24 @@ struct runtime::impl {
     return known_scenarios.emplace(key, std::move(sc)).first->second;
   }
 
+  /// The supervisor's `make_child` (on its thread): a delegated child's
+  /// run_start from its parent's scenario, wired like any run.
+  caf::expected<run_launch> child_launch(const child_order& order) {
+    auto sc = scenario_named(order.parent.scenario);
+    if (!sc)
+      return std::move(sc.error());
+    auto start = child_start(**sc, order.parent, order.child);
+    if (!start)
+      return std::move(start.error());
+    auto wiring = wiring_for(**sc, *start, nullptr, nullptr);
+    if (!wiring)
+      return std::move(wiring.error());
+    run_launch launch;
+    launch.spec.start = std::move(*start);
+    launch.wiring = std::move(*wiring);
+    return launch;
+  }
+
   /// The supervisor's `wire` for resumed runs (on its thread); the owner's
   /// on_done comes with the resume request.
   caf::expected<run_wiring> wire_resumed(const run_spec& spec) {
@@ -280,6 +299,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   sc.resume_concurrency = p->opts.resume_concurrency;
   // The supervisor stops (in ~runtime) before `impl` goes away.
   sc.wire = [raw = p.get()](const run_spec& spec) { return raw->wire_resumed(spec); };
+  sc.make_child = [raw = p.get()](const child_order& o) { return raw->child_launch(o); };
   p->supervisor = spawn_run_supervisor(*p->sys, std::move(sc));
   if (auto err = register_builtin_tools(*p->registry))
     return err;

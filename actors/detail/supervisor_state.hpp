@@ -33,6 +33,8 @@ struct supervised_run {
   std::shared_ptr<std::promise<run_result>> result;
   std::deque<supervisor_clock::time_point> crashes;
   std::chrono::milliseconds backoff{0};
+  /// Parents waiting for this run's end (it is their delegation's child).
+  std::vector<caf::typed_response_promise<run_result>> waiters;
   bool cancel_on_launch = false; ///< a cancel arrived while it was not running
   bool giving_up = false;        ///< its failure is being journaled; no restart
 };
@@ -46,6 +48,10 @@ struct supervisor_state {
   std::map<caf::actor_addr, std::string> by_actor;
   /// Runs a resume in progress took on and has not decided yet.
   std::set<std::string> resuming;
+  /// Children a parent asked for that are not in flight yet (the journal is
+  /// deciding what they are), and those of them canceled meanwhile.
+  std::set<std::string> attaching;
+  std::set<std::string> canceled_while_attaching;
   std::map<std::string, run_result> finished;
   bool shutting_down = false;
   std::vector<caf::response_promise> shutdown_waiters;
@@ -66,6 +72,10 @@ void drop_unstarted(supervisor_actor* self, const std::string& run_id);
 
 /// Answers the shutdown requests once no run is in flight or being resumed.
 void finish_shutdown_if_idle(supervisor_actor* self);
+
+/// The delegate_atom handler: the child of a parent's journaled delegation,
+/// started, found in flight, or read back from the journal (actors/run_children.cpp).
+[[nodiscard]] caf::result<run_result> child_of(supervisor_actor* self, child_order order);
 
 /// Continues the journal's unfinished runs (the resume_atom handler).
 [[nodiscard]] caf::result<resume_outcomes> resume(supervisor_actor* self, resume_order order);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -72,6 +73,34 @@ size_t check_read_back(const std::string& db_path) {
                                               << diff);
   }
   return from_checkpoint;
+}
+
+// Every journaled delegation has its child, linked to its parent, which ended
+// the way the parent's delegation_result says; a child id is never reused.
+void check_lineage(persistence::store& db, const std::vector<persistence::run_info>& runs) {
+  std::map<std::string, const persistence::run_info*> by_id;
+  for (auto& run : runs)
+    by_id[run.run_id] = &run;
+  for (auto& run : runs) {
+    std::set<std::string> children;
+    for (auto& ev : events_of(db, run.run_id)) {
+      if (auto* d = std::get_if<delegation>(&ev.body)) {
+        BOOST_CHECK_MESSAGE(children.insert(d->child_run_id).second,
+                            run.run_id << " delegated to " << d->child_run_id << " twice");
+        auto child = by_id.find(d->child_run_id);
+        if (child == by_id.end())
+          continue; // journaled, then killed before the child's run_start: resume started it
+        BOOST_CHECK_EQUAL(child->second->parent_run_id, run.run_id);
+      }
+      if (auto* r = std::get_if<delegation_result>(&ev.body)) {
+        auto child = by_id.find(r->child_run_id);
+        BOOST_REQUIRE_MESSAGE(child != by_id.end(), "no child run " << r->child_run_id);
+        BOOST_CHECK_MESSAGE(child->second->status == r->status,
+                            r->child_run_id << " ended " << to_string(child->second->status)
+                                            << ", its parent says " << to_string(r->status));
+      }
+    }
+  }
 }
 
 struct trial_outcome {
@@ -148,6 +177,7 @@ trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
       out.resumed = true;
     }
   }
+  check_lineage(*db, *runs);
   return out;
 }
 
@@ -165,12 +195,12 @@ constexpr int kill_trials_divisor = 1;
 // now (about 0.2 s plain, several times that under ASan or load). Kill delays
 // are drawn across it, so kills land before, during and after the run
 // wherever its start-up ends.
-std::chrono::microseconds whole_run_time() {
+std::chrono::microseconds whole_run_time(const char* scenario_file = "appender.toml") {
   std::chrono::microseconds slowest{0};
   for (int i = 0; i < 3; ++i) {
     temp_dir tmp("troupe-kill-calibration");
-    auto scenario = tmp.path / "appender.toml";
-    fs::copy_file(fs::path{TROUPE_SCENARIOS} / "appender.toml", scenario);
+    auto scenario = tmp.path / scenario_file;
+    fs::copy_file(fs::path{TROUPE_SCENARIOS} / scenario_file, scenario);
     auto t0 = std::chrono::steady_clock::now();
     auto r = run_command({TROUPE_BIN, "run", scenario.string(), "--db",
                           (tmp.path / "journal.db").string(), "--no-resume"});
@@ -181,29 +211,31 @@ std::chrono::microseconds whole_run_time() {
   return slowest;
 }
 
-BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
+// `trials` kills of `troupe run SCENARIO` at random moments, each followed by
+// `troupe resume` and check_trial.
+void kill_trials(const char* scenario_file, int trials, int min_completed_runs) {
   std::random_device rd;
   auto seed = std::getenv("TROUPE_KILL_SEED")
                 ? static_cast<unsigned>(std::stoul(std::getenv("TROUPE_KILL_SEED")))
                 : rd();
-  std::cerr << "kill/resume seed " << seed << " (TROUPE_KILL_SEED)" << std::endl;
+  std::cerr << scenario_file << ": kill/resume seed " << seed << " (TROUPE_KILL_SEED)"
+            << std::endl;
   std::mt19937 rng(seed);
   // Half a run more than one whole run: start-up is most of a run under ASan
   // (~330 of 465 ms), so kills must reach well past it.
-  auto window = whole_run_time() * 3 / 2;
+  auto window = whole_run_time(scenario_file) * 3 / 2;
   std::uniform_int_distribution<int64_t> delay_us(0, window.count());
   tool_registry registry;
   BOOST_REQUIRE(!register_builtin_tools(registry));
-  constexpr int trials = 200 / kill_trials_divisor;
-  std::cerr << "kill/resume: " << trials << " trials, kill delays 0-" << window.count() / 1000
-            << " ms (1.5 whole runs here)" << std::endl;
+  std::cerr << scenario_file << ": " << trials << " trials, kill delays 0-"
+            << window.count() / 1000 << " ms (1.5 whole runs here)" << std::endl;
   int resumed = 0, completed_before_kill = 0;
   size_t uncertain = 0, read_back_from_checkpoint = 0;
   for (int t = 0; t < trials; ++t) {
     BOOST_TEST_CONTEXT("seed " << seed << " trial " << t) {
       temp_dir tmp("troupe-kill");
-      auto scenario = tmp.path / "appender.toml";
-      fs::copy_file(fs::path{TROUPE_SCENARIOS} / "appender.toml", scenario);
+      auto scenario = tmp.path / scenario_file;
+      fs::copy_file(fs::path{TROUPE_SCENARIOS} / scenario_file, scenario);
       auto db = (tmp.path / "journal.db").string();
       auto child = spawn_with_stdout(
         {TROUPE_BIN, "run", scenario.string(), "--db", db, "--no-resume", "--json"});
@@ -224,14 +256,27 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
       uncertain += outcome.uncertain;
     }
   }
-  std::cerr << "kill/resume: " << trials << " trials, " << resumed
+  std::cerr << scenario_file << ": " << trials << " trials, " << resumed
             << " with a journaled run, " << completed_before_kill
             << " finished before the kill, " << uncertain
             << " uncertain append calls, " << read_back_from_checkpoint
             << " runs read back from a checkpoint after the kill" << std::endl;
   // Kills that always land before the run exists would test nothing.
-  BOOST_TEST(resumed > trials / 4);
+  BOOST_TEST(resumed > min_completed_runs);
   BOOST_TEST(read_back_from_checkpoint > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
+  constexpr int trials = 200 / kill_trials_divisor;
+  kill_trials("appender.toml", trials, trials / 4);
+}
+
+// The same anywhere in a delegation tree: every unfinished node continues
+// from its journal, a child that ended is not run again (its parent gets its
+// journaled end), and no unsafe call anywhere in the tree runs twice.
+BOOST_AUTO_TEST_CASE(sigkill_anywhere_in_a_delegation_tree_then_resume) {
+  constexpr int trials = 100 / kill_trials_divisor;
+  kill_trials("tree_appender.toml", trials, trials / 4);
 }
 
 // Several processes on one journal: after a kill, four `troupe resume` start

@@ -21,12 +21,13 @@ event envelope(event_body body) {
 }
 
 std::vector<event_body> one_of_each_kind() {
-  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0, 2, 4500};
+  kpis k{3, 4, 5, 1, 2, 100, 200, 999, 1, 0, 2, 4500, 2, 7, 9, 1500, 300};
   return {
     run_start{"lead", "acme", "write\nhello", "script", "be careful",
               {"echo", "complete"}, limits_record{12, 50, 100000, 120000, 3, 3, 2000000},
               "demo.toml", "/tmp/work",
-              {{"fs__read_file", "reads a file", R"({"type":"object"})", "pure"}}},
+              {{"fs__read_file", "reads a file", R"({"type":"object"})", "pure"}},
+              2, {"coder", "reviewer"}, "wait", "c0"},
     turn_start{2, turn_mode::repair},
     model_request{2, "script", {"echo"}, 5},
     model_reply{2, "thinking", {{"c1", "echo", R"({"i":1})"}}, {120, 30}, "",
@@ -50,6 +51,9 @@ std::vector<event_body> one_of_each_kind() {
                     15000000, 9, true}},
                   {"local:qwen"}, 1, "first healthy in order", true, "answered",
                   930000, 250000, 0.25},
+    delegation{"c5", "run-1.1", "coder", "write it", limits_record{8, 9, 5000, 60000, 3, 3, 0, 1, 8, 4},
+               1, R"({"type":"object"})"},
+    delegation_result{"c5", "run-1.1", run_status::limit_reached, "", "ran out", "max_turns", k},
   };
 }
 

@@ -107,6 +107,14 @@ struct bench_turns_options {
 
 int bench_turns(const bench_turns_options& opts);
 
+struct bench_fanout_options {
+  uint64_t children = 1000;  ///< children of the one lead, all in one reply
+  uint32_t worker_turns = 3; ///< turns per child (echo, then complete)
+  bool json = false;
+};
+
+int bench_fanout(const bench_fanout_options& opts);
+
 struct bench_recovery_options {
   uint64_t runs = 10000;     ///< runs in flight when the process is killed
   uint32_t long_turns = 1000; ///< turns of the long, growing run

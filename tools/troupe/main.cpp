@@ -244,6 +244,18 @@ int main(int argc, char** argv) {
   bench_recovery_cmd->add_flag("--json", br.json, "one JSON object on stdout");
   bench_recovery_cmd->callback([&] { action = [&] { return bench_recovery(br); }; });
 
+  bench_fanout_options bf;
+  auto* bench_fanout_cmd = bench_cmd->add_subcommand(
+    "fanout", "one lead delegating to N children against N independent runs");
+  bench_fanout_cmd->add_option("--children", bf.children, "children of the lead")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  bench_fanout_cmd->add_option("--turns", bf.worker_turns, "turns per child")
+    ->capture_default_str()
+    ->check(CLI::Range(uint32_t{1}, uint32_t{100}));
+  bench_fanout_cmd->add_flag("--json", bf.json, "one JSON object on stdout");
+  bench_fanout_cmd->callback([&] { action = [&] { return bench_fanout(bf); }; });
+
   bench_mcp_options bm;
   auto* bench_mcp_cmd = bench_cmd->add_subcommand(
     "mcp", "an MCP tool through the governed path against a direct client");

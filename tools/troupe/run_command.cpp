@@ -41,6 +41,8 @@ void print_progress(const event& ev) {
     case event_kind::approval_request:
     case event_kind::approval_decision:
     case event_kind::retry:
+    case event_kind::delegation:
+    case event_kind::delegation_result:
       std::fprintf(stderr, "  %-13s %s\n", std::string(to_string(ev.kind())).c_str(),
                    summarize(ev).c_str());
       break;
