@@ -154,6 +154,11 @@ public:
 
   [[nodiscard]] caf::expected<run_info> find_run(const std::string& run_id);
 
+  /// Every run whose root is `root_run_id` (the root itself included), in
+  /// table order: a delegation tree's rows (persistence/run_tree.hpp).
+  [[nodiscard]] caf::expected<std::vector<run_info>>
+  list_tree(const std::string& root_run_id);
+
   /// Events of `run_id` in seq order; with `kind`, only that kind. An empty
   /// `run_id` reads every run (ordered by run, then seq).
   [[nodiscard]] caf::expected<std::vector<stored_event>>
