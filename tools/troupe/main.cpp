@@ -12,6 +12,7 @@
 #include "tools/troupe/bench_sandbox.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
+#include "tools/troupe/tree_command.hpp"
 
 namespace {
 
@@ -81,6 +82,11 @@ int main(int argc, char** argv) {
   show_cmd->add_option("RUN", run_id, "run id")->required();
   show_cmd->callback([&] { action = [&] { return show(opts, run_id); }; });
 
+  auto* tree_cmd = app.add_subcommand("tree", "the delegation tree holding a run");
+  add_common(tree_cmd, opts, true);
+  tree_cmd->add_option("RUN", run_id, "run id")->required();
+  tree_cmd->callback([&] { action = [&] { return tree(opts, run_id); }; });
+
   auto* export_cmd =
     app.add_subcommand("export", "a run's events as JSON lines");
   add_common(export_cmd, opts, false);
@@ -88,7 +94,7 @@ int main(int argc, char** argv) {
   export_cmd->callback([&] { action = [&] { return export_run(opts, run_id); }; });
 
   auto* replay_cmd = app.add_subcommand(
-    "replay", "re-run a run's logic from its journal and compare every step");
+    "replay", "re-run a run's logic (and its delegated runs') from its journal and compare every step");
   add_common(replay_cmd, opts, true);
   replay_cmd->add_option("RUN", run_id, "run id")->required();
   std::string replay_with;
