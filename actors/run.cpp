@@ -12,6 +12,7 @@
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "core/delegation.hpp"
+#include "core/verification.hpp"
 #include "core/mcp/mcp_catalog.hpp"
 #include "core/run_rebuild.hpp"
 #include "core/sandbox_spec.hpp"
@@ -53,19 +54,6 @@ struct run_actor_state {
 using run_actor = caf::stateful_actor<run_actor_state>;
 
 void drive(run_actor* self);
-
-run_result result_of(const run_state& st) {
-  run_result r;
-  r.run_id = st.run_id;
-  if (st.outcome) {
-    r.status = st.outcome->status;
-    r.answer = st.outcome->answer;
-    r.summary = st.outcome->summary;
-    r.reason = st.outcome->reason;
-  }
-  r.totals = st.totals;
-  return r;
-}
 
 // The journal failed under us: the run cannot record anything more, so it
 // stops and reports `failed`; what was acknowledged durable stays on disk.
@@ -286,7 +274,8 @@ void attach_child(run_actor* self, const delegation& d) {
     auto result = delegation_result_of(d, r);
     auto shown = delegation_tool_result(d, result);
     emit(self, std::move(result));
-    emit(self, std::move(shown));
+    if (st.st.team.empty()) // a team shows no model anything
+      emit(self, std::move(shown));
     drive(self);
   };
   auto supervisor = caf::actor_cast<caf::actor>(s.wiring.supervisor);
@@ -304,6 +293,38 @@ void attach_child(run_actor* self, const delegation& d) {
             returned(run_result{d.child_run_id, run_status::failed, "",
                                 "the child could not run: " + render(err), "not_started", {}});
           });
+}
+
+// Runs the task's checks through the tool pool's `_verify` tool and journals
+// the verification (an input). The wait is a tool call's.
+void run_task_checks(run_actor* self, const run_checks& checks) {
+  auto& s = self->state;
+  auto key = "verify-" + std::to_string(checks.attempt);
+  if (!s.executing.insert(key).second)
+    return; // running already
+  auto w = tool_wait_for(s.wiring.tool_timeout, s.st.limits.deadline_ms, s.st.started_us,
+                         s.wiring.clock());
+  auto attempt = checks.attempt;
+  auto done = [=](bool ok, const std::string& output) {
+    auto& st = self->state;
+    st.executing.erase(key);
+    if (st.stopped || st.st.phase == run_phase::finished)
+      return;
+    emit(self, verification_of(attempt, st.st.verification, ok, output));
+    drive(self);
+  };
+  if (w.wait.count() == 0) {
+    done(false, "the run's deadline leaves no time for its checks");
+    return;
+  }
+  auto give_up = std::chrono::steady_clock::now() + w.wait;
+  int64_t give_up_ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(give_up.time_since_epoch()).count();
+  tool_request req{s.spec.run_id, "verify-" + std::to_string(attempt), std::string(verify_tool),
+                   checks.request, s.spec.start.workspace, {}, false, false};
+  self->request(s.wiring.tools, w.wait, execute_atom::value, std::move(req), give_up_ns)
+    .then([=](tool_outcome& out) { done(out.ok, out.output); },
+          [=](caf::error& err) { done(false, render(err)); });
 }
 
 // Children of a run that ends or is canceled are canceled too (they journal
@@ -348,6 +369,8 @@ bool perform(run_actor* self, const run_effect& effect) {
                                              x.grants.unsandboxed});
       } else if constexpr (std::is_same_v<T, await_approval>) {
         wait_for_approval(self, x.request);
+      } else if constexpr (std::is_same_v<T, run_checks>) {
+        run_task_checks(self, x);
       } else if constexpr (std::is_same_v<T, start_child>) {
         attach_child(self, x.child);
         return true; // the calls after it go on meanwhile

@@ -79,16 +79,8 @@ void answer_ended(supervisor_actor* self, const std::string& id, child_promise p
   self->request(self->state.cfg.journal, caf::infinite, read_atom::value, id)
     .then(
       [=](rebuilt_run& journal) mutable {
-        auto st = fold_tail(std::move(journal));
-        run_result r;
+        auto r = result_of(fold_tail(std::move(journal)));
         r.run_id = id;
-        r.totals = st.totals;
-        if (st.outcome) {
-          r.status = st.outcome->status;
-          r.answer = st.outcome->answer;
-          r.summary = st.outcome->summary;
-          r.reason = st.outcome->reason;
-        }
         self->state.finished[id] = r;
         self->state.attaching.erase(id);
         self->state.canceled_while_attaching.erase(id);

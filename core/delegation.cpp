@@ -6,6 +6,7 @@
 #include "core/runtime_errc.hpp"
 #include "core/saturating_time.hpp"
 #include "core/scenario.hpp"
+#include "core/verification.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe {
@@ -282,11 +283,19 @@ caf::expected<run_start> child_start(const scenario& sc, const run_start& parent
   s.delegates = agent.delegates;
   s.children_on_end = parent.children_on_end;
   s.parent_call_id = d.call_id;
+  s.role = d.role;
+  s.phase = d.phase;
+  s.artifact = agent.artifact;
+  s.max_fix_attempts = std::max<uint32_t>(d.max_fix_attempts, 1);
+  if (!s.artifact.empty())
+    s.verification.push_back(artifact_check(s.artifact));
+  s.verification.insert(s.verification.end(), d.checks.begin(), d.checks.end());
   return s;
 }
 
 delegation_result delegation_result_of(const delegation& d, const run_result& r) {
-  return {d.call_id, d.child_run_id, r.status, r.answer, r.summary, r.reason, r.totals};
+  return {d.call_id, d.child_run_id, r.status, r.answer, r.summary, r.reason, r.totals,
+          r.verification_attempts, r.artifacts};
 }
 
 tool_result delegation_tool_result(const delegation& d, const delegation_result& r) {

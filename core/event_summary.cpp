@@ -123,6 +123,28 @@ struct summarizer {
     return x.call_id + " -> " + x.child_run_id + " (" + x.agent + ", "
            + std::to_string(x.limits.max_turns) + " turns): " + one_line(x.task, 50);
   }
+  std::string operator()(const verification& x) const {
+    std::string failed;
+    for (auto& r : x.results)
+      if (!r.ok)
+        failed += (failed.empty() ? "" : ", ") + r.name;
+    return "checks attempt " + std::to_string(x.attempt)
+           + (x.passed ? " passed" : " failed: " + one_line(failed, 60));
+  }
+  std::string operator()(const phase_start& x) const {
+    return x.name + " (" + x.role + "), attempt " + std::to_string(x.attempt);
+  }
+  std::string operator()(const gate_pass& x) const {
+    return x.name + (x.skipped ? " skipped: " + one_line(x.review_skipped_reason, 60)
+                               : " passed: " + one_line(x.report, 60));
+  }
+  std::string operator()(const gate_fail& x) const {
+    return x.name + " attempt " + std::to_string(x.attempt) + ": " + one_line(x.report, 60);
+  }
+  std::string operator()(const artifact& x) const {
+    return x.path + " (" + std::to_string(x.bytes) + " bytes, sha256 " + x.sha256.substr(0, 12)
+           + ")";
+  }
   std::string operator()(const delegation_result& x) const {
     return x.call_id + " <- " + x.child_run_id + " " + std::string(to_string(x.status)) + ": "
            + one_line(x.status == run_status::completed ? x.answer : x.summary, 50);

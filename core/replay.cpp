@@ -88,6 +88,22 @@ struct describer {
   std::string operator()(const delegation_result& x) const {
     return "delegation_result " + x.call_id + " " + std::string(to_string(x.status));
   }
+  std::string operator()(const verification& x) const {
+    return "verification attempt=" + std::to_string(x.attempt);
+  }
+  std::string operator()(const phase_start& x) const {
+    return "phase_start " + x.name + " role=" + x.role + " attempt=" + std::to_string(x.attempt);
+  }
+  std::string operator()(const gate_pass& x) const {
+    return "gate_pass " + x.name + " attempt=" + std::to_string(x.attempt)
+           + (x.skipped ? " skipped: " + x.review_skipped_reason : "");
+  }
+  std::string operator()(const gate_fail& x) const {
+    return "gate_fail " + x.name + " attempt=" + std::to_string(x.attempt) + ": " + x.report;
+  }
+  std::string operator()(const artifact& x) const {
+    return "artifact " + x.path + " sha256=" + x.sha256;
+  }
 };
 
 // Inputs come from outside the run's logic and may arrive between any two of
@@ -109,6 +125,8 @@ std::string awaited_input(const run_state& st, const run_effect& effect) {
     return "tool_result " + t->call.call_id + " " + t->call.name;
   if (auto* a = std::get_if<await_approval>(&effect))
     return "approval_decision " + a->request.call_id;
+  if (auto* c = std::get_if<run_checks>(&effect))
+    return "verification attempt=" + std::to_string(c->attempt);
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include "core/external_tools.hpp"
 #include "core/mcp/mcp_catalog.hpp"
 #include "core/runtime_errc.hpp"
+#include "core/verification.hpp"
 
 namespace troupe {
 
@@ -22,9 +23,58 @@ std::vector<std::string> reachable_agents(const scenario& sc, const std::string&
 
 } // namespace
 
+namespace {
+
+// A team run: no model of its own; its phases' roles are its children.
+caf::expected<run_start> admit_team(const scenario& sc, const team_config& team,
+                                    std::string task, const tool_registry& registry,
+                                    std::string scenario_key) {
+  run_start start;
+  start.agent = team.name;
+  start.team = team.name;
+  start.phases = team.phases;
+  start.task = std::move(task);
+  start.tenant = sc.tenant;
+  start.limits = sc.limits;
+  start.scenario = std::move(scenario_key);
+  start.workspace = sc.workspace_root.string();
+  start.children_on_end = "wait";
+  std::vector<std::string> roles;
+  for (auto& ph : team.phases)
+    for (auto* r : {&ph.role, &ph.approver})
+      if (sc.agents.count(*r) > 0)
+        for (auto& name : reachable_agents(sc, *r))
+          if (std::find(roles.begin(), roles.end(), name) == roles.end())
+            roles.push_back(name);
+  for (auto& name : roles)
+    for (const auto& t : sc.agents.at(name).tools)
+      if (mcp_server_of(t)) {
+        auto* def = registry.find(t);
+        if (def == nullptr)
+          return caf::make_error(runtime_errc::unknown_tool,
+                                 sc.source + ": agent '" + name + "' lists tool '" + t
+                                   + "', which its MCP server does not offer");
+        bool seen = std::any_of(start.external_tools.begin(), start.external_tools.end(),
+                                [&](auto& x) { return x.name == t; });
+        if (!seen)
+          start.external_tools.push_back(external_of(*def));
+      }
+  return start;
+}
+
+} // namespace
+
 caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
                                    const std::string& task, const tool_registry& registry,
                                    std::string scenario_key) {
+  if (agent.empty() && !sc.team.empty()) {
+    auto t = task.empty() ? sc.task : task;
+    if (t.empty())
+      return caf::make_error(runtime_errc::invalid_scenario,
+                             sc.source + ": the run has no task; set [run].task "
+                                         "or pass one (--task)");
+    return admit_team(sc, sc.teams.at(sc.team), std::move(t), registry, std::move(scenario_key));
+  }
   auto agent_name = agent.empty() ? sc.agent : agent;
   auto found = sc.agents.find(agent_name);
   if (found == sc.agents.end())
@@ -65,6 +115,12 @@ caf::expected<run_start> admit_run(const scenario& sc, const std::string& agent,
   start.workspace = sc.workspace_root.string();
   start.delegates = cfg.delegates;
   start.children_on_end = sc.children_on_end;
+  start.artifact = cfg.artifact;
+  if (!cfg.artifact.empty())
+    start.verification.push_back(artifact_check(cfg.artifact));
+  if (agent_name == sc.agent)
+    start.verification.insert(start.verification.end(), sc.verify.begin(), sc.verify.end());
+  start.max_fix_attempts = sc.max_fix_attempts;
   return start;
 }
 

@@ -4,6 +4,8 @@
 
 #include "core/delegation.hpp"
 #include "core/envelope.hpp"
+#include "core/team.hpp"
+#include "core/verification.hpp"
 #include "core/run_snapshot.hpp"
 #include "core/saturating_time.hpp"
 #include "schemas/errors.hpp"
@@ -151,6 +153,8 @@ checkpoint checkpoint_of(const run_state& st) {
 }
 
 decision decide_next(const run_state& st, const decision_inputs& in) {
+  if (!st.team.empty())
+    return decide_team(st, in);
   if (st.phase == run_phase::awaiting_reply) {
     // The request is journaled and its reply is not (a restart in between):
     // the request is sent again, not journaled again.
@@ -183,6 +187,11 @@ decision decide_next(const run_state& st, const decision_inputs& in) {
         return journal(turn_end{x.turn});
       } else if constexpr (std::is_same_v<T, recover_step>) {
         return journal(recovery{x.reason, x.detail});
+      } else if constexpr (std::is_same_v<T, verify_step>) {
+        auto request = verify_request(st.verification, in.governance, st.agent, st.tenant);
+        return decision{{}, durability::accepted, run_checks{x.attempt, request.dump()}};
+      } else if constexpr (std::is_same_v<T, record_artifact_step>) {
+        return journal(*artifact_of(*st.last_verification, st.artifact, st.role, st.role_phase));
       } else if constexpr (std::is_same_v<T, finish_step>) {
         return journal(x.outcome, durability::durable, stop{});
       } else {

@@ -64,13 +64,20 @@ struct await_approval {
 struct start_child {
   delegation child;
 };
+/// Run the task's checks (attempt `attempt`) through the `_verify` tool with
+/// `request` (core/verification.hpp); the `verification` is the next input.
+struct run_checks {
+  uint32_t attempt = 0;
+  std::string request;
+};
 /// The completion is journaled: the run is over.
 struct stop {};
 /// Nothing to do until an input arrives.
 struct idle {};
 
 using run_effect =
-  std::variant<go_on, ask_model, run_tool, await_approval, start_child, stop, idle>;
+  std::variant<go_on, ask_model, run_tool, await_approval, start_child, run_checks, stop,
+               idle>;
 
 /// How long the last journaled event must be on disk before the effect.
 enum class durability : uint8_t {

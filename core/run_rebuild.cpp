@@ -56,7 +56,7 @@ void run_rebuilder::try_restore_point() {
   tail_.clear();
   passed_over_.clear();
   mark_ = transcript_mark{chat_.conversation.size(), chat_.recent_results, chat_.turn_begins,
-                          chat_.recovery_reason};
+                          chat_.recovery_reason, chat_.verification_log};
 }
 
 caf::expected<rebuilt_run> run_rebuilder::finish() && {
@@ -80,6 +80,7 @@ caf::expected<rebuilt_run> run_rebuilder::finish() && {
     chat->recent_results = std::move(mark_.recent_results);
     chat->turn_begins = mark_.turn_begins;
     chat->recovery_reason = std::move(mark_.recovery_reason);
+    chat->verification_log = std::move(mark_.verification_log);
   }
   auto st = restore(out.start, checkpoint_reply_ ? &*checkpoint_reply_ : nullptr, *checkpoint_,
                     std::move(chat));

@@ -80,6 +80,7 @@ private:
     std::vector<std::string> recent_results;
     size_t turn_begins = 0;
     std::string recovery_reason;
+    std::vector<std::string> verification_log;
   };
 
   rebuild_scope scope_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "schemas/event.hpp"
 
@@ -14,6 +15,8 @@ struct run_result {
   std::string summary;
   std::string reason; ///< the limit or failure that ended the run, if any
   kpis totals;
+  uint32_t verification_attempts = 0; ///< runs of the task's checks
+  std::vector<artifact> artifacts;    ///< files the run produced (journaled)
 };
 
 } // namespace troupe

@@ -62,6 +62,8 @@ run_snapshot snapshot_of(const run_state& st) {
   s.messages = static_cast<uint32_t>(st.chat.conversation.size());
   s.children = st.children;
   s.children_started = st.children_started;
+  s.verification_attempts = st.verification_attempts;
+  s.verified = st.verified;
   return s;
 }
 
@@ -144,6 +146,8 @@ caf::expected<run_state> restore(const event& start, const event* reply, const e
   st.pending_approvals = snap.pending_approvals;
   st.children = snap.children;
   st.children_started = snap.children_started;
+  st.verification_attempts = snap.verification_attempts;
+  st.verified = snap.verified;
   for (auto& child : st.children)
     for (auto& slot : st.calls)
       if (slot.call.call_id == child.call_id)
@@ -269,7 +273,9 @@ void for_each_field(const run_snapshot& a, const run_snapshot& b, F&& f) {
     && f("complete_call", a.complete_call, b.complete_call)
     && f("pending_approvals", a.pending_approvals, b.pending_approvals)
     && f("messages", a.messages, b.messages) && f("children", a.children, b.children)
-    && f("children_started", a.children_started, b.children_started);
+    && f("children_started", a.children_started, b.children_started)
+    && f("verification_attempts", a.verification_attempts, b.verification_attempts)
+    && f("verified", a.verified, b.verified);
 }
 
 bool same_kpis(const kpis& a, const kpis& b) {
@@ -327,6 +333,8 @@ std::string transcript_difference(const transcript& a, const transcript& b) {
              + " vs " + show(b.conversation[i].content);
   if (a.recent_results != b.recent_results)
     return "recent tool results differ";
+  if (a.verification_log != b.verification_log)
+    return "the reports of the task's checks differ";
   if (a.turn_begins != b.turn_begins || a.recovery_reason != b.recovery_reason)
     return "transcript turn start or recovery reason differ";
   return {};

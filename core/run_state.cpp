@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/delegation.hpp"
+#include "core/team.hpp"
+#include "core/verification.hpp"
 #include "core/event_summary.hpp"
 #include "core/mcp/mcp_catalog.hpp"
 #include "core/saturating_time.hpp"
@@ -15,25 +17,6 @@ namespace troupe {
 
 namespace {
 
-constexpr size_t recent_results_kept = 5;
-
-std::string reminder_text() {
-  return "You replied without calling a tool. To finish, call `complete` with "
-         "a status and your final answer; otherwise call one of your tools.";
-}
-
-std::string repair_text() {
-  return "Some of your tool calls could not be used (see the errors above). "
-         "Fix the arguments so they match the tool's JSON schema and try "
-         "again.";
-}
-
-std::string recovery_text(const std::string& reason) {
-  return "A limit was reached (" + reason
-         + "). All tools except `complete` are withdrawn. Call `complete` "
-           "now with status \"partial\" or \"failure\" and a summary of what "
-           "was done and what remains.";
-}
 
 call_slot* find_slot(run_state& st, const std::string& call_id) {
   for (auto& s : st.calls)
@@ -80,7 +63,30 @@ struct control_folder {
     st.depth = x.depth;
     st.delegates = x.delegates;
     st.wait_for_children = x.children_on_end == "wait";
+    st.verification = x.verification;
+    st.max_fix_attempts = std::max<uint32_t>(x.max_fix_attempts, 1);
+    st.artifact = x.artifact;
+    st.role = x.role;
+    st.role_phase = x.phase;
+    st.team = x.team;
+    st.phases = x.phases;
+    st.progress.assign(x.phases.size(), phase_progress{});
   }
+  void operator()(const verification& x) {
+    st.verification_attempts = x.attempt;
+    st.last_verification = x;
+    if (x.passed) {
+      st.verified = true;
+    } else if (x.attempt < st.max_fix_attempts) {
+      // A fix turn follows; the agent must call `complete` again.
+      st.fix_due = true;
+      st.complete_call.reset();
+    }
+  }
+  void operator()(const artifact& x) { st.artifacts.push_back(x); }
+  void operator()(const phase_start& x) { fold_phase_start(st, x); }
+  void operator()(const gate_pass& x) { fold_gate(st, x, true); }
+  void operator()(const gate_fail& x) { fold_gate(st, x, false); }
   void operator()(const delegation& x) {
     st.children.push_back(x);
     ++st.children_started;
@@ -90,6 +96,7 @@ struct control_folder {
   void operator()(const delegation_result& x) {
     if (auto* s = find_slot(st, x.call_id))
       s->child_running = false;
+    fold_team_result(st, x);
     auto& c = st.children;
     c.erase(std::remove_if(c.begin(), c.end(),
                            [&](auto& d) { return d.call_id == x.call_id; }),
@@ -109,6 +116,7 @@ struct control_folder {
     st.reply_had_calls = false;
     st.reply_failed = false;
     st.turn_had_parse_failure = false;
+    st.fix_due = false;
     ++st.totals.turns;
   }
   void operator()(const model_request&) {
@@ -174,6 +182,7 @@ struct control_folder {
       ++st.totals.retries;
   }
   void operator()(const approval_decision& x) {
+    fold_team_approval(st, x);
     auto& pending = st.pending_approvals;
     pending.erase(std::remove_if(pending.begin(), pending.end(),
                                  [&](auto& a) { return a.call_id == x.call_id; }),
@@ -209,7 +218,9 @@ struct control_folder {
   void operator()(const turn_end&) {
     st.phase = run_phase::between_turns;
     st.checkpoint = run_state::checkpoint_due::durable;
-    if (st.reply_failed)
+    if (st.fix_due)
+      st.next_mode = turn_mode::fix;
+    else if (st.reply_failed)
       st.next_mode = turn_mode::normal;
     else if (st.turn_had_parse_failure)
       st.next_mode = turn_mode::repair;
@@ -245,107 +256,6 @@ struct control_folder {
   }
 };
 
-// The transcript. It decides for itself which calls a denial names (those of
-// the current turn's replies, as the control state's `calls`) and what the
-// recovery prompt quotes, so it can be folded without the control state.
-struct transcript_folder {
-  transcript& t;
-
-  void remember(std::string line) {
-    t.recent_results.push_back(std::move(line));
-    if (t.recent_results.size() > recent_results_kept)
-      t.recent_results.erase(t.recent_results.begin());
-  }
-  void add_tool_message(const std::string& call_id, std::string content, bool failed) {
-    chat_message m;
-    m.role = chat_role::tool;
-    m.tool_call_id = call_id;
-    m.content = std::move(content);
-    m.tool_error = failed;
-    t.conversation.push_back(std::move(m));
-  }
-  // The call of the current turn's replies with this id, as find_slot finds
-  // it among the control state's calls.
-  const tool_call_ref* current_call(const std::string& call_id) const {
-    for (size_t i = t.turn_begins; i < t.conversation.size(); ++i)
-      if (t.conversation[i].role == chat_role::assistant)
-        for (auto& c : t.conversation[i].tool_calls)
-          if (c.call_id == call_id)
-            return &c;
-    return nullptr;
-  }
-
-  void operator()(const run_start& x) {
-    if (!x.instructions.empty())
-      t.conversation.push_back({chat_role::system, x.instructions, {}, {}});
-    t.conversation.push_back({chat_role::user, x.task, {}, {}});
-  }
-  void operator()(const turn_start& x) {
-    t.turn_begins = t.conversation.size();
-    switch (x.mode) {
-      case turn_mode::reminder:
-        t.conversation.push_back({chat_role::user, reminder_text(), {}, {}});
-        break;
-      case turn_mode::repair:
-        t.conversation.push_back({chat_role::user, repair_text(), {}, {}});
-        break;
-      case turn_mode::recovery:
-        t.conversation.push_back(
-          {chat_role::user, recovery_text(t.recovery_reason), {}, {}});
-        break;
-      case turn_mode::normal:
-        break;
-    }
-  }
-  void operator()(const model_reply& x) {
-    if (x.failure.empty())
-      t.conversation.push_back({chat_role::assistant, x.text, x.tool_calls, {}});
-  }
-  void operator()(const policy_decision& x) {
-    if (x.decision != decision_kind::deny)
-      return;
-    auto* call = current_call(x.call_id);
-    if (call == nullptr)
-      return;
-    remember(call->name + " denied: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "denied by rule " + x.rule + ": " + x.reason, true);
-  }
-  void operator()(const approval_decision& x) {
-    if (x.approved)
-      return;
-    auto* call = current_call(x.call_id);
-    if (call == nullptr)
-      return;
-    remember(call->name + " not approved: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "denied by " + x.by + ": " + x.reason, true);
-  }
-  void operator()(const tool_result& x) {
-    remember(x.name + (x.ok ? " ok: " : " failed: ") + one_line(x.output, 80));
-    add_tool_message(x.call_id, x.output, !x.ok);
-  }
-  void operator()(const recovery& x) { t.recovery_reason = x.reason; }
-  void operator()(const error_event& x) {
-    if (x.code == error_kind::canceled || x.code == error_kind::out_of_scope
-        || x.call_id.empty())
-      return;
-    add_tool_message(x.call_id, "error: " + x.message, true);
-  }
-  void operator()(const parse_failure& x) {
-    remember(x.name + " rejected: " + one_line(x.reason, 80));
-    add_tool_message(x.call_id, "error: " + x.reason, true);
-  }
-  // Events that show the model nothing.
-  void operator()(const model_request&) {}
-  void operator()(const tool_call&) {}
-  void operator()(const approval_request&) {}
-  void operator()(const retry&) {}
-  void operator()(const route_attempt&) {}
-  void operator()(const delegation&) {}
-  void operator()(const delegation_result&) {}
-  void operator()(const turn_end&) {}
-  void operator()(const completion&) {}
-  void operator()(const checkpoint&) {}
-};
 
 using limit = std::pair<std::string, std::string>;
 
@@ -401,6 +311,14 @@ completion make_outcome(const run_state& st, run_status status,
   c.reason = st.recovery_reason;
   c.totals = st.totals;
   return c;
+}
+
+// Every run of the task's checks so far, one report each.
+std::string verification_summary(const run_state& st) {
+  std::string out;
+  for (auto& r : st.chat.verification_log)
+    out += (out.empty() ? "" : "\n") + r;
+  return out;
 }
 
 bool offered(const run_state& st, const std::string& name) {
@@ -465,6 +383,24 @@ run_step handle_calls(const run_state& st) {
     auto& [status, answer] = *st.complete_call;
     if (st.in_recovery())
       return finish_step{make_outcome(st, run_status::limit_reached, "", answer)};
+    // The task's checks, unless the agent itself reports a failure.
+    if (!st.verification.empty() && status != "failure") {
+      if (!st.verified) {
+        if (st.verification_attempts < st.max_fix_attempts)
+          return verify_step{st.verification_attempts + 1};
+        auto c = make_outcome(st, run_status::limit_reached, answer,
+                              "the checks still failed after "
+                                + std::to_string(st.verification_attempts)
+                                + " attempts:\n" + verification_summary(st));
+        c.reason = "verification_failed";
+        return finish_step{c};
+      }
+      if (!st.artifact.empty() && st.artifacts.empty() && st.last_verification
+          && artifact_of(*st.last_verification, st.artifact, st.role, st.role_phase))
+        return record_artifact_step{};
+      return finish_step{make_outcome(st, status_of_complete(status, false), answer,
+                                      answer + "\n\nchecks:\n" + verification_summary(st))};
+    }
     return finish_step{make_outcome(st, status_of_complete(status, false),
                                     answer, answer)};
   }
@@ -481,9 +417,6 @@ void apply(run_state& st, const event& ev) {
     st.totals.wall_ms = static_cast<uint64_t>(elapsed_us(st.started_us, st.last_ts_us)) / 1000;
 }
 
-void apply(transcript& t, const event& ev) {
-  std::visit(transcript_folder{t}, ev.body);
-}
 
 bool child_running(const run_state& st, const std::string& call_id) {
   return std::any_of(st.children.begin(), st.children.end(),
@@ -494,6 +427,21 @@ run_status status_of_complete(std::string_view status, bool in_recovery) {
   if (in_recovery)
     return run_status::limit_reached;
   return status == "failure" ? run_status::failed : run_status::completed;
+}
+
+run_result result_of(const run_state& st) {
+  run_result r;
+  r.run_id = st.run_id;
+  if (st.outcome) {
+    r.status = st.outcome->status;
+    r.answer = st.outcome->answer;
+    r.summary = st.outcome->summary;
+    r.reason = st.outcome->reason;
+  }
+  r.totals = st.totals;
+  r.verification_attempts = st.verification_attempts;
+  r.artifacts = st.artifacts;
+  return r;
 }
 
 run_step next_step(const run_state& st) {
@@ -579,6 +527,8 @@ std::string runtime_summary(const run_state& st) {
                   + std::to_string(k.parse_failures)
                   + " rejected). The recovery turn did not call `complete`, "
                     "so troupe wrote this summary from the journal.";
+  if (!st.chat.verification_log.empty())
+    s += " Checks so far: " + one_line(verification_summary(st), 600) + ".";
   if (!st.chat.recent_results.empty()) {
     s += " Recent tool results:";
     for (auto& r : st.chat.recent_results)

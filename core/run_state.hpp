@@ -14,6 +14,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/chat.hpp"
+#include "core/run_result.hpp"
 #include "schemas/event.hpp"
 
 namespace troupe {
@@ -51,6 +52,21 @@ struct transcript {
   /// a denial can name.
   size_t turn_begins = 0;
   std::string recovery_reason; ///< quoted by the recovery turn's prompt
+  /// One report per run of the task's checks (core/verification.hpp); a fix
+  /// turn shows the last, the final result all of them.
+  std::vector<std::string> verification_log;
+  uint32_t max_fix_attempts = 1; ///< from run_start, for the fix turn's text
+};
+
+/// Where one phase of a team run stands (core/team.hpp), folded from its
+/// phase_start, delegation results, approval decisions and gate events.
+struct phase_progress {
+  enum class status : uint8_t { pending, running, succeeded, failed } state = status::pending;
+  uint32_t attempt = 0;
+  std::optional<delegation_result> work;   ///< the role's run of this attempt, once ended
+  std::optional<delegation_result> review; ///< an approving role's answer
+  std::optional<approval_decision> approval; ///< a person's decision
+  std::string feedback; ///< why the last attempt did not pass, for the next one
 };
 
 struct run_state {
@@ -93,6 +109,23 @@ struct run_state {
   bool wait_for_children = false;     ///< its completion waits for running children
   std::vector<delegation> children;   ///< delegations whose result has not come back
   uint32_t children_started = 0;
+
+  // -- self-verification (core/verification.hpp) --------------------------------
+  std::vector<gate_check> verification;
+  uint32_t max_fix_attempts = 0;
+  uint32_t verification_attempts = 0;
+  bool verified = false;
+  bool fix_due = false; ///< this turn's checks failed: the next turn is a fix turn
+  std::optional<troupe::verification> last_verification;
+  std::string artifact; ///< the file the run must produce
+  std::string role;
+  std::string role_phase; ///< a role run's phase of its team
+  std::vector<troupe::artifact> artifacts; ///< journaled
+
+  // -- a team run (core/team.hpp) -------------------------------------------------
+  std::string team;
+  std::vector<team_phase> phases;
+  std::vector<phase_progress> progress; ///< one per phase
 
   // -- the end ----------------------------------------------------------------
   std::optional<completion> outcome;
@@ -171,6 +204,15 @@ struct recover_step {
   std::string detail;
 };
 
+/// Run the task's checks (attempt `attempt`); the verification is the next
+/// input.
+struct verify_step {
+  uint32_t attempt;
+};
+
+/// Journal the artifact the passed checks found.
+struct record_artifact_step {};
+
 /// Journal the completion (durable) and stop.
 struct finish_step {
   completion outcome;
@@ -182,7 +224,7 @@ struct wait_step {};
 using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
                               request_approval_step, execute_call_step,
                               checkpoint_step, end_turn_step, recover_step,
-                              finish_step, wait_step>;
+                              verify_step, record_artifact_step, finish_step, wait_step>;
 
 /// The next step of a run. Pure: equal states give equal steps.
 [[nodiscard]] run_step next_step(const run_state& st);
@@ -201,6 +243,9 @@ using run_step = std::variant<start_turn_step, ask_model_step, vet_call_step,
                                           bool tool_is_pure,
                                           const nlohmann::json& args,
                                           std::string_view workspace_root = {});
+
+/// How the run ended, for its owner and its parent.
+[[nodiscard]] run_result result_of(const run_state& st);
 
 /// Whether call `call_id` is a delegation whose child has not ended.
 [[nodiscard]] bool child_running(const run_state& st, const std::string& call_id);

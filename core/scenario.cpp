@@ -3,6 +3,9 @@
 #include "core/policy_toml.hpp"
 #include "core/text_file.hpp"
 #include "core/detail/scenario_delegation.hpp"
+#include "core/detail/scenario_team.hpp"
+#include "core/verification.hpp"
+#include "core/workspace.hpp"
 #include "core/toml_limits.hpp"
 #include "core/detail/scenario_mcp.hpp"
 #include "core/detail/scenario_models.hpp"
@@ -90,7 +93,7 @@ public:
   [[nodiscard]] caf::error parse(const toml::table& root, const std::filesystem::path& base_dir) {
     TROUPE_TRY(check_keys(root, "the top level",
                           {"run", "limits", "workspace", "endpoints", "models", "agents",
-                           "script", "policy", "mcp", "delegation"}));
+                           "script", "policy", "mcp", "delegation", "teams"}));
     const toml::table* run = nullptr;
     TROUPE_TRY(section(root, "run", run));
     if (!run)
@@ -102,7 +105,8 @@ public:
     TROUPE_TRY(detail::parse_mcp_tables(root, source_, base_dir, out_));
     TROUPE_TRY(for_each_named(root, "agents", true, &scenario_parser::parse_agent));
     TROUPE_TRY(detail::parse_delegation(root, source_, out_));
-    if (out_.agents.count(out_.agent) == 0)
+    TROUPE_TRY(detail::parse_teams(root, source_, out_));
+    if (out_.team.empty() && out_.agents.count(out_.agent) == 0)
       return fail(run->get("agent")->source(),
                   "'agent' in [run] names unknown agent " + in_quotes(out_.agent)
                     + "; expected one of the agents in [agents]: " + join_keys(out_.agents));
@@ -114,15 +118,21 @@ private:
 
   caf::error parse_run(const toml::table& run) {
     const std::string where = "[run]";
-    TROUPE_TRY(check_keys(run, where, {"agent", "task", "tenant", "tier"}));
+    TROUPE_TRY(check_keys(run, where, {"agent", "team", "task", "tenant", "tier", "verify",
+                                       "max_fix_attempts"}));
     TROUPE_TRY(read_string(run, where, "tier", out_.tier));
     if (run.get("tier") && out_.tier != "trivial" && out_.tier != "standard"
         && out_.tier != "complex")
       return fail(run.get("tier")->source(), "unknown tier " + in_quotes(out_.tier)
                                                + " in [run]; expected trivial, standard or "
                                                  "complex");
-    TROUPE_TRY(read_string(run, where, "agent", out_.agent,
-                           "the name of the agent that starts the run"));
+    TROUPE_TRY(read_string(run, where, "team", out_.team));
+    if (run.get("team") && run.get("agent"))
+      return fail(run.get("team")->source(), "[run] has both 'agent' and 'team'; expected one: "
+                                             "an agent starts the run, or a team does");
+    if (!run.get("team"))
+      TROUPE_TRY(read_string(run, where, "agent", out_.agent,
+                             "the name of the agent that starts the run (or team = \"<name>\")"));
     TROUPE_TRY(read_string(run, where, "task", out_.task));
     TROUPE_TRY(read_string(run, where, "tenant", out_.tenant));
     if (out_.tenant.empty())
@@ -213,7 +223,7 @@ private:
 
   caf::error parse_agent(const std::string& name, const toml::table& t) {
     const std::string where = "[agents." + name + "]";
-    TROUPE_TRY(check_keys(t, where, {"model", "instructions", "tools", "delegates"}));
+    TROUPE_TRY(check_keys(t, where, {"model", "instructions", "tools", "delegates", "artifact"}));
     agent_config cfg;
     cfg.name = name;
     TROUPE_TRY(read_string(t, where, "model", cfg.model, "the name of a [models.<name>] table"));
@@ -239,6 +249,9 @@ private:
         return fail(item.source(), "tool " + in_quotes(tool_name) + " in 'tools' of " + where
                                      + " names MCP server " + in_quotes(*server)
                                      + ", which no [mcp." + *server + "] table declares");
+      if (tool_name == verify_tool)
+        return fail(item.source(), "tool " + in_quotes(tool_name) + " in 'tools' of " + where
+                                     + " is troupe's own; expected a tool agents may call");
       if (!server && tool_name != complete_tool && !contains(known_tools_, tool_name))
         return fail(item.source(), "unknown tool " + in_quotes(tool_name) + " in 'tools' of "
                                      + where + "; expected one of " + tool_list()
@@ -249,6 +262,11 @@ private:
       cfg.tools.push_back(tool_name);
     }
     TROUPE_TRY(read_strings(t, where, "delegates", cfg.delegates));
+    TROUPE_TRY(read_string(t, where, "artifact", cfg.artifact));
+    if (t.get("artifact") && leaves_workspace(cfg.artifact))
+      return fail(t.get("artifact")->source(),
+                  "'artifact' in " + where + " is " + in_quotes(cfg.artifact)
+                    + "; expected a path inside the workspace (relative, without '..')");
     if (!contains(cfg.tools, complete_tool))
       return fail(tools_node->source(), "agent " + in_quotes(name)
                                           + " must list the 'complete' tool in 'tools' of "
@@ -260,7 +278,7 @@ private:
   std::string tool_list() const {
     std::string out{complete_tool};
     for (const auto& t : known_tools_)
-      if (t != complete_tool)
+      if (t != complete_tool && t != verify_tool)
         out += ", " + t;
     return out;
   }

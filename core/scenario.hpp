@@ -92,6 +92,15 @@ struct agent_config {
   std::vector<std::string> tools;
   /// The agents it may delegate to: its edges of the delegation graph.
   std::vector<std::string> delegates;
+  /// The file its runs must produce (workspace-relative); checked and
+  /// recorded with its hash after `complete` (core/verification.hpp).
+  std::string artifact;
+};
+
+/// `[teams.NAME]`: an SOP team (core/team.hpp).
+struct team_config {
+  std::string name;
+  std::vector<team_phase> phases; ///< in order; roles name agents
 };
 
 struct scenario {
@@ -104,6 +113,12 @@ struct scenario {
   run_limits limits;
   /// `[delegation].children_on_end`: "cancel" or "wait".
   std::string children_on_end = "cancel";
+  /// `[run].team`: the run is this team's (then `agent` is empty).
+  std::string team;
+  std::map<std::string, team_config> teams;
+  /// `[[run.verify]]`: checks after the starting agent's `complete`.
+  std::vector<gate_check> verify;
+  uint32_t max_fix_attempts = 3; ///< `[run].max_fix_attempts`
   /// Absolute and lexically normalized, without a trailing separator.
   /// Default: "<scenario dir>/work".
   std::filesystem::path workspace_root;

@@ -14,6 +14,7 @@
 #include "schemas/detail/delegation_codec.hpp"
 #include "schemas/detail/route_codec.hpp"
 #include "schemas/detail/snapshot_codec.hpp"
+#include "schemas/detail/team_codec.hpp"
 #include "schemas/utf8.hpp"
 
 namespace troupe {
@@ -122,6 +123,19 @@ struct body_encoder {
       b.setChildrenOnEnd(text(x.children_on_end));
     if (!x.parent_call_id.empty())
       b.setParentCallId(text(x.parent_call_id));
+    if (!x.verification.empty())
+      put(b.initVerification(static_cast<unsigned>(x.verification.size())), x.verification);
+    b.setMaxFixAttempts(x.max_fix_attempts);
+    if (!x.artifact.empty())
+      b.setArtifact(text(x.artifact));
+    if (!x.role.empty())
+      b.setRole(text(x.role));
+    if (!x.phase.empty())
+      b.setPhase(text(x.phase));
+    if (!x.team.empty())
+      b.setTeam(text(x.team));
+    if (!x.phases.empty())
+      put(b.initPhases(static_cast<unsigned>(x.phases.size())), x.phases);
   }
   void operator()(const turn_start& x) {
     auto b = ev.initTurnStart();
@@ -234,6 +248,11 @@ struct body_encoder {
   void operator()(const route_attempt& x) { put(ev.initRouteAttempt(), x); }
   void operator()(const delegation& x) { put(ev.initDelegation(), x); }
   void operator()(const delegation_result& x) { put(ev.initDelegationResult(), x); }
+  void operator()(const verification& x) { put(ev.initVerification(), x); }
+  void operator()(const phase_start& x) { put(ev.initPhaseStart(), x); }
+  void operator()(const gate_pass& x) { put(ev.initGatePass(), x); }
+  void operator()(const gate_fail& x) { put(ev.initGateFail(), x); }
+  void operator()(const artifact& x) { put(ev.initArtifact(), x); }
   void operator()(const parse_failure& x) {
     auto b = ev.initParseFailure();
     b.setCallId(text(x.call_id));
@@ -269,6 +288,13 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
       start.delegates = get(b.getDelegates());
       start.children_on_end = str(b.getChildrenOnEnd());
       start.parent_call_id = str(b.getParentCallId());
+      start.verification = get(b.getVerification());
+      start.max_fix_attempts = b.getMaxFixAttempts();
+      start.artifact = str(b.getArtifact());
+      start.role = str(b.getRole());
+      start.phase = str(b.getPhase());
+      start.team = str(b.getTeam());
+      start.phases = get(b.getPhases());
       for (auto t : detail::backed(b.getExternalTools(), "external_tools"))
         start.external_tools.push_back({str(t.getName()), str(t.getDescription()),
                                         str(t.getParametersJson()), str(t.getEffect())});
@@ -276,7 +302,7 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
     }
     case Event::TURN_START: {
       auto b = r.getTurnStart();
-      if (!in_range(b.getMode(), TurnMode::RECOVERY))
+      if (!in_range(b.getMode(), TurnMode::FIX))
         return false;
       out = turn_start{b.getTurn(), static_cast<turn_mode>(b.getMode())};
       return true;
@@ -396,6 +422,21 @@ bool decode_body(Event::Reader r, event_body& out, std::string& why) {
       return true;
     case Event::DELEGATION:
       out = get(r.getDelegation());
+      return true;
+    case Event::VERIFICATION:
+      out = get(r.getVerification());
+      return true;
+    case Event::PHASE_START:
+      out = get(r.getPhaseStart());
+      return true;
+    case Event::GATE_PASS:
+      out = gate_pass{get(r.getGatePass())};
+      return true;
+    case Event::GATE_FAIL:
+      out = gate_fail{get(r.getGateFail())};
+      return true;
+    case Event::ARTIFACT:
+      out = get(r.getArtifact());
       return true;
     case Event::DELEGATION_RESULT: {
       delegation_result x;

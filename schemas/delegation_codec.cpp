@@ -4,6 +4,7 @@
 #include "schemas/detail/delegation_codec.hpp"
 
 #include "schemas/detail/capnp_helpers.hpp"
+#include "schemas/detail/team_codec.hpp"
 
 namespace troupe::detail {
 
@@ -88,12 +89,27 @@ void put(Delegation::Builder b, const delegation& x) {
   b.setDepth(x.depth);
   if (!x.output_schema.empty())
     b.setOutputSchema(text(x.output_schema));
+  if (!x.checks.empty())
+    put(b.initChecks(static_cast<unsigned>(x.checks.size())), x.checks);
+  b.setMaxFixAttempts(x.max_fix_attempts);
+  if (!x.role.empty())
+    b.setRole(text(x.role));
+  if (!x.phase.empty())
+    b.setPhase(text(x.phase));
+  if (!x.artifact.empty())
+    b.setArtifact(text(x.artifact));
 }
 
 delegation get(Delegation::Reader r) {
-  return delegation{str(r.getCallId()), str(r.getChildRunId()), str(r.getAgent()),
-                    str(r.getTask()),   get(r.getLimits()),      r.getDepth(),
-                    str(r.getOutputSchema())};
+  delegation d{str(r.getCallId()), str(r.getChildRunId()), str(r.getAgent()),
+               str(r.getTask()),   get(r.getLimits()),      r.getDepth(),
+               str(r.getOutputSchema())};
+  d.checks = get(r.getChecks());
+  d.max_fix_attempts = r.getMaxFixAttempts();
+  d.role = str(r.getRole());
+  d.phase = str(r.getPhase());
+  d.artifact = str(r.getArtifact());
+  return d;
 }
 
 void put(DelegationResult::Builder b, const delegation_result& x) {
@@ -104,6 +120,12 @@ void put(DelegationResult::Builder b, const delegation_result& x) {
   b.setSummary(text(x.summary));
   b.setReason(text(x.reason));
   put(b.initKpis(), x.totals);
+  b.setVerificationAttempts(x.verification_attempts);
+  if (!x.artifacts.empty()) {
+    auto list = b.initArtifacts(static_cast<unsigned>(x.artifacts.size()));
+    for (unsigned i = 0; i < x.artifacts.size(); ++i)
+      put(list[i], x.artifacts[i]);
+  }
 }
 
 bool get(DelegationResult::Reader r, delegation_result& out) {
@@ -113,6 +135,9 @@ bool get(DelegationResult::Reader r, delegation_result& out) {
                           static_cast<run_status>(r.getStatus()),
                           str(r.getAnswer()), str(r.getSummary()), str(r.getReason()),
                           get(r.getKpis())};
+  out.verification_attempts = r.getVerificationAttempts();
+  for (auto a : backed(r.getArtifacts(), "artifacts"))
+    out.artifacts.push_back(get(a));
   return true;
 }
 

@@ -10,15 +10,16 @@ constexpr std::array<std::string_view, event_kind_count> kind_names{
   "run_start",  "turn_start", "model_request", "model_reply",
   "tool_call",  "policy_decision", "tool_result", "turn_end",
   "recovery",   "completion", "error", "checkpoint", "parse_failure",
-  "approval_request", "approval_decision", "retry", "route_attempt", "delegation", "delegation_result",
+  "approval_request", "approval_decision", "retry", "route_attempt", "delegation",
+  "delegation_result", "verification", "phase_start", "gate_pass", "gate_fail", "artifact",
 };
 
 constexpr std::array<std::string_view, 5> status_names{
   "running", "completed", "limit_reached", "failed", "canceled",
 };
 
-constexpr std::array<std::string_view, 4> mode_names{
-  "normal", "reminder", "repair", "recovery",
+constexpr std::array<std::string_view, 5> mode_names{
+  "normal", "reminder", "repair", "recovery", "fix",
 };
 
 constexpr std::array<std::string_view, 3> decision_names{"allow", "deny", "ask"};

@@ -70,7 +70,7 @@ struct kpis {
   uint64_t descendant_cost_micro_usd = 0;
 };
 
-enum class turn_mode : uint8_t { normal, reminder, repair, recovery };
+enum class turn_mode : uint8_t { normal, reminder, repair, recovery, fix };
 
 enum class run_status : uint8_t { running, completed, limit_reached, failed, canceled };
 
@@ -122,6 +122,55 @@ enum class call_status : uint8_t {
 
 // -- event bodies, one per kind ----------------------------------------------
 
+/// A gate of a team's phase, or a verification step of a run's task.
+struct gate_check {
+  std::string name;
+  std::string kind; ///< file_exists, command_succeeds, test_passes, json_matches, approved_by
+  std::string path; ///< file_exists, json_matches: workspace-relative
+  std::vector<std::string> argv; ///< command_succeeds, test_passes
+  std::string schema;            ///< json_matches: JSON Schema text
+  std::string approver;          ///< approved_by: a role, or "person"
+};
+
+struct check_result {
+  std::string name;
+  std::string kind;
+  bool ok = false;
+  std::string output; ///< an excerpt: why it failed, or what it saw
+  std::string sha256; ///< file_exists: the file's content hash
+  uint64_t bytes = 0;
+  uint64_t lines = 0;
+};
+
+/// When a phase may be skipped: the phase before passed on its first attempt
+/// and its artifacts are at most so many files and lines.
+struct skip_rule {
+  bool first_try = true;
+  uint32_t max_files = 0;
+  uint64_t max_lines = 0;
+};
+
+/// One phase of a team.
+struct team_phase {
+  std::string name;
+  std::string role; ///< an agent of the scenario
+  std::string task;
+  std::vector<gate_check> gate; ///< checked in the role's run, whose fix turns retry
+  std::string approver;    ///< approved_by: a role, or "person"; empty: none
+  uint32_t max_attempts = 3;
+  std::optional<skip_rule> skip_if;
+};
+
+/// A file a role produced, with its content hash.
+struct artifact {
+  std::string path;
+  std::string sha256;
+  uint64_t bytes = 0;
+  uint64_t lines = 0;
+  std::string role;
+  std::string phase;
+};
+
 /// A tool the build does not define (an MCP server's), journaled with the
 /// run that may call it.
 struct external_tool {
@@ -149,6 +198,15 @@ struct run_start {
   /// when empty) or "wait" (it completes once they ended).
   std::string children_on_end;
   std::string parent_call_id; ///< the parent's delegate call; empty at the root
+  /// Checks run after `complete`; a failure is a fix turn, up to
+  /// `max_fix_attempts` (core/verification.hpp).
+  std::vector<gate_check> verification;
+  uint32_t max_fix_attempts = 0;
+  std::string artifact; ///< the file this run must produce
+  std::string role;     ///< a team's role run: its role and phase
+  std::string phase;
+  std::string team;     ///< a team run: its team and phases (core/team.hpp)
+  std::vector<team_phase> phases;
 };
 
 /// A delegate call's child, journaled by the parent before the child starts.
@@ -160,6 +218,11 @@ struct delegation {
   limits_record limits; ///< the child's budget, split from the parent's
   uint32_t depth = 0;   ///< the child's
   std::string output_schema; ///< JSON Schema text the answer must match; empty: any
+  std::vector<gate_check> checks; ///< the child's verification (a phase's gate)
+  uint32_t max_fix_attempts = 0;
+  std::string role;
+  std::string phase;
+  std::string artifact;
 };
 
 struct turn_start {
@@ -299,6 +362,8 @@ struct run_snapshot {
   uint32_t messages = 0; ///< length of the conversation
   std::vector<delegation> children; ///< delegations still running
   uint32_t children_started = 0;
+  uint32_t verification_attempts = 0;
+  bool verified = false;
 };
 
 struct checkpoint {
@@ -381,7 +446,35 @@ struct delegation_result {
   std::string summary;
   std::string reason;
   kpis totals; ///< the child's own, with its descendants'
+  uint32_t verification_attempts = 0;
+  std::vector<artifact> artifacts;
 };
+
+/// The checks after `complete`, run (an input).
+struct verification {
+  uint32_t attempt = 0; ///< from 1
+  bool passed = false;
+  std::vector<check_result> results;
+};
+
+struct phase_start {
+  uint32_t phase = 0; ///< index into run_start.phases
+  std::string name;
+  std::string role;
+  uint32_t attempt = 0; ///< from 1
+};
+
+/// gate_pass and gate_fail.
+struct gate_outcome {
+  uint32_t phase = 0;
+  std::string name;
+  uint32_t attempt = 0;
+  std::string report;
+  bool skipped = false;
+  std::string review_skipped_reason;
+};
+struct gate_pass : gate_outcome {};
+struct gate_fail : gate_outcome {};
 
 /// The variant order is the event kind; keep it in sync with `event_kind`.
 using event_body =
@@ -389,7 +482,8 @@ using event_body =
                policy_decision, tool_result, turn_end, recovery, completion,
                error_event, checkpoint, parse_failure, approval_request,
                approval_decision, retry, route_attempt, delegation,
-               delegation_result>;
+               delegation_result, verification, phase_start, gate_pass, gate_fail,
+               artifact>;
 
 enum class event_kind : uint8_t {
   run_start,
@@ -411,6 +505,11 @@ enum class event_kind : uint8_t {
   route_attempt,
   delegation,
   delegation_result,
+  verification,
+  phase_start,
+  gate_pass,
+  gate_fail,
+  artifact,
 };
 
 inline constexpr size_t event_kind_count = std::variant_size_v<event_body>;

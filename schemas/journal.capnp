@@ -60,6 +60,7 @@ enum TurnMode {
   reminder @1;   # the last reply had neither tool calls nor `complete`
   repair   @2;   # the last reply had malformed tool-call arguments
   recovery @3;   # a limit was hit: only `complete` is offered
+  fix      @4;   # the checks after `complete` failed: their report is shown
 }
 
 enum RunStatus {
@@ -87,6 +88,84 @@ struct RunStart {
   delegates     @11 :List(Text);                            # agents it may delegate to
   childrenOnEnd @12 :Text $Json.name("children_on_end");    # cancel (or empty) | wait
   parentCallId  @13 :Text $Json.name("parent_call_id");     # the parent's delegate call
+  # Self-verification: checks run after `complete`; failures are fix turns.
+  verification   @14 :List(Check);
+  maxFixAttempts @15 :UInt32 $Json.name("max_fix_attempts");
+  artifact       @16 :Text;          # the file this run must produce (a role's)
+  role           @17 :Text;          # a team's role run: its role and phase
+  phase          @18 :Text;
+  team           @19 :Text;          # a team run: the team and its phases
+  phases         @20 :List(Phase);
+}
+
+# A gate or verification step.
+struct Check {
+  name     @0 :Text;
+  kind     @1 :Text;          # file_exists, command_succeeds, test_passes, json_matches, approved_by
+  path     @2 :Text;          # file_exists, json_matches: workspace-relative
+  argv     @3 :List(Text);    # command_succeeds, test_passes
+  schema   @4 :Text;          # json_matches: JSON Schema text
+  approver @5 :Text;          # approved_by: a role, or "person"
+}
+
+struct CheckResult {
+  name   @0 :Text;
+  kind   @1 :Text;
+  ok     @2 :Bool;
+  output @3 :Text;            # an excerpt: why it failed, or what it saw
+  sha256 @4 :Text;            # file_exists: the file's content hash
+  bytes  @5 :UInt64;
+  lines  @6 :UInt64;
+}
+
+# One phase of a team (journaled in the team run's run_start).
+struct Phase {
+  name        @0 :Text;
+  role        @1 :Text;
+  task        @2 :Text;
+  gate        @3 :List(Check);   # checked in the role's run (its fix turns)
+  approver    @4 :Text;          # approved_by: a role, or "person"; empty: none
+  maxAttempts @5 :UInt32 $Json.name("max_attempts");
+  skipIf      @6 :SkipRule $Json.name("skip_if");   # unset: never skipped
+}
+
+# When a phase (a review) may be skipped: the phase before passed on its
+# first attempt and changed at most so many files and lines.
+struct SkipRule {
+  firstTry @0 :Bool $Json.name("first_try");
+  maxFiles @1 :UInt32 $Json.name("max_files");
+  maxLines @2 :UInt64 $Json.name("max_lines");
+}
+
+struct Verification {
+  attempt @0 :UInt32;          # from 1
+  passed  @1 :Bool;
+  results @2 :List(CheckResult);
+}
+
+struct PhaseStart {
+  phase   @0 :UInt32;           # index into run_start.phases
+  name    @1 :Text;
+  role    @2 :Text;
+  attempt @3 :UInt32;           # from 1
+}
+
+struct GateOutcome {
+  phase               @0 :UInt32;
+  name                @1 :Text;
+  attempt             @2 :UInt32;
+  report              @3 :Text;
+  skipped             @4 :Bool;
+  reviewSkippedReason @5 :Text $Json.name("review_skipped_reason");
+}
+
+struct Artifact {
+  path   @0 :Text;
+  sha256 @1 :Text;
+  bytes  @2 :UInt64;
+  lines  @3 :UInt64;
+  role   @4 :Text;
+  phase  @5 :Text;
 }
 
 # A delegate call's child, journaled by the parent before the child starts.
@@ -98,6 +177,11 @@ struct Delegation {
   limits       @4 :Limits;    # the child's budget, split from the parent's
   depth        @5 :UInt32;    # the child's
   outputSchema @6 :Text $Json.name("output_schema");   # JSON Schema of the answer; empty: any
+  checks         @7 :List(Check);   # the child's verification (a phase's gate)
+  maxFixAttempts @8 :UInt32 $Json.name("max_fix_attempts");
+  role           @9 :Text;
+  phase          @10 :Text;
+  artifact       @11 :Text;
 }
 
 # How a delegated child ended, journaled by the parent (an input).
@@ -109,6 +193,8 @@ struct DelegationResult {
   summary    @4 :Text;
   reason     @5 :Text;
   kpis       @6 :Kpis;        # the child's own, with its descendants'
+  verificationAttempts @7 :UInt32 $Json.name("verification_attempts");
+  artifacts            @8 :List(Artifact);
 }
 
 struct ExternalTool {
@@ -322,6 +408,8 @@ struct RunSnapshot {
   messages                    @16 :UInt32;   # length of the conversation
   children                    @17 :List(Delegation);   # delegations still running
   childrenStarted             @18 :UInt32 $Json.name("children_started");
+  verificationAttempts        @19 :UInt32 $Json.name("verification_attempts");
+  verified                    @20 :Bool;
 }
 
 struct ParseFailure {
@@ -381,5 +469,10 @@ struct Event $Json.discriminator(name = "kind") {
     routeAttempt     @21 :RouteAttempt $Json.name("route_attempt");
     delegation       @22 :Delegation;
     delegationResult @23 :DelegationResult $Json.name("delegation_result");
+    verification     @24 :Verification;
+    phaseStart       @25 :PhaseStart  $Json.name("phase_start");
+    gatePass         @26 :GateOutcome $Json.name("gate_pass");
+    gateFail         @27 :GateOutcome $Json.name("gate_fail");
+    artifact         @28 :Artifact;
   }
 }

@@ -81,6 +81,8 @@ void put(RunSnapshot::Builder b, const run_snapshot& x) {
       put(children[i], x.children[i]);
   }
   b.setChildrenStarted(x.children_started);
+  b.setVerificationAttempts(x.verification_attempts);
+  b.setVerified(x.verified);
 }
 
 approval_request get(ApprovalRequest::Reader b) {
@@ -89,8 +91,8 @@ approval_request get(ApprovalRequest::Reader b) {
 }
 
 bool get(RunSnapshot::Reader r, run_snapshot& x) {
-  if (!in_range(r.getPhase(), RunPhase::FINISHED) || !in_range(r.getMode(), TurnMode::RECOVERY)
-      || !in_range(r.getNextMode(), TurnMode::RECOVERY))
+  if (!in_range(r.getPhase(), RunPhase::FINISHED) || !in_range(r.getMode(), TurnMode::FIX)
+      || !in_range(r.getNextMode(), TurnMode::FIX))
     return false;
   x.phase = static_cast<run_phase>(r.getPhase());
   x.mode = static_cast<turn_mode>(r.getMode());
@@ -131,6 +133,8 @@ bool get(RunSnapshot::Reader r, run_snapshot& x) {
   for (auto c : backed(r.getChildren(), "children"))
     x.children.push_back(get(c));
   x.children_started = r.getChildrenStarted();
+  x.verification_attempts = r.getVerificationAttempts();
+  x.verified = r.getVerified();
   return true;
 }
 

@@ -27,6 +27,7 @@
 #include "core/secrets.hpp"
 #include "persistence/approval_store.hpp"
 #include "sandbox/shell_tool.hpp"
+#include "sandbox/verify_tool.hpp"
 #include "schemas/errors.hpp"
 #include "troupe/mcp_wiring.hpp"
 
@@ -188,7 +189,8 @@ struct runtime::impl {
                                        std::function<void(const event&)> on_event,
                                        std::function<void(const run_result&)> on_done) {
     auto& model = start.model;
-    auto route = route_for(sc, model);
+    // A team run asks no model: its phases' roles do.
+    auto route = start.team.empty() ? route_for(sc, model) : caf::expected<caf::actor>{caf::actor{}};
     if (!route)
       return std::move(route.error());
     // The run decides with the MCP tools it journaled, whatever its servers
@@ -315,7 +317,10 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   shell.worker_binary = p->opts.sandbox_worker_binary;
   shell.workers = p->opts.sandbox_workers;
   shell.secrets = p->secrets;
-  if (auto err = p->registry->add(make_shell_tool(std::move(shell))))
+  auto shell_tool = make_shell_tool(std::move(shell));
+  if (auto err = p->registry->add(make_verify_tool(shell_tool)))
+    return err;
+  if (auto err = p->registry->add(std::move(shell_tool)))
     return err;
   return std::unique_ptr<runtime>(new runtime(std::move(p)));
 }

@@ -17,6 +17,7 @@
 
 #include "persistence/store.hpp"
 #include "core/builtin_tools.hpp"
+#include "core/scenario.hpp"
 #include "core/replay.hpp"
 #include "core/run_rebuild.hpp"
 #include "core/run_snapshot.hpp"
@@ -83,6 +84,7 @@ void check_lineage(persistence::store& db, const std::vector<persistence::run_in
     by_id[run.run_id] = &run;
   for (auto& run : runs) {
     std::set<std::string> children;
+    std::set<uint32_t> passed;
     for (auto& ev : events_of(db, run.run_id)) {
       if (auto* d = std::get_if<delegation>(&ev.body)) {
         BOOST_CHECK_MESSAGE(children.insert(d->child_run_id).second,
@@ -92,6 +94,13 @@ void check_lineage(persistence::store& db, const std::vector<persistence::run_in
           continue; // journaled, then killed before the child's run_start: resume started it
         BOOST_CHECK_EQUAL(child->second->parent_run_id, run.run_id);
       }
+      // A team never starts a phase again once its gate passed.
+      if (auto* g = std::get_if<gate_pass>(&ev.body))
+        BOOST_CHECK_MESSAGE(passed.insert(g->phase).second,
+                            run.run_id << ": phase " << g->name << " passed twice");
+      if (auto* p = std::get_if<phase_start>(&ev.body))
+        BOOST_CHECK_MESSAGE(passed.count(p->phase) == 0,
+                            run.run_id << ": phase " << p->name << " started after it passed");
       if (auto* r = std::get_if<delegation_result>(&ev.body)) {
         auto child = by_id.find(r->child_run_id);
         BOOST_REQUIRE_MESSAGE(child != by_id.end(), "no child run " << r->child_run_id);
@@ -110,7 +119,8 @@ struct trial_outcome {
 
 // Checks one trial's journal and ledger after `troupe resume`.
 trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
-                          const tool_registry& registry) {
+                          const tool_registry& registry,
+                          const policy& governance = default_policy()) {
   trial_outcome out;
   if (!fs::exists(db_path))
     return out; // killed before the journal existed
@@ -164,14 +174,14 @@ trial_outcome check_trial(const std::string& db_path, const fs::path& ledger,
       }
       for (auto& [line, n] : line_count)
         BOOST_CHECK_MESSAGE(n == 1, line << " appears " << n << " times");
-      auto replayed = replay_run(evs, registry, default_policy());
+      auto replayed = replay_run(evs, registry, governance);
       BOOST_CHECK_MESSAGE(replayed.identical(),
                           "replay diverged at seq " << replayed.divergence->seq
                             << ": expected " << replayed.divergence->expected
                             << ", got " << replayed.divergence->got);
       auto rebuilt = rebuild(evs);
       BOOST_REQUIRE_MESSAGE(rebuilt, render(rebuilt));
-      auto tail = replay_from_checkpoint(*rebuilt, registry, default_policy());
+      auto tail = replay_from_checkpoint(*rebuilt, registry, governance);
       BOOST_CHECK_MESSAGE(tail.identical(), "replay from the checkpoint at seq "
                                               << tail.from_seq << " diverged");
       out.resumed = true;
@@ -187,8 +197,10 @@ BOOST_AUTO_TEST_SUITE(kill_resume)
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kill_trials_divisor = 2; // each trial is slower; keep the test's time
+constexpr int tree_trials_divisor = 4; // a tree or team trial runs several runs
 #else
 constexpr int kill_trials_divisor = 1;
+constexpr int tree_trials_divisor = 1;
 #endif
 
 // The slowest of three whole `troupe run`s of the appender on this machine
@@ -227,6 +239,10 @@ void kill_trials(const char* scenario_file, int trials, int min_completed_runs) 
   std::uniform_int_distribution<int64_t> delay_us(0, window.count());
   tool_registry registry;
   BOOST_REQUIRE(!register_builtin_tools(registry));
+  // Replay decides with the scenario's own policy.
+  auto sc = load_scenario(fs::path{TROUPE_SCENARIOS} / scenario_file, registry.names());
+  BOOST_REQUIRE_MESSAGE(sc, render(sc));
+  auto governance = sc->governance;
   std::cerr << scenario_file << ": " << trials << " trials, kill delays 0-"
             << window.count() / 1000 << " ms (1.5 whole runs here)" << std::endl;
   int resumed = 0, completed_before_kill = 0;
@@ -251,7 +267,7 @@ void kill_trials(const char* scenario_file, int trials, int min_completed_runs) 
       auto res = run_command({TROUPE_BIN, "resume", "--db", db});
       BOOST_CHECK_MESSAGE(res.exit_code == 0 || !fs::exists(db),
                           "resume exit " << res.exit_code << ": " << res.err);
-      auto outcome = check_trial(db, tmp.path / "work" / "ledger.txt", registry);
+      auto outcome = check_trial(db, tmp.path / "work" / "ledger.txt", registry, governance);
       resumed += outcome.resumed ? 1 : 0;
       uncertain += outcome.uncertain;
     }
@@ -271,11 +287,19 @@ BOOST_AUTO_TEST_CASE(sigkill_then_resume_never_repeats_an_unsafe_effect) {
   kill_trials("appender.toml", trials, trials / 4);
 }
 
+// An SOP team killed anywhere (a role's fix turn, between phases, during
+// the review): no line appended twice, no passed phase started again, every
+// node replays identical.
+BOOST_AUTO_TEST_CASE(sigkill_anywhere_in_a_team_run_then_resume) {
+  constexpr int trials = 100 / tree_trials_divisor;
+  kill_trials("team_ledger.toml", trials, trials / 4);
+}
+
 // The same anywhere in a delegation tree: every unfinished node continues
 // from its journal, a child that ended is not run again (its parent gets its
 // journaled end), and no unsafe call anywhere in the tree runs twice.
 BOOST_AUTO_TEST_CASE(sigkill_anywhere_in_a_delegation_tree_then_resume) {
-  constexpr int trials = 100 / kill_trials_divisor;
+  constexpr int trials = 100 / tree_trials_divisor;
   kill_trials("tree_appender.toml", trials, trials / 4);
 }
 

@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
   tree_cmd->add_option("RUN", run_id, "run id")->required();
   tree_cmd->callback([&] { action = [&] { return tree(opts, run_id); }; });
 
+  auto* artifacts_cmd =
+    app.add_subcommand("artifacts", "the files the runs of a run's tree produced");
+  add_common(artifacts_cmd, opts, true);
+  artifacts_cmd->add_option("RUN", run_id, "run id")->required();
+  artifacts_cmd->callback([&] { action = [&] { return artifacts(opts, run_id); }; });
+
   auto* export_cmd =
     app.add_subcommand("export", "a run's events as JSON lines");
   add_common(export_cmd, opts, false);

@@ -27,4 +27,7 @@ read_run_tree(persistence::store& db, const std::string& run_id);
 /// journal read-only. Exit 0, 1 for an unknown run, else as report().
 int tree(const common_options& opts, const std::string& run_id);
 
+/// `troupe artifacts RUN`: every `artifact` event of RUN's tree.
+int artifacts(const common_options& opts, const std::string& run_id);
+
 } // namespace troupe::cli
