@@ -190,6 +190,30 @@ BOOST_AUTO_TEST_CASE(delegating_outside_the_graph_is_refused_before_the_policy) 
   BOOST_TEST(e->message == "agent 'lead' may not delegate to 'reviewer' (it may delegate to: coder)");
 }
 
+BOOST_AUTO_TEST_CASE(the_policy_decides_a_delegation_like_any_call) {
+  auto rules = parse_policy(R"(version = 1
+mode = "enforce"
+default = "deny"
+[[rule]]
+id = "lead-may-not-delegate"
+tool = "delegate"
+agents = ["lead"]
+decision = "deny"
+)",
+                            "p.toml");
+  BOOST_REQUIRE_MESSAGE(rules, render(rules));
+  driver r{lead_start()};
+  r.governance = *rules;
+  r.reply({delegate_call("c1", "coder")});
+  auto started = r.settle();
+  BOOST_TEST(started.empty());
+  auto* pd = last_of<policy_decision>(r);
+  BOOST_REQUIRE(pd);
+  BOOST_TEST((pd->decision == decision_kind::deny));
+  BOOST_TEST(pd->rule == "lead-may-not-delegate");
+  BOOST_TEST(r.st.children_started == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(depth_children_and_runs_allowances_refuse_with_their_reason) {
   auto deep = lead_start();
   deep.limits.max_depth = 0;
