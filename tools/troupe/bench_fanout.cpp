@@ -19,6 +19,7 @@
 
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/proc_status.hpp"
 #include "troupe/runtime.hpp"
 
 namespace troupe::cli {
@@ -55,15 +56,6 @@ private:
   uint64_t children_;
   uint32_t worker_turns_;
 };
-
-uint64_t proc_status_kib(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0)
-      return std::stoull(line.substr(std::strlen(key) + 1));
-  return 0;
-}
 
 scenario fanout_scenario(const std::filesystem::path& dir, uint64_t children,
                          uint32_t worker_turns) {

@@ -19,6 +19,7 @@
 #include "troupe/runtime.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
+#include "tools/troupe/proc_status.hpp"
 
 namespace troupe::cli {
 
@@ -64,16 +65,6 @@ private:
   std::condition_variable cv_;
   bool closed_;
 };
-
-// Resident set size in KiB from /proc/self/status ("VmRSS" or "VmHWM").
-uint64_t proc_status_kib(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0)
-      return std::stoull(line.substr(std::strlen(key) + 1));
-  return 0;
-}
 
 scenario bench_scenario(const std::string& source, uint32_t turns) {
   scenario sc;
