@@ -13,6 +13,7 @@
 #include "schemas/detail/capnp_helpers.hpp"
 #include "schemas/detail/delegation_codec.hpp"
 #include "schemas/detail/route_codec.hpp"
+#include "schemas/detail/run_start_codec.hpp"
 #include "schemas/detail/snapshot_codec.hpp"
 #include "schemas/detail/team_codec.hpp"
 #include "schemas/utf8.hpp"
@@ -86,57 +87,10 @@ caf::error check_size(const void* data, size_t size, std::string_view where) {
 
 // -- encode --------------------------------------------------------------------
 
-void put(capnp::List<capnp::Text>::Builder b,
-         const std::vector<std::string>& xs) {
-  for (unsigned i = 0; i < xs.size(); ++i)
-    b.set(i, text(xs[i]));
-}
-
 struct body_encoder {
   Event::Builder ev;
 
-  void operator()(const run_start& x) {
-    auto b = ev.initRunStart();
-    b.setAgent(text(x.agent));
-    b.setTenant(text(x.tenant));
-    b.setTask(text(x.task));
-    b.setModel(text(x.model));
-    b.setInstructions(text(x.instructions));
-    put(b.initTools(x.tools.size()), x.tools);
-    put(b.initLimits(), x.limits);
-    b.setScenario(text(x.scenario));
-    b.setWorkspace(text(x.workspace));
-    if (!x.external_tools.empty()) {
-      auto tools = b.initExternalTools(static_cast<unsigned>(x.external_tools.size()));
-      for (unsigned i = 0; i < x.external_tools.size(); ++i) {
-        auto& t = x.external_tools[i];
-        tools[i].setName(text(t.name));
-        tools[i].setDescription(text(t.description));
-        tools[i].setParametersJson(text(t.parameters_json));
-        tools[i].setEffect(text(t.effect));
-      }
-    }
-    b.setDepth(x.depth);
-    if (!x.delegates.empty())
-      put(b.initDelegates(x.delegates.size()), x.delegates);
-    if (!x.children_on_end.empty())
-      b.setChildrenOnEnd(text(x.children_on_end));
-    if (!x.parent_call_id.empty())
-      b.setParentCallId(text(x.parent_call_id));
-    if (!x.verification.empty())
-      put(b.initVerification(static_cast<unsigned>(x.verification.size())), x.verification);
-    b.setMaxFixAttempts(x.max_fix_attempts);
-    if (!x.artifact.empty())
-      b.setArtifact(text(x.artifact));
-    if (!x.role.empty())
-      b.setRole(text(x.role));
-    if (!x.phase.empty())
-      b.setPhase(text(x.phase));
-    if (!x.team.empty())
-      b.setTeam(text(x.team));
-    if (!x.phases.empty())
-      put(b.initPhases(static_cast<unsigned>(x.phases.size())), x.phases);
-  }
+  void operator()(const run_start& x) { put(ev.initRunStart(), x); }
   void operator()(const turn_start& x) {
     auto b = ev.initTurnStart();
     b.setTurn(x.turn);
@@ -264,42 +218,14 @@ struct body_encoder {
 
 // -- decode --------------------------------------------------------------------
 
-std::vector<std::string> get(capnp::List<capnp::Text>::Reader r) {
-  std::vector<std::string> out;
-  out.reserve(r.size());
-  for (auto t : r)
-    out.push_back(str(t));
-  return out;
-}
-
 // Returns false for a union member this build does not know (a newer writer).
 // False for a kind this build does not know, or (with `why` set) a field
 // value outside its kind's string table.
 bool decode_body(Event::Reader r, event_body& out, std::string& why) {
   switch (r.which()) {
-    case Event::RUN_START: {
-      auto b = r.getRunStart();
-      out = run_start{str(b.getAgent()), str(b.getTenant()), str(b.getTask()),
-                      str(b.getModel()), str(b.getInstructions()),
-                      get(b.getTools()), get(b.getLimits()),
-                      str(b.getScenario()), str(b.getWorkspace()), {}};
-      auto& start = std::get<run_start>(out);
-      start.depth = b.getDepth();
-      start.delegates = get(b.getDelegates());
-      start.children_on_end = str(b.getChildrenOnEnd());
-      start.parent_call_id = str(b.getParentCallId());
-      start.verification = get(b.getVerification());
-      start.max_fix_attempts = b.getMaxFixAttempts();
-      start.artifact = str(b.getArtifact());
-      start.role = str(b.getRole());
-      start.phase = str(b.getPhase());
-      start.team = str(b.getTeam());
-      start.phases = get(b.getPhases());
-      for (auto t : detail::backed(b.getExternalTools(), "external_tools"))
-        start.external_tools.push_back({str(t.getName()), str(t.getDescription()),
-                                        str(t.getParametersJson()), str(t.getEffect())});
+    case Event::RUN_START:
+      out = get(r.getRunStart());
       return true;
-    }
     case Event::TURN_START: {
       auto b = r.getTurnStart();
       if (!in_range(b.getMode(), TurnMode::FIX))

@@ -9,22 +9,6 @@ namespace troupe::detail {
 
 using namespace troupe::schema;
 
-namespace {
-
-void put_texts(capnp::List<capnp::Text>::Builder b, const std::vector<std::string>& xs) {
-  for (unsigned i = 0; i < xs.size(); ++i)
-    b.set(i, text(xs[i]));
-}
-
-std::vector<std::string> get_texts(capnp::List<capnp::Text>::Reader r) {
-  std::vector<std::string> out;
-  for (auto t : r)
-    out.push_back(str(t));
-  return out;
-}
-
-} // namespace
-
 void put(capnp::List<Check>::Builder b, const std::vector<gate_check>& xs) {
   for (unsigned i = 0; i < xs.size(); ++i) {
     auto& x = xs[i];
@@ -32,7 +16,7 @@ void put(capnp::List<Check>::Builder b, const std::vector<gate_check>& xs) {
     c.setName(text(x.name));
     c.setKind(text(x.kind));
     c.setPath(text(x.path));
-    put_texts(c.initArgv(static_cast<unsigned>(x.argv.size())), x.argv);
+    put(c.initArgv(static_cast<unsigned>(x.argv.size())), x.argv);
     c.setSchema(text(x.schema));
     c.setApprover(text(x.approver));
   }
@@ -41,7 +25,7 @@ void put(capnp::List<Check>::Builder b, const std::vector<gate_check>& xs) {
 std::vector<gate_check> get(capnp::List<Check>::Reader r) {
   std::vector<gate_check> out;
   for (auto c : backed(r, "checks"))
-    out.push_back({str(c.getName()), str(c.getKind()), str(c.getPath()), get_texts(c.getArgv()),
+    out.push_back({str(c.getName()), str(c.getKind()), str(c.getPath()), get(c.getArgv()),
                    str(c.getSchema()), str(c.getApprover())});
   return out;
 }

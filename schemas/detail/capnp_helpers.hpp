@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <capnp/any.h>
 #include <capnp/blob.h>
+#include <capnp/list.h>
 #include <kj/exception.h>
 
 namespace troupe::detail {
@@ -20,6 +22,19 @@ inline kj::StringPtr text(const std::string& s) {
 /// A copy of a text field (a null pointer reads as empty).
 inline std::string str(capnp::Text::Reader r) {
   return std::string(r.cStr(), r.size());
+}
+
+/// A list of texts, written and read back.
+inline void put(capnp::List<capnp::Text>::Builder b, const std::vector<std::string>& xs) {
+  for (unsigned i = 0; i < xs.size(); ++i)
+    b.set(i, text(xs[i]));
+}
+inline std::vector<std::string> get(capnp::List<capnp::Text>::Reader r) {
+  std::vector<std::string> out;
+  out.reserve(r.size());
+  for (auto t : r)
+    out.push_back(str(t));
+  return out;
 }
 
 /// Whether an enum read from the wire is one this build knows: a newer
