@@ -150,14 +150,14 @@ void on_down(supervisor_actor* self, const caf::down_msg& dm) {
 
 caf::result<run_ticket> start_new(supervisor_actor* self, run_launch& l) {
   auto& st = self->state;
-  if (!l.spec.run_id.empty())
-    return caf::make_error(runtime_errc::invalid_arguments,
-                           "start: the supervisor gives run ids; this launch already has '"
-                             + l.spec.run_id + "'");
   if (st.shutting_down)
     return caf::make_error(runtime_errc::invalid_arguments,
                            "start: the runtime is shutting down; the run was not started");
-  l.spec.run_id = st.cfg.id_prefix + "-" + std::to_string(++st.last_id);
+  if (l.spec.run_id.empty())
+    l.spec.run_id = st.cfg.id_prefix + "-" + std::to_string(++st.last_id);
+  else if (st.runs.count(l.spec.run_id) > 0 || st.finished.count(l.spec.run_id) > 0)
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "start: run id '" + l.spec.run_id + "' is taken");
   auto ticket = admit(self, l.spec, std::move(l.wiring));
   launch(self, ticket.run_id, std::move(l.spec));
   return ticket;

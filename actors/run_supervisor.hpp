@@ -8,9 +8,11 @@
 //
 //   (start_atom, run_launch)          -> run_ticket
 //       Admits a new run: gives it the next id of this process
-//       (`<prefix>-<n>`, unique across processes sharing a journal;
-//       `spec.run_id` must be empty), starts it, and answers its id and a
-//       future of its result. New runs do not count against the resume cap.
+//       (`<prefix>-<n>`, unique across processes sharing a journal) unless
+//       the caller chose one in `spec.run_id` (refused when a run of that id
+//       is known here; new to the journal is the caller's promise), starts
+//       it, and answers its id and a future of its result. New runs do not
+//       count against the resume cap.
 //   (resume_atom, resume_order)       -> resume_outcomes
 //       Continues the journal's unfinished runs, in the order they began,
 //       once all are decided; one outcome per run it took on. Runs already

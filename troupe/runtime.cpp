@@ -1,5 +1,6 @@
 #include "troupe/runtime.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -53,6 +54,29 @@ std::string scenario_key(const scenario& sc) {
   return std::filesystem::exists(sc.source, ec)
            ? std::filesystem::absolute(sc.source, ec).lexically_normal().string()
            : sc.source;
+}
+
+caf::error check_run_id(const std::string& id) {
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+           || c == '_';
+  };
+  if (id.size() <= 64 && std::all_of(id.begin(), id.end(), ok))
+    return {};
+  return caf::make_error(runtime_errc::invalid_arguments,
+                         "start: run id '" + id.substr(0, 80)
+                           + "' is not 1-64 letters, digits, '-' or '_'");
+}
+
+void apply_request_caps(run_start& start, const run_request& req) {
+  if (!req.tenant.empty())
+    start.tenant = req.tenant;
+  auto cap = [](uint64_t& limit, uint64_t by) {
+    if (by != 0)
+      limit = limit == 0 ? by : std::min(limit, by);
+  };
+  cap(start.limits.max_tokens, req.max_tokens);
+  cap(start.limits.max_cost_micro_usd, req.max_cost_micro_usd);
 }
 
 } // namespace
@@ -412,9 +436,12 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
       return std::move(with.error());
     offered = std::move(*with);
   }
+  if (auto err = check_run_id(req.run_id))
+    return err;
   auto start = admit_run(sc, req.agent, req.task, *offered, scenario_key(sc));
   if (!start)
     return std::move(start.error());
+  apply_request_caps(*start, req);
   std::error_code ec;
   std::filesystem::create_directories(sc.workspace_root, ec);
   if (ec)
@@ -434,6 +461,7 @@ caf::expected<run_handle> runtime::start(const scenario& sc, run_request req) {
     return std::move(wiring.error());
   launch.wiring = std::move(*wiring);
   launch.spec.start = std::move(*start);
+  launch.spec.run_id = std::move(req.run_id);
   auto ticket = ask<run_ticket>(*p.sys, p.supervisor, start_atom::value, std::move(launch));
   if (!ticket)
     return std::move(ticket.error());

@@ -85,6 +85,17 @@ struct runtime_options {
 struct run_request {
   std::string task;  ///< overrides the scenario's task when not empty
   std::string agent; ///< overrides the scenario's starting agent when not empty
+  /// The run's id; empty: the runtime gives one. A caller that must know the
+  /// id before the run starts (a job queue, which restarts a job whose run
+  /// never reached the journal) chooses it: 1-64 of [A-Za-z0-9_-], and new to
+  /// the journal (random bits make it so).
+  std::string run_id;
+  /// The tenant journaled in run_start; empty: the scenario's.
+  std::string tenant;
+  /// Caps on the scenario's token and spend limits (0: none), e.g. what a
+  /// tenant's budget has left: the run reaches its limit instead of passing it.
+  uint64_t max_tokens = 0;
+  uint64_t max_cost_micro_usd = 0;
   /// Called for every journaled event of this run, in order, on a runtime
   /// thread. Keep it short; it must not block.
   std::function<void(const event&)> on_event;

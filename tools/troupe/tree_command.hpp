@@ -6,17 +6,11 @@
 
 #include <caf/expected.hpp>
 
-#include "persistence/run_tree.hpp"
+#include "actors/run_tree_view.hpp"
 #include "persistence/store.hpp"
 #include "tools/troupe/commands.hpp"
 
 namespace troupe::cli {
-
-/// The tree of `run_id`'s root (persistence::arrange_run_tree), with the
-/// runs table's KPIs. Errors: the store's, unknown_run when the journal has
-/// no such run.
-[[nodiscard]] caf::expected<persistence::run_tree>
-read_run_tree(persistence::store& db, const std::string& run_id);
 
 /// Prints the tree one line per run, indented by depth, `run_id` marked
 /// `*`: agent, status, turns, tool calls, tokens (input + output), cost and
