@@ -53,7 +53,10 @@ struct job {
   int64_t started_us = 0;
   int64_t ended_us = 0;
   int64_t not_before_us = 0; ///< a retry waits until then (backoff)
-  uint32_t attempts = 0;     ///< starts so far
+  uint32_t attempts = 0;     ///< starts since it was submitted or last requeued
+  /// Runs ever started for it: names each attempt's run (a requeue resets
+  /// `attempts`, never this, so no run id is used twice).
+  uint32_t starts = 0;
   bool sla_breached = false;
   std::string error; ///< why it failed, expired or died
   uint64_t seq = 0;  ///< submission order, given by the store
