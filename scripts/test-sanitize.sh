@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh --packages-only
 scripts/mcp-peers.sh >/dev/null
+scripts/openapi-peers.sh >/dev/null
 
 dir=build-asan
 launcher=()

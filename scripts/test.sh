@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (packages, the build, the MCP servers from npm the tests
-# talk to: scripts/mcp-peers.sh), runs every test through CTest, then checks the
+# talk to: scripts/mcp-peers.sh, the OpenAPI contract checker's npm packages:
+# scripts/openapi-peers.sh), runs every test through CTest, then checks the
 # installed package (scripts/test-install.sh: install, build examples/embed
 # against it as an outside project, run it, internal headers unreachable).
 # Extra arguments go to ctest.
@@ -8,5 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/mcp-peers.sh >/dev/null # the real MCP servers the MCP tests talk to
+scripts/openapi-peers.sh >/dev/null # what checks the HTTP API against docs/openapi.yaml
 ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"
 scripts/test-install.sh build

@@ -25,31 +25,27 @@ export const mediaTypeOf = (contentType) =>
 
 /// Ajv's errors on one line: "/where what (detail); ...".
 export function describeErrors(errors) {
-  const shown = (errors || []).slice(0, 6).map((e) => {
+  const all = errors || [];
+  const shown = all.slice(0, 6).map((e) => {
     const p = e.params || {};
     const extra = p.additionalProperty !== undefined ? ` (${p.additionalProperty})`
       : p.allowedValues ? ` (${p.allowedValues.join(", ")})` : "";
     return `${e.instancePath || "/"} ${e.message}${extra}`;
   });
-  if (errors.length > shown.length) shown.push(`${errors.length - shown.length} more`);
+  if (all.length > shown.length) shown.push(`${all.length - shown.length} more`);
   return shown.join("; ");
 }
 
 export const isJsonMedia = (media) => media === "application/json" || media.endsWith("+json");
 
-/// Splits a path template into segments: { literal } or { re, names }.
+/// Splits a path template into segments: { literal } or { re } (a segment
+/// holding a {param}, which matches one or more characters there).
 function compileTemplate(template) {
   return template.split("/").map((seg) => {
     if (!seg.includes("{")) return { literal: seg };
-    const names = [];
-    const body = seg.split(/(\{[^}]+\})/).map((part) => {
-      if (part.startsWith("{") && part.endsWith("}")) {
-        names.push(part.slice(1, -1));
-        return "([^/]+)";
-      }
-      return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    });
-    return { re: new RegExp(`^${body.join("")}$`), names };
+    const body = seg.split(/(\{[^}]+\})/).map((part) =>
+      part.startsWith("{") && part.endsWith("}") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    return { re: new RegExp(`^${body.join("")}$`) };
   });
 }
 
@@ -59,6 +55,8 @@ export class Spec {
   static async load(file, peers) {
     const text = readFileSync(file, "utf8");
     const doc = peers.YAML.parse(text);
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+      throw new Error("not an OpenAPI document (its top level is not a mapping)");
     const spec = new Spec(doc, peers);
     if (await spec.validateDocument(peers.Validator)) {
       for (const { t } of spec.templates) spec.checkPathParameters(t);
