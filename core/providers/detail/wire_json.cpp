@@ -11,6 +11,8 @@ std::string mistyped(std::string_view where, std::string_view key, const char* e
   return path(where, key) + ": expected " + expected + ", got " + type_name(got);
 }
 
+} // namespace
+
 // nlohmann's messages start with "[json.exception.parse_error.101] "; the
 // rest says where and what.
 std::string parse_message(const std::exception& e) {
@@ -19,8 +21,6 @@ std::string parse_message(const std::exception& e) {
     m.remove_prefix(close + 2);
   return escape_unprintable(m, 200);
 }
-
-} // namespace
 
 void fail(const std::string& what) {
   throw wire_error(what);

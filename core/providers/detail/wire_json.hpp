@@ -44,6 +44,11 @@ constexpr int max_json_depth = 128;
 /// was expected.
 [[nodiscard]] json parse(std::string_view text, std::string_view what);
 
+/// A nlohmann exception's message without its "[json.exception...] " tag
+/// (where and what: "parse error at line 2, column 5: ..."), printable and
+/// at most 200 bytes.
+[[nodiscard]] std::string parse_message(const std::exception& e);
+
 /// Compact, UTF-8 errors replaced rather than thrown.
 [[nodiscard]] std::string dump(const json& v);
 
