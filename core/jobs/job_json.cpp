@@ -179,8 +179,7 @@ nlohmann::json instant(int64_t us) {
 } // namespace
 
 bool valid_scenario_name(std::string_view name) {
-  return !name.empty() && name.size() <= max_scenario_name && name.front() != '.'
-         && all_of_chars(name, "_.-");
+  return !name.empty() && name.size() <= max_scenario_name && all_of_chars(name, "_.-");
 }
 
 bool valid_label(std::string_view label) {
@@ -209,7 +208,7 @@ nlohmann::json to_json(const job& j) {
     {"not_before_us", j.not_before_us},
     {"attempts", j.attempts},
     {"sla_breached", j.sla_breached},
-    {"error", j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error)},
+    {"error", j.error},
   };
 }
 
@@ -225,7 +224,7 @@ caf::expected<submission> parse_submission(std::string_view body) {
   if (!valid_scenario_name(*scenario))
     return invalid("scenario: " + shown(*scenario) + " is not a scenario name: 1 to "
                    + std::to_string(max_scenario_name)
-                   + " characters of A-Z a-z 0-9 _ . -, not starting with '.'");
+                   + " characters of A-Z a-z 0-9 _ . -");
   s.scenario = std::move(*scenario);
   auto task = string_field(*j, "task", true);
   if (!task)

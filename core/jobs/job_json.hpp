@@ -3,16 +3,16 @@
 // decide things, as pure functions over nlohmann::json.
 //
 // `to_json(job)`: an object with job_id, run_id, status, scenario, task,
-// priority, labels, tenant, attempts, sla_breached, error (null when none),
+// priority, labels, tenant, attempts, sla_breached, error ("" when none),
 // and for each instant both an RFC 3339 UTC string and the integer
 // microseconds: submitted / submitted_us, started, ended, deadline,
-// not_before (string null and integer 0 when unset). key_id and the
-// idempotency key are not shown. Strings are the job's as stored: dump with
+// not_before (string null and integer 0 when unset); the `Job` schema of
+// docs/openapi.yaml. key_id, the idempotency key and `starts` are not shown. Strings are the job's as stored: dump with
 // `error_handler_t::replace` if they may hold invalid UTF-8.
 //
 // `parse_submission(body)`: the body of POST /v1/runs, a JSON object with
-//   scenario     required, [A-Za-z0-9_.-]{1,100}, not starting with '.'
-//   task         required, 1 byte to 64 KiB of text, no NUL
+//   scenario     required, [A-Za-z0-9_.-]{1,100}
+//   task         required, 1 byte to 64 KiB (bytes) of text, no NUL
 //   priority     "high" | "normal" | "low"; default "normal"
 //   deadline_ms  integer, 1 .. 604,800,000 (7 days); absent: no deadline
 //   labels       array of at most 16 distinct labels, each
@@ -22,7 +22,7 @@
 //
 // `parse_decision(body)`: the body of POST /v1/approvals/{run}/{call},
 //   decision     required, "approve" | "deny"
-//   reason       optional string of at most 4 KiB
+//   reason       optional string of at most 4 KiB (bytes)
 //
 // Errors: `runtime_errc::invalid_arguments` whose context is one sentence
 // naming the field and what is wrong with it ("priority: expected one of

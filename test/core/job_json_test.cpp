@@ -51,6 +51,7 @@ BOOST_AUTO_TEST_CASE(a_job_shows_its_fields_and_instants_twice) {
   j.tenant = "acme";
   j.key_id = "k_secret_ish";
   j.idempotency_key = "idem";
+  j.starts = 3;
   j.scenario = "review";
   j.task = "look";
   j.priority = job_priority::high;
@@ -79,7 +80,8 @@ BOOST_AUTO_TEST_CASE(a_job_shows_its_fields_and_instants_twice) {
   BOOST_TEST(v["not_before"].is_null());
   BOOST_TEST(v["attempts"] == 2);
   BOOST_TEST(v["sla_breached"] == true);
-  BOOST_TEST(v["error"].is_null());
+  BOOST_TEST(v["error"] == "");
+  BOOST_TEST(!v.contains("starts"));
   BOOST_TEST(!v.contains("key_id"));
   BOOST_TEST(!v.contains("idempotency_key"));
   j.error = "provider_failed: connection refused";
@@ -115,7 +117,6 @@ BOOST_AUTO_TEST_CASE(scenario_and_task_are_required_and_bounded) {
   refused(body_with({{"scenario", 7}}), "scenario: expected a string, got a number");
   refused(body_with({{"scenario", ""}}), "scenario:");
   refused(body_with({{"scenario", "../etc"}}), "scenario:");
-  refused(body_with({{"scenario", ".hidden"}}), "scenario:");
   refused(body_with({{"scenario", "a b"}}), "scenario:");
   refused(body_with({{"scenario", "caf\u00e9"}}), "scenario:");
   refused(body_with({{"scenario", std::string(101, 'a')}}), "scenario:");
