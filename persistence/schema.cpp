@@ -208,6 +208,71 @@ CREATE TABLE endpoint_health (
 );
 )sql";
 
+// Version 7: what `troupe serve` keeps. The durable job queue (seq is the
+// rowid: submission order; priority is the lane's ordinal, 0 high, 1 normal,
+// 2 low, so the dispatcher's index sorts lanes in order), tenants with their
+// quotas, API keys (only a SHA-256 of the secret) and the audit log of every
+// state-changing call. The idempotency index is not unique: a key names one
+// job for 24 h only, then the same key submits anew.
+constexpr const char* migrate_6_to_7 = R"sql(
+CREATE TABLE jobs (
+  seq             INTEGER PRIMARY KEY,
+  job_id          TEXT    NOT NULL UNIQUE,
+  run_id          TEXT    NOT NULL UNIQUE,
+  tenant          TEXT    NOT NULL,
+  key_id          TEXT    NOT NULL DEFAULT '',
+  scenario        TEXT    NOT NULL,
+  task            TEXT    NOT NULL DEFAULT '',
+  priority        INTEGER NOT NULL DEFAULT 1,
+  labels          TEXT    NOT NULL DEFAULT '[]',
+  idempotency_key TEXT    NOT NULL DEFAULT '',
+  status          TEXT    NOT NULL DEFAULT 'queued',
+  submitted_us    INTEGER NOT NULL,
+  deadline_us     INTEGER NOT NULL DEFAULT 0,
+  started_us      INTEGER NOT NULL DEFAULT 0,
+  ended_us        INTEGER NOT NULL DEFAULT 0,
+  not_before_us   INTEGER NOT NULL DEFAULT 0,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  sla_breached    INTEGER NOT NULL DEFAULT 0,
+  error           TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_by_status ON jobs(status, priority, seq);
+CREATE INDEX jobs_by_tenant ON jobs(tenant, status);
+CREATE INDEX jobs_by_idempotency_key ON jobs(tenant, idempotency_key)
+  WHERE idempotency_key != '';
+CREATE TABLE tenants (
+  id                       INTEGER PRIMARY KEY,
+  name                     TEXT    NOT NULL UNIQUE,
+  max_concurrent_runs      INTEGER NOT NULL DEFAULT 0,
+  submissions_per_minute   INTEGER NOT NULL DEFAULT 0,
+  tokens_per_day           INTEGER NOT NULL DEFAULT 0,
+  cost_micro_usd_per_month INTEGER NOT NULL DEFAULT 0,
+  max_queued               INTEGER NOT NULL DEFAULT 0,
+  policy_file              TEXT    NOT NULL DEFAULT '',
+  created_us               INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id          INTEGER PRIMARY KEY,
+  key_id      TEXT    NOT NULL UNIQUE,
+  tenant      TEXT    NOT NULL,
+  role        TEXT    NOT NULL,
+  secret_hash BLOB    NOT NULL,
+  created_us  INTEGER NOT NULL,
+  revoked_us  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_by_tenant ON api_keys(tenant);
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY,
+  ts_us   INTEGER NOT NULL,
+  tenant  TEXT    NOT NULL DEFAULT '',
+  key_id  TEXT    NOT NULL DEFAULT '',
+  action  TEXT    NOT NULL,
+  target  TEXT    NOT NULL DEFAULT '',
+  detail  TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_by_tenant ON audit(tenant, id);
+)sql";
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
@@ -245,6 +310,8 @@ caf::error create_schema(store::impl& s) {
   if (!err)
     err = s.exec(migrate_5_to_6, "creating the cost column and the endpoint health table");
   if (!err)
+    err = s.exec(migrate_6_to_7, "creating the jobs, tenants, api_keys and audit tables");
+  if (!err)
     err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
                  "tagging the file as a troupe journal");
   if (!err)
@@ -275,6 +342,8 @@ caf::error migrate(store::impl& s, int64_t from) {
     err = s.exec(migrate_4_to_5, "migrating schema version 4 to 5");
   if (!err && from <= 5)
     err = s.exec(migrate_5_to_6, "migrating schema version 5 to 6");
+  if (!err && from <= 6)
+    err = s.exec(migrate_6_to_7, "migrating schema version 6 to 7");
   // Last: it writes every KPI column, the later versions' too.
   if (!err && from <= 1)
     err = fill_kpis_from_completions(s);

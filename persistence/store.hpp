@@ -25,7 +25,7 @@ namespace troupe::persistence {
 
 /// The schema version this build writes. Older files migrate (read-write
 /// opens only); newer files are refused by name and version.
-inline constexpr int64_t current_schema_version = 6;
+inline constexpr int64_t current_schema_version = 7;
 
 /// `PRAGMA application_id` of troupe journals ("TRUP").
 inline constexpr int64_t application_id = 0x54525550;
