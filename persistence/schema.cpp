@@ -213,7 +213,8 @@ CREATE TABLE endpoint_health (
 // 2 low, so the dispatcher's index sorts lanes in order), tenants with their
 // quotas, API keys (only a SHA-256 of the secret) and the audit log of every
 // state-changing call. The idempotency index is not unique: a key names one
-// job for 24 h only, then the same key submits anew.
+// job for 24 h only, then the same key submits anew. runs_by_tenant serves
+// the quota check at every submission (a tenant's spend in a window).
 constexpr const char* migrate_6_to_7 = R"sql(
 CREATE TABLE jobs (
   seq             INTEGER PRIMARY KEY,
@@ -271,6 +272,7 @@ CREATE TABLE audit (
   detail  TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_by_tenant ON audit(tenant, id);
+CREATE INDEX runs_by_tenant ON runs(tenant, updated_us);
 )sql";
 
 caf::error set_version(store::impl& s, int64_t version) {

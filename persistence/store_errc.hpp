@@ -21,6 +21,11 @@ enum class store_errc : uint8_t {
   import_conflict, ///< an imported event differs from the one stored at its seq
   run_owned,       ///< another live process drives the run (its lease holds)
   run_finished,    ///< the run already ended; nothing to resume
+  invalid_argument, ///< a value the store refuses: a tenant name, a cursor,
+                    ///< a limit, a job without an id
+  unknown_id,       ///< no job, tenant or API key with that id
+  conflict,         ///< the name is taken, or the row is not in the state
+                    ///< the change needs
 };
 
 } // namespace troupe::persistence

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "persistence/job_store.hpp"
 #include "persistence/store.hpp"
+#include "persistence/tenant_store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/events.hpp"
@@ -182,6 +184,62 @@ struct v2_journal {
   v2_journal() { write_v2_journal(path); }
 };
 
+/// What versions 3 to 6 added to version 2, as those builds wrote it: with
+/// schema_v2 first, a version-6 journal (the last before troupe serve).
+constexpr const char* v2_to_v6 = R"sql(
+ALTER TABLE events ADD COLUMN hash BLOB NOT NULL DEFAULT x'';
+CREATE TABLE approvals (
+  id           INTEGER PRIMARY KEY,
+  run_id       TEXT    NOT NULL,
+  call_id      TEXT    NOT NULL,
+  tool         TEXT    NOT NULL,
+  args_json    TEXT    NOT NULL,
+  rule         TEXT    NOT NULL,
+  requested_us INTEGER NOT NULL,
+  deadline_us  INTEGER NOT NULL,
+  status       TEXT    NOT NULL DEFAULT 'pending',
+  decided_by   TEXT    NOT NULL DEFAULT '',
+  reason       TEXT    NOT NULL DEFAULT '',
+  decided_us   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(run_id, call_id)
+);
+CREATE INDEX approvals_by_status ON approvals(status, deadline_us);
+CREATE TABLE run_owners (
+  run_id         TEXT    PRIMARY KEY,
+  owner          TEXT    NOT NULL,
+  lease_until_us INTEGER NOT NULL,
+  acquired_us    INTEGER NOT NULL
+);
+CREATE INDEX run_owners_by_owner ON run_owners(owner);
+ALTER TABLE runs ADD COLUMN cost_micro_usd INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE endpoint_health (
+  key        TEXT    PRIMARY KEY,
+  updated_us INTEGER NOT NULL,
+  health     BLOB    NOT NULL
+);
+PRAGMA user_version = 6;
+)sql";
+
+/// A version-6 journal: two finished runs of tenant acme (their KPIs and
+/// cost in the runs rows) and a pending approval.
+struct v6_journal {
+  temp_dir dir;
+  std::string path = dir.file("v6.db");
+  v6_journal() {
+    raw_db raw(path);
+    raw.exec(schema_v2);
+    raw.exec(v2_to_v6);
+    raw.exec("INSERT INTO runs(run_id, root_run_id, agent, tenant, status, created_us, "
+             "updated_us, input_tokens, output_tokens, cost_micro_usd) VALUES "
+             "('run-a', 'run-a', 'lead', 'acme', 'completed', 1700000000000000, "
+             "1700000000000100, 100, 20, 700), "
+             "('run-b', 'run-b', 'lead', 'acme', 'completed', 1700000000000000, "
+             "1700000000000200, 1, 2, 3)");
+    raw.exec("INSERT INTO approvals(run_id, call_id, tool, args_json, rule, requested_us, "
+             "deadline_us) VALUES('run-b', 'c1', 'shell', '{}', 'ask-shell', 1, 2)");
+  }
+};
+
 /// Every row has a 32-byte hash and every chain recomputes; returns the rows.
 size_t check_chained(const std::string& path) {
   {
@@ -334,6 +392,64 @@ BOOST_FIXTURE_TEST_CASE(version_2_damage_survives_the_migration_as_a_crc_problem
   BOOST_TEST(rep->problems[0].run_id == "run-done");
   BOOST_TEST(rep->problems[0].seq == 4u);
   BOOST_TEST(rep->problems[0].what.find("checksum") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(version_6_read_only_needs_migration_and_the_serve_stores_refuse_it,
+                        v6_journal) {
+  auto msg = test::check_refused(path, open_mode::read_only, store_errc::needs_migration);
+  BOOST_TEST(msg.find("version 6") != std::string::npos, msg);
+  auto before = slurp(path);
+  auto job_db = job_store::open(path);
+  BOOST_REQUIRE(!job_db);
+  BOOST_CHECK(job_db.error() == store_errc::needs_migration);
+  BOOST_TEST(render(job_db.error()).find("troupe migrate") != std::string::npos);
+  auto tenant_db = tenant_store::open(path);
+  BOOST_REQUIRE(!tenant_db);
+  BOOST_CHECK(tenant_db.error() == store_errc::needs_migration);
+  BOOST_TEST((slurp(path) == before));
+}
+
+BOOST_FIXTURE_TEST_CASE(version_6_read_write_adds_the_serve_tables_and_keeps_the_rest,
+                        v6_journal) {
+  {
+    auto db = store::open(path, open_mode::read_write);
+    BOOST_REQUIRE_MESSAGE(db, render(db));
+    BOOST_TEST(db->opened_version() == 6);
+    auto rep = db->check_integrity();
+    BOOST_REQUIRE_MESSAGE(rep, render(rep));
+    test::log_problems(*rep);
+    BOOST_TEST(rep->clean());
+  }
+  {
+    raw_db raw(path);
+    BOOST_TEST(raw.scalar("PRAGMA user_version") == current_schema_version);
+    for (auto table : {"jobs", "tenants", "api_keys", "audit"})
+      BOOST_TEST(raw.scalar(std::string("SELECT count(*) FROM ") + table) == 0, table);
+    for (auto index : {"jobs_by_status", "jobs_by_tenant", "jobs_by_idempotency_key",
+                       "api_keys_by_tenant", "audit_by_tenant", "runs_by_tenant"})
+      BOOST_TEST(raw.scalar(std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
+                                        "'index' AND name = '")
+                            + index + "'")
+                   == 1,
+                 index);
+    // What was there stays as it was.
+    BOOST_TEST(raw.scalar("SELECT count(*) FROM runs") == 2);
+    BOOST_TEST(raw.scalar("SELECT cost_micro_usd FROM runs WHERE run_id = 'run-a'") == 700);
+    BOOST_TEST(raw.scalar("SELECT count(*) FROM approvals WHERE status = 'pending'") == 1);
+  }
+  // The serve stores open now and read the older runs' spend.
+  auto job_db = job_store::open(path);
+  BOOST_REQUIRE_MESSAGE(job_db, render(job_db));
+  auto usage = job_db->usage("acme", 1700000000000150, 1700000000000000);
+  BOOST_REQUIRE_MESSAGE(usage, render(usage));
+  BOOST_TEST(usage->tokens == 3u);
+  BOOST_TEST(usage->cost_micro_usd == 703u);
+  auto tenant_db = tenant_store::open(path);
+  BOOST_REQUIRE_MESSAGE(tenant_db, render(tenant_db));
+  jobs::tenant t;
+  t.name = "acme";
+  auto added = tenant_db->add_tenant(t);
+  BOOST_REQUIRE_MESSAGE(added, render(added));
 }
 
 // KNOWN BUG (expected failure until store::open is fixed): a read-write open

@@ -12,6 +12,7 @@
 #include "tools/troupe/bench_sandbox.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
+#include "tools/troupe/serve_admin_commands.hpp"
 #include "tools/troupe/tree_command.hpp"
 
 namespace {
@@ -179,6 +180,76 @@ int main(int argc, char** argv) {
       };
     });
   }
+
+  auto* tenants_cmd =
+    app.add_subcommand("tenants", "tenants, API keys and the audit log of troupe serve");
+  tenants_cmd->require_subcommand(1);
+  tenant_add_options ta;
+  auto* tenants_add_cmd = tenants_cmd->add_subcommand("add", "add a tenant with its quotas");
+  add_common(tenants_add_cmd, opts, false);
+  tenants_add_cmd->add_option("NAME", ta.name, "[a-z0-9][a-z0-9_-]{0,62}")->required();
+  tenants_add_cmd->add_option("--max-concurrent", ta.max_concurrent,
+                              "runs at once (0: unlimited, as for every quota)");
+  tenants_add_cmd->add_option("--per-minute", ta.per_minute, "submissions per minute");
+  tenants_add_cmd->add_option("--max-queued", ta.max_queued, "jobs waiting at once");
+  tenants_add_cmd->add_option("--tokens-per-day", ta.tokens_per_day,
+                              "model tokens (input + output) per UTC day");
+  tenants_add_cmd->add_option("--cost-per-month-usd", ta.cost_per_month_usd,
+                              "model cost per UTC month, in dollars");
+  tenants_add_cmd->add_option("--policy", ta.policy_file,
+                              "policy file for the tenant's runs (default: the scenario's)");
+  tenants_add_cmd->callback([&] { action = [&] { return tenants_add(opts, ta); }; });
+  auto* tenants_list_cmd = tenants_cmd->add_subcommand("list", "tenants, quotas and keys");
+  add_common(tenants_list_cmd, opts, true);
+  tenants_list_cmd->callback([&] { action = [&] { return tenants_list(opts); }; });
+  std::string key_tenant, key_role, key_id;
+  auto* key_create_cmd = tenants_cmd->add_subcommand(
+    "key-create", "create an API key; its token is shown once");
+  add_common(key_create_cmd, opts, false);
+  key_create_cmd->add_option("TENANT", key_tenant, "tenant name")->required();
+  key_create_cmd->add_option("--role", key_role, "viewer, submitter, operator or admin")
+    ->required();
+  key_create_cmd->callback([&] {
+    action = [&] { return tenants_key_create(opts, key_tenant, key_role); };
+  });
+  auto* key_revoke_cmd = tenants_cmd->add_subcommand("key-revoke", "revoke an API key");
+  add_common(key_revoke_cmd, opts, false);
+  key_revoke_cmd->add_option("KEY_ID", key_id, "the key's id (k_...)")->required();
+  key_revoke_cmd->callback([&] { action = [&] { return tenants_key_revoke(opts, key_id); }; });
+  std::string audit_tenant;
+  uint32_t audit_limit = 50;
+  auto* audit_cmd = tenants_cmd->add_subcommand("audit", "the audit log, newest first");
+  add_common(audit_cmd, opts, true);
+  audit_cmd->add_option("--tenant", audit_tenant, "only this tenant's entries");
+  audit_cmd->add_option("--limit", audit_limit, "entries")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 10000u));
+  audit_cmd->callback([&] {
+    action = [&] { return tenants_audit(opts, audit_tenant, audit_limit); };
+  });
+
+  jobs_list_options jl;
+  auto* jobs_cmd = app.add_subcommand("jobs", "the job queue of troupe serve, newest first");
+  add_common(jobs_cmd, opts, true);
+  jobs_cmd->add_option("--status", jl.status,
+                       "only jobs with this status (accepted, queued, running, completed, "
+                       "failed, canceled, expired, dead)");
+  jobs_cmd->add_option("--tenant", jl.tenant, "only this tenant's jobs");
+  jobs_cmd->add_option("--label", jl.label, "only jobs with this label");
+  jobs_cmd->add_option("--limit", jl.limit, "jobs per page")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 1000u));
+  jobs_cmd->add_option("--cursor", jl.cursor, "the page after the one that printed it");
+  std::string requeue_job;
+  auto* requeue_cmd =
+    jobs_cmd->add_subcommand("requeue", "put a dead job back in the queue, attempts reset");
+  add_common(requeue_cmd, opts, false);
+  requeue_cmd->add_option("JOB_ID", requeue_job, "job id")->required();
+  requeue_cmd->callback([&] { action = [&] { return jobs_requeue(opts, requeue_job); }; });
+  jobs_cmd->callback([&] {
+    if (!requeue_cmd->parsed())
+      action = [&] { return jobs_list(opts, jl); };
+  });
 
   auto* policy_cmd = app.add_subcommand("policy", "check and explain policy files");
   policy_cmd->require_subcommand(1);

@@ -20,6 +20,8 @@ int report(const caf::error& err) {
       case store_errc::needs_migration:
       case store_errc::corrupted:
         return exit_data;
+      case store_errc::invalid_argument:
+        return exit_usage;
       default:
         return exit_failure;
     }
