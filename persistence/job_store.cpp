@@ -29,8 +29,8 @@ job_store::job_store(job_store&&) noexcept = default;
 job_store& job_store::operator=(job_store&&) noexcept = default;
 job_store::~job_store() = default;
 
-caf::expected<job_store> job_store::open(const std::string& path) {
-  auto c = detail::side_connection::open(path, "job queue");
+caf::expected<job_store> job_store::open(const std::string& path, bool read_only) {
+  auto c = detail::side_connection::open(path, "job queue", read_only);
   if (!c)
     return std::move(c.error());
   auto p = std::make_unique<impl>();

@@ -61,8 +61,10 @@ public:
   /// Opens the queue of the journal at `path`, which must exist at the
   /// current schema version (the journal writer, `troupe migrate` or the
   /// console's write commands create and migrate it). Errors: not_found,
-  /// not_a_journal, needs_migration, newer_schema.
-  [[nodiscard]] static caf::expected<job_store> open(const std::string& path);
+  /// not_a_journal, needs_migration, newer_schema. A `read_only` store (the
+  /// console's listings) fails every write and leaves the file untouched.
+  [[nodiscard]] static caf::expected<job_store> open(const std::string& path,
+                                                     bool read_only = false);
 
   job_store(job_store&&) noexcept;
   job_store& operator=(job_store&&) noexcept;

@@ -70,8 +70,8 @@ tenant_store::tenant_store(tenant_store&&) noexcept = default;
 tenant_store& tenant_store::operator=(tenant_store&&) noexcept = default;
 tenant_store::~tenant_store() = default;
 
-caf::expected<tenant_store> tenant_store::open(const std::string& path) {
-  auto c = detail::side_connection::open(path, "tenants and API keys");
+caf::expected<tenant_store> tenant_store::open(const std::string& path, bool read_only) {
+  auto c = detail::side_connection::open(path, "tenants and API keys", read_only);
   if (!c)
     return std::move(c.error());
   auto p = std::make_unique<impl>();

@@ -48,8 +48,10 @@ class tenant_store {
 public:
   /// Opens the tables of the journal at `path`, which must exist at the
   /// current schema version. Errors: not_found, not_a_journal,
-  /// needs_migration, newer_schema.
-  [[nodiscard]] static caf::expected<tenant_store> open(const std::string& path);
+  /// needs_migration, newer_schema. A `read_only` store (the console's
+  /// listings) fails every write and leaves the file untouched.
+  [[nodiscard]] static caf::expected<tenant_store> open(const std::string& path,
+                                                        bool read_only = false);
 
   tenant_store(tenant_store&&) noexcept;
   tenant_store& operator=(tenant_store&&) noexcept;

@@ -54,7 +54,7 @@ side_connection::~side_connection() {
 }
 
 caf::expected<std::unique_ptr<side_connection>>
-side_connection::open(const std::string& path, std::string_view what) {
+side_connection::open(const std::string& path, std::string_view what, bool read_only) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     return caf::make_error(store_errc::not_found,
@@ -70,6 +70,15 @@ side_connection::open(const std::string& path, std::string_view what) {
     return c->fail(rc, "opening " + std::string(what));
   sqlite3_busy_timeout(c->db_, 5000);
   sqlite3_extended_result_codes(c->db_, 1);
+  if (read_only) {
+    // As store::open(read_only): a read-write handle (a crashed writer's WAL
+    // index may need rebuilding), but no SQL may write and the last close
+    // does not checkpoint, so the database file stays byte for byte.
+    sqlite3_db_config(c->db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    if (auto rc = sqlite3_exec(c->db_, "PRAGMA query_only = 1", nullptr, nullptr, nullptr);
+        rc != SQLITE_OK)
+      return c->fail(rc, "making the connection read-only");
+  }
   if (auto err = check_version(*c, what))
     return err;
   // synchronous is a property of the connection, not of the file: the journal

@@ -18,13 +18,14 @@ namespace troupe::persistence::detail {
 
 class side_connection {
 public:
-  /// Opens the journal at `path` read-write for `what` (named in errors: "the
-  /// job queue"). The file must exist (not_found) and be a troupe journal
-  /// (not_a_journal) at exactly the current schema version (needs_migration,
-  /// with the `troupe migrate` hint; newer_schema). The connection commits
-  /// with synchronous=FULL (see the .cpp).
+  /// Opens the journal at `path` for `what` (named in errors: "job queue").
+  /// The file must exist (not_found) and be a troupe journal (not_a_journal)
+  /// at exactly the current schema version (needs_migration, with the
+  /// `troupe migrate` hint; newer_schema). The connection commits with
+  /// synchronous=FULL (see the .cpp); `read_only` refuses every write and
+  /// leaves the file as it was, as the journal's read-only stores do.
   [[nodiscard]] static caf::expected<std::unique_ptr<side_connection>>
-  open(const std::string& path, std::string_view what);
+  open(const std::string& path, std::string_view what, bool read_only = false);
 
   side_connection(const side_connection&) = delete;
   side_connection& operator=(const side_connection&) = delete;

@@ -494,6 +494,22 @@ BOOST_FIXTURE_TEST_CASE(a_row_this_troupe_cannot_read_is_corruption, test::serve
   BOOST_CHECK(q.error() == store_errc::corrupted);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_read_only_store_reads_and_refuses_writes, test::serve_journal) {
+  {
+    auto s = jobs();
+    insert_ok(s, {submission("a")});
+  }
+  auto ro = job_store::open(path, true);
+  BOOST_REQUIRE_MESSAGE(ro, render(ro));
+  BOOST_TEST(get_ok(*ro, "job-a").run_id == "run-a");
+  auto r = ro->insert({submission("b")});
+  BOOST_REQUIRE(!r);
+  auto j = get_ok(*ro, "job-a");
+  j.status = job_status::running;
+  BOOST_TEST(!ro->update(j, job_status::queued));
+  BOOST_TEST((get_ok(*ro, "job-a").status == job_status::queued));
+}
+
 BOOST_AUTO_TEST_CASE(opening_needs_the_journal_at_the_current_version) {
   test::temp_dir dir;
   auto missing = job_store::open(dir.file("none.db"));

@@ -4,6 +4,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
@@ -257,6 +258,44 @@ BOOST_FIXTURE_TEST_CASE(read_commands_name_a_missing_or_old_journal, serve_db) {
   test::exec_raw(db, "PRAGMA user_version = 6");
   check_fails(troupe({"jobs"}), 65, "troupe migrate");
   check_fails(troupe({"tenants", "list"}), 65, "troupe migrate");
+}
+
+// As after a kill -9 of the server: committed rows still in the WAL. A
+// connection that closed last would checkpoint them into the file; the
+// listings must not.
+BOOST_FIXTURE_TEST_CASE(listings_leave_the_journal_as_it_was, serve_db) {
+  BOOST_REQUIRE(troupe({"tenants", "add", "acme"}).exit_code == 0);
+  BOOST_REQUIRE(troupe({"tenants", "key-create", "acme", "--role", "admin"}).exit_code == 0);
+  auto crashed = dir.file("crashed.db");
+  {
+    auto s = job_store::open(db);
+    BOOST_REQUIRE_MESSAGE(s, render(s));
+    BOOST_REQUIRE(s->insert({job_named("a", "acme")}));
+    auto t = tenant_store::open(db);
+    BOOST_REQUIRE(t);
+    BOOST_REQUIRE(t->append_audit({0, 0, "acme", "k_1", "job.submit", "job-a", "{}"}));
+    // The server's files as they are while it runs: the new rows in the WAL.
+    std::filesystem::copy_file(db, crashed);
+    std::filesystem::copy_file(db + "-wal", crashed + "-wal");
+  }
+  auto before = test::slurp(crashed);
+  auto before_wal = test::slurp(crashed + "-wal");
+  BOOST_REQUIRE(!before_wal.empty());
+  auto at = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), TROUPE_BIN);
+    args.push_back("--db");
+    args.push_back(crashed);
+    return test::run_command(args);
+  };
+  auto listed = at({"jobs", "--json"});
+  BOOST_TEST(listed.exit_code == 0, listed.err);
+  BOOST_TEST(contains(listed.out, "job-a"), listed.out);
+  auto audit = at({"tenants", "audit"});
+  BOOST_TEST(contains(audit.out, "job.submit"), audit.out);
+  BOOST_TEST(at({"jobs"}).exit_code == 0);
+  BOOST_TEST(at({"tenants", "list"}).exit_code == 0);
+  BOOST_TEST((test::slurp(crashed) == before));
+  BOOST_TEST((test::slurp(crashed + "-wal") == before_wal));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,7 +93,7 @@ int jobs_list(const common_options& opts, const jobs_list_options& o) {
                                 + "'; expected accepted, queued, running, completed, "
                                   "failed, canceled, expired or dead"));
   }
-  auto store = persistence::job_store::open(opts.db);
+  auto store = persistence::job_store::open(opts.db, true);
   if (!store)
     return report(store.error());
   auto page = store->list(f);

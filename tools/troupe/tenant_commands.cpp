@@ -55,6 +55,19 @@ std::string limit_text(uint64_t x) {
   return x == 0 ? "-" : std::to_string(x);
 }
 
+/// Micro-dollars as dollars without trailing zeros ("12.5"); "-" for 0.
+std::string dollars_text(uint64_t micro_usd) {
+  if (micro_usd == 0)
+    return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6f", static_cast<double>(micro_usd) / 1e6);
+  std::string s = buf;
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.')
+    s.pop_back();
+  return s;
+}
+
 caf::error usage_error(std::string what) {
   return caf::make_error(persistence::store_errc::invalid_argument, std::move(what));
 }
@@ -127,7 +140,7 @@ int tenants_add(const common_options& opts, const tenant_add_options& o) {
 }
 
 int tenants_list(const common_options& opts) {
-  auto tenants = persistence::tenant_store::open(opts.db);
+  auto tenants = persistence::tenant_store::open(opts.db, true);
   if (!tenants)
     return report(tenants.error());
   auto all = tenants->list();
@@ -158,9 +171,7 @@ int tenants_list(const common_options& opts) {
               "QUEUED", "TOKENS/DAY", "USD/MONTH", "POLICY");
   for (auto& t : *all) {
     auto& q = t.quota;
-    auto usd = q.cost_micro_usd_per_month == 0
-                 ? std::string("-")
-                 : std::to_string(static_cast<double>(q.cost_micro_usd_per_month) / 1e6);
+    auto usd = dollars_text(q.cost_micro_usd_per_month);
     std::printf("%-20s %-10s %-8s %-8s %-12s %-12s %s\n", t.name.c_str(),
                 limit_text(q.max_concurrent_runs).c_str(),
                 limit_text(q.submissions_per_minute).c_str(), limit_text(q.max_queued).c_str(),
@@ -220,7 +231,7 @@ int tenants_key_revoke(const common_options& opts, const std::string& key_id) {
 }
 
 int tenants_audit(const common_options& opts, const std::string& tenant, uint32_t limit) {
-  auto tenants = persistence::tenant_store::open(opts.db);
+  auto tenants = persistence::tenant_store::open(opts.db, true);
   if (!tenants)
     return report(tenants.error());
   auto rows = tenants->list_audit(tenant, limit);
