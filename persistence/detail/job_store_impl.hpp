@@ -14,21 +14,14 @@
 namespace troupe::persistence {
 
 struct job_store::impl {
+  // The connection first: members are destroyed in reverse, so the
+  // statements are finalized before it closes.
   std::unique_ptr<detail::side_connection> c;
   detail::statement insert_job;
   detail::statement find_by_key;
   detail::statement find_by_job;
   detail::statement find_by_run;
   detail::statement compare_and_set;
-
-  ~impl() {
-    // Statements before the connection they belong to.
-    insert_job = {};
-    find_by_key = {};
-    find_by_job = {};
-    find_by_run = {};
-    compare_and_set = {};
-  }
 
   [[nodiscard]] caf::error prepare();
   [[nodiscard]] caf::error insert_row(const jobs::job& j);

@@ -250,6 +250,9 @@ BOOST_FIXTURE_TEST_CASE(read_commands_name_a_missing_or_old_journal, serve_db) {
   check_fails(troupe({"jobs"}), 66, db);
   check_fails(troupe({"tenants", "list"}), 66, db);
   check_fails(troupe({"tenants", "audit"}), 66, db);
+  check_fails(troupe({"tenants", "key-create", "acme", "--role", "admin"}), 66, db);
+  check_fails(troupe({"tenants", "key-revoke", "k_0123456789abcdef"}), 66, db);
+  check_fails(troupe({"jobs", "requeue", "job-a"}), 66, db);
   BOOST_TEST(!std::filesystem::exists(db));
   {
     auto journal = store::open(db, open_mode::read_write);

@@ -61,11 +61,6 @@ struct jobs_list_options {
 /// a bad cursor.
 int jobs_list(const common_options& opts, const jobs_list_options& o);
 
-/// Opens the tenant store of `db` for a change, creating the journal or
-/// migrating it to this schema first (as the journal writer does).
-[[nodiscard]] caf::expected<persistence::tenant_store>
-open_tenants_for_writing(const std::string& db);
-
 /// Writes the audit entry of a console change: principal "console".
 [[nodiscard]] caf::error audit_console(persistence::tenant_store& tenants,
                                        const std::string& tenant, const std::string& action,

@@ -72,19 +72,20 @@ caf::error usage_error(std::string what) {
   return caf::make_error(persistence::store_errc::invalid_argument, std::move(what));
 }
 
-} // namespace
-
-caf::expected<persistence::tenant_store> open_tenants_for_writing(const std::string& db) {
+// `tenants add` is the first step of setting a server up: it may create the
+// journal, or bring an older one to this schema, as the journal writer does.
+caf::expected<persistence::tenant_store> open_for_tenant_add(const std::string& db) {
   if (auto err = check_db_path(db))
     return err;
   {
-    // The journal writer creates the file and brings it to this schema.
     auto journal = persistence::store::open(db, persistence::open_mode::read_write);
     if (!journal)
       return std::move(journal.error());
   }
   return persistence::tenant_store::open(db);
 }
+
+} // namespace
 
 caf::error audit_console(persistence::tenant_store& tenants, const std::string& tenant,
                          const std::string& action, const std::string& target,
@@ -115,7 +116,7 @@ int tenants_add(const common_options& opts, const tenant_add_options& o) {
   std::error_code ec;
   if (!o.policy_file.empty() && !std::filesystem::is_regular_file(o.policy_file, ec))
     return report(usage_error("--policy " + o.policy_file + ": no such file"));
-  auto tenants = open_tenants_for_writing(opts.db);
+  auto tenants = open_for_tenant_add(opts.db);
   if (!tenants)
     return report(tenants.error());
   jobs::tenant t;
@@ -197,7 +198,9 @@ int tenants_key_create(const common_options& opts, const std::string& tenant,
   if (!r)
     return report(usage_error("--role: unknown role '" + role
                               + "'; expected viewer, submitter, operator or admin"));
-  auto tenants = open_tenants_for_writing(opts.db);
+  if (auto err = check_db_path(opts.db))
+    return report(err);
+  auto tenants = persistence::tenant_store::open(opts.db);
   if (!tenants)
     return report(tenants.error());
   auto created = tenants->create_key(tenant, *r);
@@ -214,7 +217,9 @@ int tenants_key_create(const common_options& opts, const std::string& tenant,
 }
 
 int tenants_key_revoke(const common_options& opts, const std::string& key_id) {
-  auto tenants = open_tenants_for_writing(opts.db);
+  if (auto err = check_db_path(opts.db))
+    return report(err);
+  auto tenants = persistence::tenant_store::open(opts.db);
   if (!tenants)
     return report(tenants.error());
   if (auto err = tenants->revoke_key(key_id))
