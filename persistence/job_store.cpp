@@ -49,8 +49,8 @@ caf::error job_store::impl::prepare() {
     {&insert_job,
      "INSERT INTO jobs(job_id, run_id, tenant, key_id, scenario, task, priority, "
      "labels, idempotency_key, status, submitted_us, deadline_us, started_us, "
-     "ended_us, not_before_us, attempts, sla_breached, error) VALUES(?1, ?2, ?3, ?4, "
-     "?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
+     "ended_us, not_before_us, attempts, sla_breached, error, starts) VALUES(?1, ?2, ?3, "
+     "?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"},
     {&find_by_key, select + "WHERE tenant = ?1 AND idempotency_key = ?2 AND "
                             "idempotency_key != '' AND submitted_us > ?3 "
                             "ORDER BY seq DESC LIMIT 1"},
@@ -58,8 +58,8 @@ caf::error job_store::impl::prepare() {
     {&find_by_run, select + "WHERE run_id = ?1"},
     {&compare_and_set,
      "UPDATE jobs SET status = ?3, started_us = ?4, ended_us = ?5, attempts = ?6, "
-     "not_before_us = ?7, sla_breached = ?8, error = ?9 WHERE job_id = ?1 AND "
-     "status = ?2"},
+     "not_before_us = ?7, sla_breached = ?8, error = ?9, starts = ?10 WHERE job_id = ?1 "
+     "AND status = ?2"},
   };
   for (auto& x : all)
     if (auto err = c->prepare(*x.st, x.sql, "preparing the job queue"))
@@ -141,6 +141,7 @@ caf::error job_store::impl::insert_row(const jobs::job& j) {
   st.bind(15, static_cast<int64_t>(j.attempts));
   st.bind(16, int64_t{j.sla_breached ? 1 : 0});
   st.bind(17, j.error);
+  st.bind(18, static_cast<int64_t>(j.starts));
   auto rc = st.step();
   st.reset();
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -174,6 +175,7 @@ caf::expected<bool> job_store::update(const jobs::job& j, jobs::job_status expec
   st.bind(7, j.not_before_us);
   st.bind(8, int64_t{j.sla_breached ? 1 : 0});
   st.bind(9, j.error);
+  st.bind(10, static_cast<int64_t>(j.starts));
   // One statement in autocommit: atomic, and durable on return like a
   // transaction's COMMIT (synchronous=FULL).
   auto rc = st.step();

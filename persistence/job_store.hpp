@@ -98,7 +98,7 @@ public:
   [[nodiscard]] caf::expected<std::vector<jobs::job>> running();
 
   /// Compare-and-set: writes `j.status` and its mutable fields (started_us,
-  /// ended_us, attempts, not_before_us, sla_breached, error) to the row of
+  /// ended_us, attempts, starts, not_before_us, sla_breached, error) to the row of
   /// `j.job_id` only if that row's status is still `expected_from`. Returns
   /// whether it wrote; false also when there is no such job.
   [[nodiscard]] caf::expected<bool> update(const jobs::job& j,

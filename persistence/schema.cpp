@@ -234,6 +234,7 @@ CREATE TABLE jobs (
   ended_us        INTEGER NOT NULL DEFAULT 0,
   not_before_us   INTEGER NOT NULL DEFAULT 0,
   attempts        INTEGER NOT NULL DEFAULT 0,
+  starts          INTEGER NOT NULL DEFAULT 0,
   sla_breached    INTEGER NOT NULL DEFAULT 0,
   error           TEXT    NOT NULL DEFAULT ''
 );

@@ -66,6 +66,7 @@ caf::expected<jobs::job> read_job(const statement& st, const std::string& path) 
   j.attempts = static_cast<uint32_t>(st.int_at(16));
   j.sla_breached = st.int_at(17) != 0;
   j.error = st.text_at(18);
+  j.starts = static_cast<uint32_t>(st.int_at(19));
   return j;
 }
 

@@ -18,7 +18,7 @@ namespace troupe::persistence::detail {
 inline constexpr const char* job_columns =
   "seq, job_id, run_id, tenant, key_id, scenario, task, priority, labels, "
   "idempotency_key, status, submitted_us, deadline_us, started_us, ended_us, "
-  "not_before_us, attempts, sla_breached, error";
+  "not_before_us, attempts, sla_breached, error, starts";
 
 /// The current row of `st` (selected with job_columns). A status, priority or
 /// label list the format does not know is `corrupted`, naming `path` and the

@@ -97,6 +97,7 @@ BOOST_FIXTURE_TEST_CASE(insert_stores_queued_jobs_in_submission_order, test::ser
   a.priority = jobs::job_priority::low;
   a.labels = {"nightly", "quote \" and ünïcode", ""};
   a.deadline_us = t0_us + hour_us;
+  a.starts = 2; // a job brought over from elsewhere keeps its count
   auto b = submission("b", "other");
   auto out = insert_ok(s, {a, b});
   BOOST_REQUIRE_EQUAL(out.size(), 2u);
@@ -120,6 +121,7 @@ BOOST_FIXTURE_TEST_CASE(insert_stores_queued_jobs_in_submission_order, test::ser
   BOOST_TEST(back.submitted_us == t0_us);
   BOOST_TEST(back.deadline_us == t0_us + hour_us);
   BOOST_TEST(back.attempts == 0u);
+  BOOST_TEST(back.starts == 2u);
   auto by_run = s.get_by_run("run-b");
   BOOST_REQUIRE_MESSAGE(by_run, render(by_run));
   BOOST_REQUIRE(*by_run);
@@ -234,6 +236,7 @@ BOOST_FIXTURE_TEST_CASE(update_writes_only_from_the_expected_status, test::serve
   j.status = job_status::running;
   j.started_us = t0_us + 5;
   j.attempts = 1;
+  j.starts = 3;
   j.task = "not a mutable field";
   auto wrong = s.update(j, job_status::dead);
   BOOST_REQUIRE_MESSAGE(wrong, render(wrong));
@@ -256,6 +259,7 @@ BOOST_FIXTURE_TEST_CASE(update_writes_only_from_the_expected_status, test::serve
   BOOST_TEST(back.started_us == t0_us + 5);
   BOOST_TEST(back.ended_us == t0_us + 9);
   BOOST_TEST(back.attempts == 1u);
+  BOOST_TEST(back.starts == 3u);
   BOOST_TEST(back.not_before_us == t0_us + 100);
   BOOST_TEST(back.sla_breached);
   BOOST_TEST(back.error == "no model endpoint reachable");

@@ -194,6 +194,7 @@ BOOST_FIXTURE_TEST_CASE(jobs_lists_pages_and_requeues_only_dead_letters, serve_d
     auto dead = (*in)[0].job;
     dead.status = jobs::job_status::dead;
     dead.attempts = 3;
+    dead.starts = 4;
     dead.error = "no model endpoint reachable";
     BOOST_REQUIRE(*s->update(dead, jobs::job_status::queued));
   }
@@ -234,6 +235,7 @@ BOOST_FIXTURE_TEST_CASE(jobs_lists_pages_and_requeues_only_dead_letters, serve_d
     BOOST_REQUIRE_MESSAGE(j, render(j));
     BOOST_TEST(((*j)->status == jobs::job_status::queued));
     BOOST_TEST((*j)->attempts == 0u);
+    BOOST_TEST((*j)->starts == 4u); // the next run's id is new
     BOOST_TEST((*j)->error == "");
     BOOST_TEST((*j)->run_id == "run-a");
   }

@@ -66,6 +66,7 @@ ordered_json job_json(const jobs::job& j) {
                       {"ended_us", j.ended_us},
                       {"not_before_us", j.not_before_us},
                       {"attempts", j.attempts},
+                      {"starts", j.starts},
                       {"sla_breached", j.sla_breached},
                       {"error", j.error}};
 }
