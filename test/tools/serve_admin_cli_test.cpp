@@ -199,15 +199,15 @@ BOOST_FIXTURE_TEST_CASE(jobs_lists_pages_and_requeues_only_dead_letters, serve_d
     BOOST_REQUIRE(*s->update(dead, jobs::job_status::queued));
   }
   auto all = json_of({"jobs"});
-  BOOST_REQUIRE_EQUAL(all["jobs"].size(), 3u);
-  BOOST_TEST(all["jobs"][0]["job_id"] == "job-c");
-  BOOST_TEST(all["jobs"][2]["job_id"] == "job-a");
-  BOOST_TEST(all["jobs"][2]["status"] == "dead");
-  BOOST_TEST(all["jobs"][2]["attempts"] == 3);
-  BOOST_TEST(all["next_cursor"] == "");
+  BOOST_REQUIRE_EQUAL(all["items"].size(), 3u);
+  BOOST_TEST(all["items"][0]["job_id"] == "job-c");
+  BOOST_TEST(all["items"][2]["job_id"] == "job-a");
+  BOOST_TEST(all["items"][2]["status"] == "dead");
+  BOOST_TEST(all["items"][2]["attempts"] == 3);
+  BOOST_TEST(all["next_cursor"].is_null());
   auto dead = json_of({"jobs", "--status", "dead"});
-  BOOST_REQUIRE_EQUAL(dead["jobs"].size(), 1u);
-  BOOST_TEST(json_of({"jobs", "--tenant", "globex"})["jobs"].size() == 1u);
+  BOOST_REQUIRE_EQUAL(dead["items"].size(), 1u);
+  BOOST_TEST(json_of({"jobs", "--tenant", "globex"})["items"].size() == 1u);
   auto text = troupe({"jobs", "--status", "dead"});
   BOOST_TEST(text.exit_code == 0);
   BOOST_TEST(contains(text.out, "job-a"), text.out);
@@ -219,8 +219,8 @@ BOOST_FIXTURE_TEST_CASE(jobs_lists_pages_and_requeues_only_dead_letters, serve_d
   BOOST_REQUIRE_MESSAGE(std::regex_search(first.out, m, std::regex("more: --cursor (c[0-9a-f]+)")),
                         first.out);
   auto rest = json_of({"jobs", "--limit", "2", "--cursor", m[1]});
-  BOOST_REQUIRE_EQUAL(rest["jobs"].size(), 1u);
-  BOOST_TEST(rest["jobs"][0]["job_id"] == "job-a");
+  BOOST_REQUIRE_EQUAL(rest["items"].size(), 1u);
+  BOOST_TEST(rest["items"][0]["job_id"] == "job-a");
   check_fails(troupe({"jobs", "--cursor", "garbage"}), 64, "cursor");
   check_fails(troupe({"jobs", "--status", "sleeping"}), 64, "sleeping");
 

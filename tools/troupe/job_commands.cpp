@@ -104,8 +104,12 @@ int jobs_list(const common_options& opts, const jobs_list_options& o) {
     auto arr = ordered_json::array();
     for (auto& j : page->jobs)
       arr.push_back(job_json(j));
-    std::cout << to_json_text(ordered_json{{"jobs", std::move(arr)},
-                                           {"next_cursor", page->next_cursor}})
+    // The shape of the API's JobPage (docs/openapi.yaml).
+    ordered_json next = nullptr;
+    if (!page->next_cursor.empty())
+      next = page->next_cursor;
+    std::cout << to_json_text(ordered_json{{"items", std::move(arr)},
+                                           {"next_cursor", std::move(next)}})
               << std::endl;
     return exit_ok;
   }
