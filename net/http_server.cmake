@@ -13,6 +13,7 @@ target_sources(troupe_net PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/detail/server_connection_stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/detail/response_build.cpp
   ${CMAKE_CURRENT_LIST_DIR}/detail/request_target.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/detail/request_checks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/detail/sse_format.cpp)
 # problem.hpp takes an nlohmann::json. Boost is header-only here and no
 # public header includes it: a build-time dependency only, so the installed

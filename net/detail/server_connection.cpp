@@ -4,16 +4,12 @@
 #include <array>
 #include <cctype>
 #include <exception>
-#include <iterator>
 
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
-#include "net/detail/request_target.hpp"
 
 namespace troupe::net::detail {
 
@@ -72,9 +68,9 @@ void connection::start() {
     if (self->phase_ == phase::closed)
       return; // shutdown came first
     if (self->overloaded_)
-      return self->refuse(503, "overloaded", "Server overloaded",
-                          "the server has " + std::to_string(self->core_->opts.max_connections)
-                            + " connections open; retry later");
+      return self->refuse({503, "overloaded", "Server overloaded",
+                           "the server has " + std::to_string(self->core_->opts.max_connections)
+                             + " connections open; retry later"});
     error_code ignored;
     self->socket_.set_option(tcp::no_delay(true), ignored);
     self->socket_.non_blocking(true, ignored); // read_discard's reads must not block
@@ -138,16 +134,8 @@ void connection::parse() {
     buffer_.consume(used);
     if (ec == http::error::need_more)
       return read_more();
-    if (ec == http::error::header_limit)
-      return refuse(431, "headers-too-large", "Request header fields too large",
-                    "the request's header section is over "
-                      + std::to_string(core_->opts.max_header_bytes) + " bytes");
-    if (ec == http::error::body_limit)
-      return refuse(413, "body-too-large", "Request body too large",
-                    "the request body is over " + std::to_string(core_->opts.max_body_bytes)
-                      + " bytes");
     if (ec)
-      return refuse(400, "malformed-request", "Malformed request", ec.message());
+      return refuse(refusal_for(ec, core_->opts));
     if (phase_ == phase::header && parser_->is_header_done()) {
       if (!check_header())
         return;
@@ -161,51 +149,15 @@ void connection::parse() {
   }
 }
 
-// Refuses what Beast's parser lets through but this server must not serve
-// (RFC 9112): framing a request smuggler could exploit, a missing Host, a
-// target that does not decode, an expectation it cannot meet.
 bool connection::check_header() {
-  auto& req = parser_->get();
-  ctx_.version = req.version() >= 11 ? 11 : 10;
-  if (req.version() >= 11 && req.find(http::field::host) == req.end()) {
-    refuse(400, "malformed-request", "Malformed request",
-           "an HTTP/1.1 request needs a Host header");
+  ctx_.version = parser_->get().version() >= 11 ? 11 : 10;
+  auto verdict = detail::check_header(*parser_);
+  if (verdict.refused) {
+    refuse(std::move(*verdict.refused));
     return false;
   }
-  if (req.find(http::field::transfer_encoding) != req.end()) {
-    if (req.version() < 11 || !parser_->chunked()) {
-      refuse(400, "malformed-request", "Malformed request",
-             req.version() < 11 ? "Transfer-Encoding in an HTTP/1.0 request"
-                                : "the last transfer coding must be chunked");
-      return false;
-    }
-    size_t codings = 0;
-    auto fields = req.equal_range(http::field::transfer_encoding);
-    for (auto f = fields.first; f != fields.second; ++f) {
-      http::token_list list{f->value()};
-      codings += static_cast<size_t>(std::distance(list.begin(), list.end()));
-    }
-    if (codings != 1) {
-      refuse(501, "unsupported-transfer-encoding", "Transfer coding not supported",
-             "only `Transfer-Encoding: chunked` is supported");
-      return false;
-    }
-  }
-  continue_pending_ = false;
-  if (auto it = req.find(http::field::expect); it != req.end()) {
-    if (!beast::iequals(it->value(), "100-continue")) {
-      refuse(417, "expectation-failed", "Expectation failed",
-             "only `Expect: 100-continue` is supported");
-      return false;
-    }
-    continue_pending_ = req.version() >= 11;
-  }
-  target_ = parse_target(sv(req.target()));
-  if (!target_) {
-    refuse(400, "malformed-request", "Malformed request",
-           "the request target is not a path (or absolute URI) with valid %-escapes");
-    return false;
-  }
+  continue_pending_ = verdict.send_continue;
+  target_ = std::move(verdict.target);
   return true;
 }
 
@@ -261,14 +213,13 @@ void connection::dispatch_request() {
   }
 }
 
-void connection::refuse(int status, std::string_view slug, std::string_view title,
-                        std::string detail) {
+void connection::refuse(refusal r) {
   core_->rejected.fetch_add(1);
   disarm_read_deadline();
   parser_.reset();
   ctx_.keep_alive = false;
   ctx_.head = false;
-  write_reply(problem(status, slug, title, std::move(detail)));
+  write_reply(problem(r.status, r.slug, r.title, std::move(r.detail)));
 }
 
 // -- replies, ends, deadlines ---------------------------------------------------

@@ -39,7 +39,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "net/detail/request_target.hpp"
+#include "net/detail/request_checks.hpp"
 #include "net/detail/response_build.hpp"
 #include "net/detail/server_core.hpp"
 
@@ -83,7 +83,7 @@ private:
   bool check_header();
   void write_continue();
   void dispatch_request();
-  void refuse(int status, std::string_view slug, std::string_view title, std::string detail);
+  void refuse(refusal r);
 
   // -- replies, ends, deadlines (server_connection.cpp) ---------------------
   void on_reply(uint64_t request_no, server_response r);
@@ -130,7 +130,7 @@ private:
   boost::beast::flat_buffer buffer_;
   // Heap-held, and only while in use: an idle or streaming connection
   // carries none of the parser, the reply or the stream's header.
-  std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::unique_ptr<request_parser> parser_;
   bool first_request_ = true;
   bool continue_pending_ = false; ///< send 100 Continue before reading the body
   std::optional<request_target> target_; ///< decoded once the header is read

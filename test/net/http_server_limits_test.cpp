@@ -114,9 +114,10 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_400) {
          std::string{"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n"},
          std::string{"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"},
          std::string{"GET / HTTP/1.1\r\n\r\n"},              // no Host
+         std::string{"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
          std::string{"GET /a%zz HTTP/1.1\r\nHost: t\r\n\r\n"}, // bad escape
          std::string{"GET runs HTTP/1.1\r\nHost: t\r\n\r\n"},  // not a path
-         std::string{"GET / HTTP/2.0\r\nHost: t\r\n\r\n"},
+         std::string{"GET / HTTP/2.0\r\nHost: t\r\n\r\n"}, // Beast: 1.0 and 1.1 only
          // Smuggling shapes: both framings, and a last coding that is not chunked.
          std::string{"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},

@@ -37,7 +37,7 @@ using namespace std::chrono_literals;
 /// Options with test-sized timeouts (every test can shorten them further).
 inline net::http_server_options test_options() {
   net::http_server_options o;
-  o.io_threads = 1;
+  o.io_threads = 2; // the default: connections on two threads, each on its strand
   o.header_timeout = 2s;
   o.body_timeout = 2s;
   o.idle_timeout = 5s;
