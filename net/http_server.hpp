@@ -7,10 +7,11 @@
 //
 // Threads. `io_threads` threads run one io_context; each connection lives on
 // its own strand. The handler runs on an I/O thread, once per request, after
-// the whole request (header and body) was read; it must not block long (it
-// holds up every connection of that thread) and answers through its
-// `responder`, at once or later, from any thread. `responder`, `sse_stream`
-// and `http_server`'s members are thread-safe; the responder posts to the
+// the whole request (header and body) was read, concurrently for different
+// connections when `io_threads` > 1. It must not block long (it holds up
+// every connection of that thread) and answers through its `responder`, at
+// once or later, from any thread. `responder`, `sse_stream` and
+// `http_server`'s members are thread-safe; the responder posts to the
 // connection's strand. Do not call `shutdown` or destroy the server from a
 // handler or an `on_close` callback (it joins the I/O threads).
 //
@@ -27,7 +28,7 @@
 //     reset): header section over `max_header_bytes` 431 headers-too-large;
 //     body over `max_body_bytes` 413 body-too-large, sent as soon as the
 //     Content-Length (or the chunks so far) say so, without reading the rest;
-//     unparsable request, HTTP/1.1 without Host, a Transfer-Encoding whose
+//     unparsable request, HTTP/1.1 without one Host, a Transfer-Encoding whose
 //     last coding is not chunked (or any in HTTP/1.0), a bad target or escape
 //     400 malformed-request; other transfer codings before chunked 501
 //     unsupported-transfer-encoding; an Expect other than 100-continue 417

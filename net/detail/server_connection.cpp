@@ -10,7 +10,6 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
-
 namespace troupe::net::detail {
 
 namespace asio = boost::asio;
@@ -67,13 +66,13 @@ void connection::start() {
   core_->post(executor_, [self = shared_from_this()] {
     if (self->phase_ == phase::closed)
       return; // shutdown came first
+    error_code ignored;
+    self->socket_.set_option(tcp::no_delay(true), ignored);
+    self->socket_.non_blocking(true, ignored); // read_discard's reads must not block
     if (self->overloaded_)
       return self->refuse({503, "overloaded", "Server overloaded",
                            "the server has " + std::to_string(self->core_->opts.max_connections)
                              + " connections open; retry later"});
-    error_code ignored;
-    self->socket_.set_option(tcp::no_delay(true), ignored);
-    self->socket_.non_blocking(true, ignored); // read_discard's reads must not block
     self->await_request();
   });
 }
