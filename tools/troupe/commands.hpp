@@ -62,6 +62,23 @@ struct run_options {
   std::string secrets_file;
 };
 
+struct serve_options {
+  common_options common;
+  std::string listen = "127.0.0.1:8080";
+  std::string scenarios = "scenarios";
+  std::string secrets_file;
+  uint32_t concurrency = 16;   ///< jobs running at once, all tenants
+  size_t max_queued = 10000;   ///< jobs waiting at once, all tenants; then 429
+  uint32_t max_attempts = 3;   ///< starts of a job failing on the infrastructure
+  bool cancel_on_breach = false;
+  uint32_t drain_seconds = 30; ///< SIGTERM: how long running jobs may finish
+};
+
+/// `troupe serve`: runs until SIGTERM or SIGINT (exit 0 after draining);
+/// SIGHUP reloads the scenario directory. Exit 64 for bad arguments, else
+/// as report() when a part cannot start.
+int serve(const serve_options& opts);
+
 /// Continues every unfinished run of the journal and waits for them.
 /// Exit 0 when all resumed (whatever their status), 1 when one could not.
 int resume(const common_options& opts, const std::string& secrets_file = {});

@@ -69,6 +69,25 @@ int main(int argc, char** argv) {
   resume_cmd->add_option("--secrets-file", resume_secrets, "as for troupe run");
   resume_cmd->callback([&] { action = [&] { return resume(opts, resume_secrets); }; });
 
+  serve_options so;
+  auto* serve_cmd = app.add_subcommand("serve", "serve the HTTP API over a durable job queue");
+  add_common(serve_cmd, so.common, false);
+  serve_cmd->add_option("--listen", so.listen, "HOST:PORT to listen on (port 0: any free one)");
+  serve_cmd->add_option("--scenarios", so.scenarios, "directory of scenario files (*.toml)");
+  serve_cmd->add_option("--secrets", so.secrets_file, "NAME=value lines for tools");
+  serve_cmd->add_option("--concurrency", so.concurrency, "jobs running at once")
+    ->check(CLI::Range(1u, 100000u));
+  serve_cmd->add_option("--max-queued", so.max_queued, "jobs waiting at once before 429")
+    ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  serve_cmd->add_option("--max-attempts", so.max_attempts,
+                        "starts of a job that fails on the infrastructure")
+    ->check(CLI::Range(1u, 100u));
+  serve_cmd->add_flag("--cancel-on-breach", so.cancel_on_breach,
+                      "cancel a running job once its deadline passed");
+  serve_cmd->add_option("--drain-timeout", so.drain_seconds,
+                        "seconds running jobs may finish after SIGTERM");
+  serve_cmd->callback([&] { action = [&] { return serve(so); }; });
+
   auto* runs_cmd = app.add_subcommand("runs", "list runs");
   add_common(runs_cmd, opts, true);
   std::string status;
