@@ -14,6 +14,7 @@
 #include "core/jobs/job_scheduling.hpp"
 #include "core/jobs/quota.hpp"
 #include "core/jobs/utc_time.hpp"
+#include "core/policy.hpp"
 #include "persistence/job_store.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
@@ -53,7 +54,7 @@ struct job_dispatcher::impl {
   runtime& rt;
   const scenario_catalog& catalog;
   event_hub& hub;
-  quota_lookup quotas;
+  tenant_lookup tenants;
   dispatcher_options opts;
   persistence::job_store store;
   std::optional<persistence::store> journal; // read-only: how failed runs failed
@@ -74,9 +75,9 @@ struct job_dispatcher::impl {
   std::mt19937_64 random{std::random_device{}()};
   std::thread thread;
 
-  impl(runtime& r, const scenario_catalog& c, event_hub& h, quota_lookup q,
+  impl(runtime& r, const scenario_catalog& c, event_hub& h, tenant_lookup t,
        dispatcher_options o, persistence::job_store s)
-    : rt(r), catalog(c), hub(h), quotas(std::move(q)), opts(std::move(o)), store(std::move(s)) {}
+    : rt(r), catalog(c), hub(h), tenants(std::move(t)), opts(std::move(o)), store(std::move(s)) {}
 
   // Moves a stored job; false when its row had moved on already (a racing
   // cancel): the caller then leaves it alone.
@@ -158,6 +159,29 @@ struct job_dispatcher::impl {
     wake.notify_all();
   }
 
+  // The scenario a job runs: the served one, or, for a tenant with its own
+  // policy file, a copy under that policy. The copy is registered under its
+  // own name (`<file>#tenant=<name>`), which its runs journal, so a resume
+  // after a restart finds the same policy (recover registers them again).
+  caf::expected<std::shared_ptr<const scenario>> scenario_for(const jobs::job& j,
+                                                              const jobs::tenant& t) {
+    auto base = catalog.find(j.scenario);
+    if (base == nullptr)
+      return caf::make_error(runtime_errc::invalid_scenario,
+                             "scenario '" + j.scenario + "' is no longer served");
+    if (t.policy_file.empty())
+      return base;
+    auto governance = load_policy(t.policy_file);
+    if (!governance)
+      return caf::make_error(runtime_errc::invalid_scenario,
+                             "tenant " + t.name + "'s policy: " + render(governance.error()));
+    auto variant = std::make_shared<scenario>(*base);
+    variant->governance = std::move(*governance);
+    variant->source = base->source + "#tenant=" + t.name;
+    rt.register_scenario(*variant);
+    return std::shared_ptr<const scenario>(std::move(variant));
+  }
+
   // What the tenant has left to spend: a run's caps (nothing when its quota
   // sets no bound). Errors reading the usage give no caps: the submission
   // check refused what was already spent.
@@ -182,13 +206,14 @@ struct job_dispatcher::impl {
   // submitter's problem, not a retry's); so does a tenant budget spent
   // since the job was accepted.
   void launch(jobs::job j) {
-    auto sc = catalog.find(j.scenario);
-    auto budget = budget_for(j, quotas(j.tenant));
-    if (sc == nullptr || budget.exhausted()) {
+    auto settings = tenants(j.tenant);
+    auto sc = scenario_for(j, settings);
+    auto budget = budget_for(j, settings.quota);
+    if (!sc || budget.exhausted()) {
       j.status = jobs::job_status::failed;
       j.ended_us = now_us();
-      j.error = sc == nullptr ? "scenario '" + j.scenario + "' is no longer served"
-                              : "tenant " + j.tenant + "'s token or cost budget is spent";
+      j.error = !sc ? render(sc.error())
+                    : "tenant " + j.tenant + "'s token or cost budget is spent";
       move(j, jobs::job_status::queued);
       std::lock_guard<std::mutex> guard{mu};
       count(j, -1, 0);
@@ -215,7 +240,7 @@ struct job_dispatcher::impl {
     req.max_tokens = budget.max_tokens.value_or(0);
     req.max_cost_micro_usd = budget.max_cost_micro_usd.value_or(0);
     req.on_done = [this](const run_result& r) { on_run_end(r); };
-    auto handle = rt.start(*sc, std::move(req));
+    auto handle = rt.start(**sc, std::move(req));
     if (handle)
       return;
     run_result r;
@@ -330,7 +355,7 @@ struct job_dispatcher::impl {
       for (auto& [tenant, c] : per_tenant) {
         running.per_tenant[tenant] = static_cast<uint32_t>(c.running);
         if (c.queued > 0)
-          limits.tenant_max_concurrent[tenant] = quotas(tenant).max_concurrent_runs;
+          limits.tenant_max_concurrent[tenant] = tenants(tenant).quota.max_concurrent_runs;
       }
       for (auto index : jobs::pick_jobs(view, running, limits, now)) {
         auto i = queued.find(view[index].seq);
@@ -381,11 +406,11 @@ job_dispatcher::~job_dispatcher() {
 
 caf::expected<std::unique_ptr<job_dispatcher>>
 job_dispatcher::create(runtime& rt, const scenario_catalog& catalog, event_hub& hub,
-                       quota_lookup quotas, dispatcher_options opts) {
+                       tenant_lookup tenants, dispatcher_options opts) {
   auto store = persistence::job_store::open(opts.db_path);
   if (!store)
     return std::move(store.error());
-  auto p = std::make_unique<impl>(rt, catalog, hub, std::move(quotas), std::move(opts),
+  auto p = std::make_unique<impl>(rt, catalog, hub, std::move(tenants), std::move(opts),
                                   std::move(*store));
   auto journal = persistence::store::open(p->opts.db_path, persistence::open_mode::read_only);
   if (!journal)
@@ -436,6 +461,14 @@ caf::error job_dispatcher::recover() {
     return std::move(queued.error());
   for (auto& j : *queued)
     p.enqueue_mirror(j);
+  // Runs of tenants with their own policy resume under it: register those
+  // scenarios first (a policy that no longer loads is logged; that run's
+  // resume then fails and names it).
+  for (auto& [run, j] : p.running_jobs) {
+    auto sc = p.scenario_for(j, p.tenants(j.tenant));
+    if (!sc)
+      spdlog::error("job {}: {}", j.job_id, render(sc.error()));
+  }
   for (auto& outcome : p.rt.resume([&p](const run_result& r) { p.on_run_end(r); }))
     if (!outcome)
       spdlog::error("resume: {}", render(outcome.error()));

@@ -60,8 +60,8 @@ struct dispatcher_options {
   std::chrono::milliseconds tick{100}; ///< deadline checks and retries
 };
 
-/// Per-tenant settings the dispatcher needs at start time.
-using quota_lookup = std::function<jobs::tenant_quota(const std::string& tenant)>;
+/// A tenant's quotas and policy, as the dispatcher needs them at start time.
+using tenant_lookup = std::function<jobs::tenant(const std::string& tenant)>;
 
 struct queue_counts {
   uint64_t queued = 0;
@@ -76,7 +76,7 @@ struct queue_counts {
 class job_dispatcher {
 public:
   [[nodiscard]] static caf::expected<std::unique_ptr<job_dispatcher>>
-  create(runtime& rt, const scenario_catalog& catalog, event_hub& hub, quota_lookup quotas,
+  create(runtime& rt, const scenario_catalog& catalog, event_hub& hub, tenant_lookup tenants,
          dispatcher_options opts);
   ~job_dispatcher(); ///< stops the thread (runs in flight go on; see `stop`)
   job_dispatcher(const job_dispatcher&) = delete;

@@ -60,7 +60,7 @@ caf::expected<std::unique_ptr<service>> service::start(runtime& rt, service_opti
   p->opts.dispatch.db_path = p->opts.db_path;
   auto* dir = p->tenants.get();
   auto dispatcher = job_dispatcher::create(
-    rt, *p->catalog, *p->hub, [dir](const std::string& t) { return dir->quota(t); },
+    rt, *p->catalog, *p->hub, [dir](const std::string& t) { return dir->settings(t); },
     p->opts.dispatch);
   if (!dispatcher)
     return std::move(dispatcher.error());

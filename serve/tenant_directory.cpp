@@ -46,19 +46,20 @@ caf::expected<std::optional<principal>> tenant_directory::authenticate(const std
   return who;
 }
 
-jobs::tenant_quota tenant_directory::quota(const std::string& tenant) {
+jobs::tenant tenant_directory::settings(const std::string& tenant) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> guard{mu_};
-  if (auto i = quotas_.find(tenant); i != quotas_.end() && i->second.until > now)
-    return i->second.quota;
+  if (auto i = tenants_.find(tenant); i != tenants_.end() && i->second.until > now)
+    return i->second.settings;
   auto found = store_.get(tenant);
-  jobs::tenant_quota q;
+  jobs::tenant t;
+  t.name = tenant;
   if (found && *found)
-    q = (*found)->quota;
+    t = **found;
   else if (!found)
-    spdlog::error("tenant {}: cannot read its quota: {}", tenant, render(found.error()));
-  quotas_[tenant] = cached_quota{q, now + ttl_};
-  return q;
+    spdlog::error("tenant {}: cannot read its settings: {}", tenant, render(found.error()));
+  tenants_[tenant] = cached_tenant{t, now + ttl_};
+  return t;
 }
 
 jobs::submission_verdict tenant_directory::admit(const std::string& tenant,

@@ -39,7 +39,11 @@ public:
   /// The principal of a bearer token; nothing for an unknown, malformed or
   /// revoked key. Errors: the database cannot be read.
   [[nodiscard]] caf::expected<std::optional<principal>> authenticate(const std::string& token);
-  [[nodiscard]] jobs::tenant_quota quota(const std::string& tenant);
+  /// The tenant's quotas and policy file (defaults for an unknown tenant).
+  [[nodiscard]] jobs::tenant settings(const std::string& tenant);
+  [[nodiscard]] jobs::tenant_quota quota(const std::string& tenant) {
+    return settings(tenant).quota;
+  }
   /// Whether the tenant may submit one more job now (core/jobs/quota.hpp);
   /// an accepted one takes a token from its rate bucket.
   [[nodiscard]] jobs::submission_verdict admit(const std::string& tenant,
@@ -53,8 +57,8 @@ private:
     std::optional<principal> who;
     std::chrono::steady_clock::time_point until;
   };
-  struct cached_quota {
-    jobs::tenant_quota quota;
+  struct cached_tenant {
+    jobs::tenant settings;
     std::chrono::steady_clock::time_point until;
   };
   tenant_directory(persistence::tenant_store store, std::chrono::milliseconds ttl);
@@ -63,7 +67,7 @@ private:
   persistence::tenant_store store_;
   std::chrono::milliseconds ttl_;
   std::map<std::string, cached_key> keys_; ///< by SHA-256 of the token
-  std::map<std::string, cached_quota> quotas_;
+  std::map<std::string, cached_tenant> tenants_;
   std::map<std::string, jobs::token_bucket> buckets_;
 };
 

@@ -3,6 +3,7 @@
 // answer 404 exactly like runs that do not exist.
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
@@ -127,6 +128,44 @@ BOOST_AUTO_TEST_CASE(every_endpoint_every_role_own_and_other_tenant) {
   auto beta_view = f.get_json("/v1/runs/" + beta_run, f.beta["viewer"]);
   BOOST_TEST(beta_view["job"]["status"] == "running");
   BOOST_TEST(f.get_json("/v1/approvals", f.beta["viewer"])["items"].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_tenant_policy_governs_its_runs_only) {
+  serve_fixture f;
+  auto policy = f.dir.file("strict.toml");
+  {
+    std::ofstream out{policy};
+    out << "version = 1\nmode = \"enforce\"\ndefault = \"deny\"\n"
+           "[[rule]]\nid = \"strict-finish\"\ntool = \"complete\"\ndecision = \"allow\"\n";
+  }
+  auto added = troupe::test::run_command(
+    {TROUPE_BIN, "tenants", "add", "strict", "--policy", policy, "--db", f.db});
+  BOOST_REQUIRE_MESSAGE(added.exit_code == 0, added.err);
+  auto key = troupe::test::run_command(
+    {TROUPE_BIN, "tenants", "key-create", "strict", "--role", "submitter", "--db", f.db});
+  BOOST_REQUIRE_MESSAGE(key.exit_code == 0, key.err);
+  auto token = key.out.substr(0, key.out.find('\n'));
+  // The quick scenario's echo is allowed by its own policy (the default
+  // one); the strict tenant's policy denies it, by its rule set.
+  auto decisions = [&](const std::string& k, const std::string& viewer) {
+    auto run = f.submit(k, "quick")["run_id"].get<std::string>();
+    std::vector<sse_event> evs;
+    f.client->stream("/v1/runs/" + run + "/events", viewer, evs);
+    std::vector<std::string> out;
+    for (auto& e : evs)
+      if (e.event == "policy_decision") {
+        auto d = json::parse(e.data)["policy_decision"];
+        out.push_back(d["decision"].get<std::string>() + ":" + d["rule"].get<std::string>());
+      }
+    return out;
+  };
+  auto strict = decisions(token, token);
+  BOOST_REQUIRE_EQUAL(strict.size(), 2u);
+  BOOST_TEST(strict[0].rfind("deny:", 0) == 0);
+  BOOST_TEST(strict[1] == "allow:strict-finish");
+  auto normal = decisions(f.alpha["submitter"], f.alpha["viewer"]);
+  BOOST_REQUIRE_EQUAL(normal.size(), 2u);
+  BOOST_TEST(normal[0].rfind("allow:", 0) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
