@@ -163,6 +163,10 @@ void health(api::impl& a, const net::server_request& req, net::responder& res) {
 api::api(api_deps deps) : impl_(std::make_unique<impl>(std::move(deps))) {}
 
 api::~api() {
+  join();
+}
+
+void api::join() {
   impl_->pool.join();
 }
 

@@ -46,11 +46,15 @@ struct api_deps {
 class api {
 public:
   explicit api(api_deps deps);
-  ~api(); ///< waits for handlers in progress
+  ~api(); ///< joins the workers (see `join`)
   api(const api&) = delete;
   api& operator=(const api&) = delete;
 
   void handle(net::server_request&& req, net::responder res);
+  /// Waits for the handlers in progress and runs no more. Submissions they
+  /// handed to the writer still call back into this object: destroy it
+  /// only after the writer.
+  void join();
 
   /// The insides, shared with the handler files (serve/detail/api_impl.hpp).
   struct impl;

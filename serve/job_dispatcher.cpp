@@ -50,7 +50,7 @@ std::string attempt_run_id(const jobs::job& j) {
   return j.starts <= 1 ? j.run_id : j.run_id + "-" + std::to_string(j.starts);
 }
 
-struct job_dispatcher::impl {
+struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl> {
   runtime& rt;
   const scenario_catalog& catalog;
   event_hub& hub;
@@ -150,6 +150,15 @@ struct job_dispatcher::impl {
     return ev ? std::get<completion>(ev->body).reason : std::string{};
   }
 
+  // Runs may end after the dispatcher is gone (a server shutting down with
+  // runs in flight): their ends then go nowhere, as the journal has them.
+  std::function<void(const run_result&)> end_callback() {
+    return [weak = weak_from_this()](const run_result& r) {
+      if (auto self = weak.lock())
+        self->on_run_end(r);
+    };
+  }
+
   void on_run_end(const run_result& r) {
     {
       std::lock_guard<std::mutex> guard{mu};
@@ -239,7 +248,7 @@ struct job_dispatcher::impl {
     req.tenant = j.tenant;
     req.max_tokens = budget.max_tokens.value_or(0);
     req.max_cost_micro_usd = budget.max_cost_micro_usd.value_or(0);
-    req.on_done = [this](const run_result& r) { on_run_end(r); };
+    req.on_done = end_callback();
     auto handle = rt.start(**sc, std::move(req));
     if (handle)
       return;
@@ -392,7 +401,7 @@ struct job_dispatcher::impl {
   }
 };
 
-job_dispatcher::job_dispatcher(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+job_dispatcher::job_dispatcher(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
 
 job_dispatcher::~job_dispatcher() {
   {
@@ -410,7 +419,7 @@ job_dispatcher::create(runtime& rt, const scenario_catalog& catalog, event_hub& 
   auto store = persistence::job_store::open(opts.db_path);
   if (!store)
     return std::move(store.error());
-  auto p = std::make_unique<impl>(rt, catalog, hub, std::move(tenants), std::move(opts),
+  auto p = std::make_shared<impl>(rt, catalog, hub, std::move(tenants), std::move(opts),
                                   std::move(*store));
   auto journal = persistence::store::open(p->opts.db_path, persistence::open_mode::read_only);
   if (!journal)
@@ -469,7 +478,7 @@ caf::error job_dispatcher::recover() {
     if (!sc)
       spdlog::error("job {}: {}", j.job_id, render(sc.error()));
   }
-  for (auto& outcome : p.rt.resume([&p](const run_result& r) { p.on_run_end(r); }))
+  for (auto& outcome : p.rt.resume(p.end_callback()))
     if (!outcome)
       spdlog::error("resume: {}", render(outcome.error()));
   return {};

@@ -112,8 +112,8 @@ public:
 
 private:
   struct impl;
-  explicit job_dispatcher(std::unique_ptr<impl> p);
-  std::unique_ptr<impl> impl_;
+  explicit job_dispatcher(std::shared_ptr<impl> p);
+  std::shared_ptr<impl> impl_; ///< shared with the ends of runs in flight
 };
 
 } // namespace troupe::serve

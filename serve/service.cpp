@@ -10,8 +10,9 @@
 
 namespace troupe::serve {
 
-// Members in start order; destroyed in reverse: the server first (no new
-// requests), then the API's workers, the queue, and the stores.
+// Members in start order. Stopped in the order ~service spells out: the
+// server (no new requests), the API's workers, the submission writer (whose
+// last commits call back into both), then the queue.
 struct service::impl {
   explicit impl(runtime& r, service_options o) : rt(r), opts(std::move(o)) {}
   runtime& rt;
@@ -33,6 +34,9 @@ service::~service() {
   if (p.server)
     p.server->shutdown(std::chrono::seconds{2});
   p.server.reset();
+  if (p.routes)
+    p.routes->join();
+  p.writer.reset(); // its last commits call back into the API and the dispatcher
   p.routes.reset();
   p.dispatcher.reset();
 }
