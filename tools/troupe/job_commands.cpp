@@ -20,32 +20,13 @@ namespace {
 using nlohmann::ordered_json;
 using jobs::job_status;
 
-// TODO(cleanup): jobs::to_string / jobs::job_status_from (core/jobs/job.cpp)
-// once they are on main; the words are those of docs/journal-format.md.
-constexpr std::pair<job_status, const char*> status_names[] = {
-  {job_status::accepted, "accepted"}, {job_status::queued, "queued"},
-  {job_status::running, "running"},   {job_status::completed, "completed"},
-  {job_status::failed, "failed"},     {job_status::canceled, "canceled"},
-  {job_status::expired, "expired"},   {job_status::dead, "dead"},
-};
-
+// The names are literals (core/jobs/job.cpp): safe as C strings.
 const char* status_name(job_status s) {
-  for (auto& [x, name] : status_names)
-    if (x == s)
-      return name;
-  return "accepted";
+  return jobs::to_string(s).data();
 }
 
 const char* priority_name(jobs::job_priority p) {
-  switch (p) {
-    case jobs::job_priority::high:
-      return "high";
-    case jobs::job_priority::normal:
-      return "normal";
-    case jobs::job_priority::low:
-      return "low";
-  }
-  return "normal";
+  return jobs::to_string(p).data();
 }
 
 ordered_json job_json(const jobs::job& j) {
@@ -85,9 +66,7 @@ int jobs_list(const common_options& opts, const jobs_list_options& o) {
   if (!o.label.empty())
     f.label = o.label;
   if (!o.status.empty()) {
-    for (auto& [x, name] : status_names)
-      if (o.status == name)
-        f.status = x;
+    f.status = jobs::job_status_from(o.status);
     if (!f.status)
       return report(cli_error(persistence::store_errc::invalid_argument,
                               "--status: unknown status '" + o.status

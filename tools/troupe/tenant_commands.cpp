@@ -19,20 +19,8 @@ namespace {
 
 using nlohmann::ordered_json;
 
-// TODO(cleanup): jobs::to_string / jobs::role_from (core/jobs/job.cpp) once
-// they are on main; the words are those of docs/journal-format.md.
-constexpr std::pair<jobs::role, const char*> role_names[] = {
-  {jobs::role::viewer, "viewer"},
-  {jobs::role::submitter, "submitter"},
-  {jobs::role::operator_, "operator"},
-  {jobs::role::admin, "admin"},
-};
-
 const char* role_name(jobs::role r) {
-  for (auto& [x, name] : role_names)
-    if (x == r)
-      return name;
-  return "viewer";
+  return jobs::to_string(r).data(); // the names are literals
 }
 
 ordered_json quota_json(const jobs::tenant_quota& q) {
@@ -191,10 +179,7 @@ int tenants_list(const common_options& opts) {
 
 int tenants_key_create(const common_options& opts, const std::string& tenant,
                        const std::string& role) {
-  std::optional<jobs::role> r;
-  for (auto& [x, name] : role_names)
-    if (role == name)
-      r = x;
+  auto r = jobs::role_from(role);
   if (!r)
     return report(usage_error("--role: unknown role '" + role
                               + "'; expected viewer, submitter, operator or admin"));
