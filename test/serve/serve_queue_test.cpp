@@ -67,6 +67,20 @@ BOOST_AUTO_TEST_CASE(submission_rate_and_token_budget_are_enforced) {
   BOOST_TEST(f.client->get("/v1/runs", a).status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(a_run_that_would_pass_its_tenants_budget_reaches_a_limit) {
+  // quick spends 120 tokens, then 130 more: alpha's 100 a day stop it after
+  // its first turn, by the run's own token limit (capped to what is left).
+  serve_fixture f({}, quota_of(0, 100));
+  auto key = f.alpha["submitter"];
+  auto job = f.submit(key, "quick");
+  auto done = f.final_job(key, job["job_id"]);
+  BOOST_TEST(done["run"]["status"] == "limit_reached");
+  BOOST_TEST(done["result"]["reason"] == "max_tokens");
+  BOOST_TEST(done["job"]["status"] == "failed");
+  // Spent: the next submission is refused until the day rolls over.
+  BOOST_TEST(f.client->post("/v1/runs", key, R"({"scenario":"quick","task":"x"})").status == 402);
+}
+
 BOOST_AUTO_TEST_CASE(a_tenant_runs_at_most_its_concurrency) {
   serve_fixture f({"--concurrency", "8"}, quota_of(0, 0, 1));
   auto op = f.alpha["operator"];
