@@ -292,21 +292,34 @@ void get_run(api::impl& a, call& c) {
   c.res.reply(json_reply(200, body));
 }
 
+namespace {
+
+// The job the path's {id} names for the caller's tenant; when there is none
+// (or it cannot be read) the reply is sent here and nothing comes back.
+std::optional<jobs::job> job_or_reply(api::impl& a, call& c) {
+  auto r = a.readers.take();
+  if (!r) {
+    c.res.reply(internal_error(r.error()));
+    return std::nullopt;
+  }
+  auto found = find_job(**r, c.who.tenant, c.parts[1]);
+  if (!found) {
+    c.res.reply(internal_error(found.error()));
+    return std::nullopt;
+  }
+  if (!*found)
+    c.res.reply(not_found("run " + c.parts[1]));
+  return std::move(*found);
+}
+
+} // namespace
+
 void cancel_run(api::impl& a, call& c) {
   if (!jobs::allows(c.who.key_role, jobs::api_action::cancel))
     return c.res.reply(forbidden(c.who, "cancel runs"));
-  std::optional<jobs::job> job;
-  {
-    auto r = a.readers.take();
-    if (!r)
-      return c.res.reply(internal_error(r.error()));
-    auto found = find_job(**r, c.who.tenant, c.parts[1]);
-    if (!found)
-      return c.res.reply(internal_error(found.error()));
-    job = std::move(*found);
-  }
+  auto job = job_or_reply(a, c);
   if (!job)
-    return c.res.reply(not_found("run " + c.parts[1]));
+    return;
   if (jobs::is_final(job->status))
     return c.res.reply(net::problem(409, "conflict", "Already ended",
                                     "job " + job->job_id + " is "
@@ -321,18 +334,9 @@ void cancel_run(api::impl& a, call& c) {
 void requeue_run(api::impl& a, call& c) {
   if (!jobs::allows(c.who.key_role, jobs::api_action::requeue))
     return c.res.reply(forbidden(c.who, "requeue jobs"));
-  std::optional<jobs::job> job;
-  {
-    auto r = a.readers.take();
-    if (!r)
-      return c.res.reply(internal_error(r.error()));
-    auto found = find_job(**r, c.who.tenant, c.parts[1]);
-    if (!found)
-      return c.res.reply(internal_error(found.error()));
-    job = std::move(*found);
-  }
+  auto job = job_or_reply(a, c);
   if (!job)
-    return c.res.reply(not_found("run " + c.parts[1]));
+    return;
   auto now = a.d.dispatcher.requeue(job->job_id);
   if (!now)
     return c.res.reply(internal_error(now.error()));
