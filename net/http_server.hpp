@@ -24,8 +24,8 @@
 //     `max_body_bytes`. `Expect: 100-continue` is answered with 100 before
 //     the body is read.
 //   - Every refusal is problem+json (net/problem.hpp) and closes the
-//     connection after a short drain (so the client reads the reply, not a
-//     reset): header section over `max_header_bytes` 431 headers-too-large;
+//     connection after a drain (up to 2 s and 8 MiB, so a client still
+//     sending reads the reply, not a reset): header section over `max_header_bytes` 431 headers-too-large;
 //     body over `max_body_bytes` 413 body-too-large, sent as soon as the
 //     Content-Length (or the chunks so far) say so, without reading the rest;
 //     unparsable request, HTTP/1.1 without one Host, a Transfer-Encoding whose

@@ -26,8 +26,10 @@
 // thread. Callbacks must not block; they may call anything here.
 //
 // Idle streams are exempt from the server's idle timeout; a `: keepalive`
-// comment goes out every `sse_keepalive` when nothing else was written, so
-// proxies keep the connection and dead peers are found by the write.
+// comment goes out at every `sse_keepalive` tick when nothing was queued
+// since the tick before, so proxies keep the connection and dead peers are
+// found by the write. Keepalives are not counted against the queue bound (a
+// client that takes nothing at all meets the write timeout).
 
 #include <cstddef>
 #include <cstdint>

@@ -20,10 +20,11 @@ namespace {
 
 constexpr size_t read_chunk = 8 * 1024;
 // How long a closing connection drains what the client still sends, and how
-// much: enough for a client to see our reply and stop, bounded for one that
-// does not.
+// much: enough for a client to see our reply and stop (libcurl may have put a
+// few MiB of an upload into the loopback's socket buffers before it reads a
+// 413), bounded for one that does not. Draining costs reads, no memory.
 constexpr std::chrono::milliseconds max_linger{2000};
-constexpr size_t max_drain_bytes = 1 << 20;
+constexpr size_t max_drain_bytes = 8 << 20;
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string_view sv(boost::beast::string_view s) {
@@ -80,6 +81,8 @@ void connection::start() {
 // -- reading a request --------------------------------------------------------
 
 void connection::await_request() {
+  if (core_->shutting_down.load())
+    return linger(); // shutdown came while the last reply was being written
   phase_ = phase::awaiting;
   arm_read_deadline(first_request_ ? core_->opts.header_timeout : core_->opts.idle_timeout);
   if (buffer_.size() > 0)
@@ -277,7 +280,7 @@ void connection::read_discard() {
       return;
     if (ec)
       return self->close();
-    std::array<char, 4096> scratch;
+    std::array<char, 16 * 1024> scratch;
     error_code read_ec;
     size_t n = self->socket_.read_some(asio::buffer(scratch), read_ec);
     if (read_ec && read_ec != asio::error::would_block && read_ec != asio::error::try_again)

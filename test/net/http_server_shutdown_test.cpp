@@ -120,7 +120,9 @@ BOOST_AUTO_TEST_CASE(graceful_shutdown_finishes_what_is_in_flight_and_closes_the
   BOOST_TEST(slow.wait_closed(2s));
   slow.close();
   done.get();
-  BOOST_TEST((clock_type::now() - started < 1s)); // it did not wait out its grace
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started);
+  BOOST_TEST(took.count() < 5000); // it did not wait out its grace (10 s)
+  BOOST_TEST_MESSAGE("graceful shutdown took " << took.count() << " ms");
   BOOST_TEST(server->stats().connections == 0u);
 }
 
