@@ -68,6 +68,9 @@ public:
   /// After the I/O threads have ended (shutdown): closes on the calling thread.
   void close_after_stop();
 
+  /// A stream that is closed already (for a responder used twice).
+  static std::shared_ptr<sse_stream> closed_stream();
+
 private:
   enum class phase : uint8_t {
     awaiting, header, body, handling, writing, streaming, lingering, closed
@@ -106,12 +109,6 @@ private:
   void end_stream();
   void arm_keepalive();
   void on_shutdown();
-
-public:
-  /// A stream that is closed already (for a responder used twice).
-  static std::shared_ptr<sse_stream> closed_stream();
-
-private:
 
   std::shared_ptr<server_core> core_;
   const boost::asio::any_io_executor executor_; ///< the connection's strand
