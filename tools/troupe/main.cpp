@@ -10,6 +10,7 @@
 #include "tools/troupe/commands.hpp"
 #include "tools/troupe/bench_mcp.hpp"
 #include "tools/troupe/bench_sandbox.hpp"
+#include "tools/troupe/bench_serve.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
 #include "tools/troupe/serve_admin_commands.hpp"
@@ -405,6 +406,27 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1u, 64u));
   bench_gateway_cmd->add_flag("--json", bg.json, "one JSON object on stdout");
   bench_gateway_cmd->callback([&] { action = [&] { return bench_gateway(bg); }; });
+
+  bench_serve_options bsv;
+  auto* bench_serve_cmd = bench_cmd->add_subcommand(
+    "serve", "troupe serve through its HTTP API: submissions, finished jobs, reads, /healthz, "
+             "SSE subscribers");
+  bench_serve_cmd->add_option("--jobs", bsv.jobs, "submissions (and reads, and /healthz calls)")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
+  bench_serve_cmd->add_option("--clients", bsv.clients, "concurrent keep-alive clients")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{4096}));
+  bench_serve_cmd->add_option("--subscribers", bsv.subscribers,
+                              "SSE streams on one run waiting for approval")
+    ->capture_default_str()
+    ->check(CLI::Range(uint64_t{1}, uint64_t{16000}));
+  bench_serve_cmd->add_option("--server-concurrency", bsv.server_concurrency,
+                              "the server's --concurrency (jobs running at once)")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 10000u));
+  bench_serve_cmd->add_flag("--json", bsv.json, "one JSON object on stdout");
+  bench_serve_cmd->callback([&] { action = [&] { return bench_serve(bsv); }; });
 
   try {
     app.parse(argc, argv);
