@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/runtime_errc.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/bench_serve.hpp"
@@ -40,16 +41,18 @@ using clock_type = std::chrono::steady_clock;
 using nlohmann::json;
 
 // The subscribers' sockets and the clients', here and in the server (which
-// inherits the limit).
-void raise_fd_limit(uint64_t want) {
+// inherits the limit); returns the limit now.
+uint64_t raise_fd_limit(uint64_t want) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return;
+    return 0;
   auto target = std::min<rlim_t>(rl.rlim_max, want);
   if (rl.rlim_cur < target) {
     rl.rlim_cur = target;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      getrlimit(RLIMIT_NOFILE, &rl);
   }
+  return rl.rlim_cur;
 }
 
 std::string url_escape(const std::string& s) {
@@ -96,7 +99,8 @@ std::pair<std::string, std::string> pending_approval(const bench_context& cx,
                                     R"({"scenario":"gated","task":"hold, then write"})"));
   auto made = parse(sub.body);
   if (sub.status != 202 || !made.is_object()) {
-    problem = "submitting the gated run: " + std::to_string(sub.status) + " " + sub.body + sub.error;
+    problem =
+      "submitting the gated run: " + std::to_string(sub.status) + " " + sub.body + sub.error;
     return {};
   }
   auto run_id = made["run_id"].get<std::string>();
@@ -259,20 +263,13 @@ failure_counts count_failures(const bench_serve_options& opts, const memory_phas
   return f;
 }
 
-uint64_t failures(const bench_serve_options& opts, const memory_phase& mem,
-                  const load_phases& load) {
-  return count_failures(opts, mem, load).total();
-}
-
 void print_report(const bench_serve_options& opts, const memory_phase& mem,
                   const load_phases& load) {
   auto failed = count_failures(opts, mem, load);
   double finished_per_s =
     load.finish_s > 0 ? static_cast<double>(load.completed) / load.finish_s : 0;
-  double per_subscriber = opts.subscribers == 0
-                            ? 0
-                            : (static_cast<double>(mem.with_kib) - static_cast<double>(mem.before_kib))
-                                / static_cast<double>(opts.subscribers);
+  double grown_kib = static_cast<double>(mem.with_kib) - static_cast<double>(mem.before_kib);
+  double per_subscriber = grown_kib / static_cast<double>(std::max<uint64_t>(opts.subscribers, 1));
   double ratio = load.healthz.per_s > 0 ? load.submit.per_s / load.healthz.per_s : 0;
   double cpu_per_job =
     opts.jobs == 0 ? 0 : static_cast<double>(load.server_cpu_us) / static_cast<double>(opts.jobs);
@@ -356,20 +353,31 @@ int bench_serve(const bench_serve_options& opts) {
     if (!opts.json)
       std::fprintf(stderr, "%s\n", s.c_str());
   };
-  raise_fd_limit(opts.subscribers + 2 * opts.clients + 512);
+  auto fds = opts.subscribers + 2 * opts.clients + 512;
+  if (auto have = raise_fd_limit(fds); have < fds)
+    return report(caf::make_error(runtime_errc::invalid_arguments,
+                                  "bench serve: " + std::to_string(opts.subscribers)
+                                    + " subscribers and " + std::to_string(opts.clients)
+                                    + " clients need " + std::to_string(fds)
+                                    + " file descriptors; the limit is " + std::to_string(have)));
   std::error_code ec;
   auto dir = fs::temp_directory_path(ec) / ("troupe-bench-serve-" + std::to_string(::getpid()));
   fs::remove_all(dir, ec);
   fs::create_directories(dir, ec);
+  struct scratch_guard {
+    fs::path dir;
+    ~scratch_guard() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } scratch{dir};
   bench_server_options so;
   so.dir = dir.string();
   so.concurrency = opts.server_concurrency;
   so.max_queued = opts.jobs + 1000;
   auto server = bench_server::start(so);
-  if (!server) {
-    fs::remove_all(dir, ec);
+  if (!server)
     return report(server.error());
-  }
   net::http_client_config cfg;
   cfg.max_connections = opts.clients + 64;
   auto http = net::http_client::start(cfg);
@@ -385,11 +393,11 @@ int bench_serve(const bench_serve_options& opts) {
   auto load = load_phase(cx, opts);
   auto stopped = (*server)->stop();
   http->reset();
-  fs::remove_all(dir, ec);
+  print_report(opts, mem, load);
   if (stopped)
     return report(stopped);
-  print_report(opts, mem, load);
-  return failures(opts, mem, load) == 0 && mem.problem.empty() ? exit_ok : exit_failure;
+  bool clean = count_failures(opts, mem, load).total() == 0 && mem.problem.empty();
+  return clean ? exit_ok : exit_failure;
 }
 
 } // namespace troupe::cli

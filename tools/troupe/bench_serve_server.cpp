@@ -221,7 +221,8 @@ caf::expected<std::unique_ptr<bench_server>> bench_server::start(const bench_ser
   }
   s->out_fd_ = out[0];
 
-  auto banner = read_banner(s->out_fd_, std::chrono::steady_clock::now() + std::chrono::seconds{30});
+  auto banner =
+    read_banner(s->out_fd_, std::chrono::steady_clock::now() + std::chrono::seconds{30});
   const std::string marker = "listening on http://127.0.0.1:";
   auto at = banner.find(marker);
   if (at == std::string::npos)
