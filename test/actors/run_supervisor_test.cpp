@@ -207,12 +207,13 @@ BOOST_FIXTURE_TEST_CASE(new_runs_get_the_next_id_of_this_process, fixture) {
     BOOST_REQUIRE_MESSAGE(ticket, render(ticket));
     BOOST_TEST(ticket->run_id == expected);
   }
+  // A caller may choose the id (a job queue does), but not one in use.
   run_launch preset;
-  preset.spec.run_id = "mine";
+  preset.spec.run_id = "p-2";
   preset.wiring = wiring();
   auto refused = ask<run_ticket>(sup, start_atom::value, std::move(preset));
   BOOST_REQUIRE(!refused);
-  BOOST_TEST(render(refused.error()).find("'mine'") != std::string::npos);
+  BOOST_TEST(render(refused.error()).find("'p-2' is taken") != std::string::npos);
   BOOST_TEST(answer_next() == "p-1");
   auto r = ask<std::optional<run_result>>(sup, caf::get_atom::value, std::string{"p-1"});
   BOOST_REQUIRE(r && r->has_value());

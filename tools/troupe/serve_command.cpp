@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <sys/resource.h>
+
 #include <spdlog/spdlog.h>
 
 #include "schemas/errors.hpp"
@@ -35,6 +37,18 @@ caf::error parse_listen(const std::string& text, net::http_server_options& http)
   return {};
 }
 
+// Every connection and SSE stream is a file descriptor: take the hard
+// limit, not the soft one (often 1,024), so the server's max_connections
+// and a thousand subscribers are not cut short by the default.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+      spdlog::warn("serve: cannot raise the open-file limit to {}", lim.rlim_max);
+  }
+}
+
 void print_problems(const std::vector<serve::catalog_problem>& problems) {
   for (auto& p : problems)
     std::fprintf(stderr, "troupe serve: not serving %s: %s\n", p.file.c_str(), p.error.c_str());
@@ -55,6 +69,7 @@ int serve(const serve_options& so) {
   for (int s : {SIGHUP, SIGTERM, SIGINT})
     sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  raise_fd_limit();
 
   runtime_options ro;
   ro.db_path = so.common.db;
