@@ -115,6 +115,23 @@ BOOST_FIXTURE_TEST_CASE(tenants_add_creates_the_journal_and_lists_quotas, serve_
   BOOST_TEST(json_of({"tenants", "list"}).size() == 2u);
 }
 
+BOOST_FIXTURE_TEST_CASE(set_quota_replaces_every_quota, serve_db) {
+  BOOST_TEST(troupe({"tenants", "add", "acme", "--max-concurrent", "2", "--per-minute", "30"})
+               .exit_code
+             == 0);
+  auto r = troupe({"tenants", "set-quota", "acme", "--tokens-per-day", "900"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  auto q = json_of({"tenants", "list"})[0]["quota"];
+  BOOST_TEST(q["tokens_per_day"] == 900);
+  BOOST_TEST(q["max_concurrent_runs"] == 0); // left out: unlimited
+  BOOST_TEST(q["submissions_per_minute"] == 0);
+  auto audit = json_of({"tenants", "audit", "--tenant", "acme"});
+  BOOST_TEST(audit[0]["action"] == "tenant.set_quota");
+  check_fails(troupe({"tenants", "set-quota", "nobody", "--per-minute", "1"}), 1, "nobody");
+  check_fails(troupe({"tenants", "set-quota", "acme", "--cost-per-month-usd", "-2"}), 64,
+              "--cost-per-month-usd");
+}
+
 BOOST_FIXTURE_TEST_CASE(a_key_token_is_printed_once_and_works_until_revoked, serve_db) {
   BOOST_REQUIRE(troupe({"tenants", "add", "acme"}).exit_code == 0);
   auto r = troupe({"tenants", "key-create", "acme", "--role", "submitter"});

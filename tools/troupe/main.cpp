@@ -219,6 +219,19 @@ int main(int argc, char** argv) {
   tenants_add_cmd->add_option("--policy", ta.policy_file,
                               "policy file for the tenant's runs (default: the scenario's)");
   tenants_add_cmd->callback([&] { action = [&] { return tenants_add(opts, ta); }; });
+  tenant_add_options tq;
+  auto* tenants_quota_cmd = tenants_cmd->add_subcommand(
+    "set-quota", "replace a tenant's quotas (a quota left out: unlimited)");
+  add_common(tenants_quota_cmd, opts, false);
+  tenants_quota_cmd->add_option("NAME", tq.name, "the tenant")->required();
+  tenants_quota_cmd->add_option("--max-concurrent", tq.max_concurrent, "runs at once");
+  tenants_quota_cmd->add_option("--per-minute", tq.per_minute, "submissions per minute");
+  tenants_quota_cmd->add_option("--max-queued", tq.max_queued, "jobs waiting at once");
+  tenants_quota_cmd->add_option("--tokens-per-day", tq.tokens_per_day,
+                                "model tokens (input + output) per UTC day");
+  tenants_quota_cmd->add_option("--cost-per-month-usd", tq.cost_per_month_usd,
+                                "model cost per UTC month, in dollars");
+  tenants_quota_cmd->callback([&] { action = [&] { return tenants_set_quota(opts, tq); }; });
   auto* tenants_list_cmd = tenants_cmd->add_subcommand("list", "tenants, quotas and keys");
   add_common(tenants_list_cmd, opts, true);
   tenants_list_cmd->callback([&] { action = [&] { return tenants_list(opts); }; });

@@ -32,6 +32,10 @@ struct tenant_add_options {
 /// when the tenant exists.
 int tenants_add(const common_options& opts, const tenant_add_options& t);
 
+/// Replaces a tenant's quotas with the flags given (a flag left out is 0:
+/// unlimited). Exit 64 for a negative cost, 1 for an unknown tenant.
+int tenants_set_quota(const common_options& opts, const tenant_add_options& t);
+
 /// Tenants with their quotas and keys (ids, roles, revoked or not; never a
 /// secret). With --json, one array.
 int tenants_list(const common_options& opts);

@@ -92,15 +92,33 @@ caf::error audit_console(persistence::tenant_store& tenants, const std::string& 
   return {};
 }
 
+namespace {
+
+// The quota flags of `tenants add` and `tenants set-quota`, checked.
+caf::expected<jobs::tenant_quota> quota_of(const tenant_add_options& o) {
+  if (!std::isfinite(o.cost_per_month_usd) || o.cost_per_month_usd < 0
+      || o.cost_per_month_usd > 1e12)
+    return usage_error("--cost-per-month-usd: expected dollars from 0 (unlimited) up, got "
+                       + std::to_string(o.cost_per_month_usd));
+  jobs::tenant_quota q;
+  q.max_concurrent_runs = o.max_concurrent;
+  q.submissions_per_minute = o.per_minute;
+  q.max_queued = o.max_queued;
+  q.tokens_per_day = o.tokens_per_day;
+  q.cost_micro_usd_per_month = static_cast<uint64_t>(std::llround(o.cost_per_month_usd * 1e6));
+  return q;
+}
+
+} // namespace
+
 int tenants_add(const common_options& opts, const tenant_add_options& o) {
   if (!persistence::valid_tenant_name(o.name))
     return report(usage_error("tenant name '" + o.name
                               + "' is not valid: 1-63 characters, lowercase letters, "
                                 "digits, '_' and '-', starting with a letter or digit"));
-  if (!std::isfinite(o.cost_per_month_usd) || o.cost_per_month_usd < 0
-      || o.cost_per_month_usd > 1e12)
-    return report(usage_error("--cost-per-month-usd: expected dollars from 0 (unlimited) "
-                              "up, got " + std::to_string(o.cost_per_month_usd)));
+  auto quota = quota_of(o);
+  if (!quota)
+    return report(quota.error());
   std::error_code ec;
   if (!o.policy_file.empty() && !std::filesystem::is_regular_file(o.policy_file, ec))
     return report(usage_error("--policy " + o.policy_file + ": no such file"));
@@ -109,12 +127,7 @@ int tenants_add(const common_options& opts, const tenant_add_options& o) {
     return report(tenants.error());
   jobs::tenant t;
   t.name = o.name;
-  t.quota.max_concurrent_runs = o.max_concurrent;
-  t.quota.submissions_per_minute = o.per_minute;
-  t.quota.max_queued = o.max_queued;
-  t.quota.tokens_per_day = o.tokens_per_day;
-  t.quota.cost_micro_usd_per_month =
-    static_cast<uint64_t>(std::llround(o.cost_per_month_usd * 1e6));
+  t.quota = *quota;
   if (!o.policy_file.empty())
     t.policy_file = std::filesystem::absolute(o.policy_file, ec).string();
   auto added = tenants->add_tenant(t);
@@ -125,6 +138,23 @@ int tenants_add(const common_options& opts, const tenant_add_options& o) {
                                                          {"policy_file", t.policy_file}})))
     return report(err);
   std::printf("added tenant %s to %s\n", t.name.c_str(), opts.db.c_str());
+  return exit_ok;
+}
+
+int tenants_set_quota(const common_options& opts, const tenant_add_options& o) {
+  auto quota = quota_of(o);
+  if (!quota)
+    return report(quota.error());
+  auto tenants = persistence::tenant_store::open(opts.db);
+  if (!tenants)
+    return report(tenants.error());
+  if (auto err = tenants->update_quota(o.name, *quota))
+    return report(err);
+  if (auto err = audit_console(*tenants, o.name, "tenant.set_quota", o.name,
+                               to_json_text(ordered_json{{"quota", quota_json(*quota)}})))
+    return report(err);
+  std::printf("set the quotas of tenant %s (a running server applies them within 2 s)\n",
+              o.name.c_str());
   return exit_ok;
 }
 
