@@ -99,6 +99,23 @@ caf::expected<std::optional<target>> find_target(readers& r, const principal& wh
 
 } // namespace
 
+namespace {
+
+// find_target for the path's {id}; when there is none (or it cannot be
+// read) the reply is sent here and nothing comes back.
+std::optional<target> target_or_reply(readers& r, call& c) {
+  auto t = find_target(r, c.who, c.parts[1]);
+  if (!t) {
+    c.res.reply(internal_error(t.error()));
+    return std::nullopt;
+  }
+  if (!*t)
+    c.res.reply(not_found("run " + c.parts[1]));
+  return std::move(*t);
+}
+
+} // namespace
+
 caf::expected<std::optional<jobs::job>> find_job(readers& r, const std::string& tenant,
                                                  const std::string& id) {
   auto j = r.jobs.get(id);
@@ -261,16 +278,14 @@ void get_run(api::impl& a, call& c) {
   auto r = a.readers.take();
   if (!r)
     return c.res.reply(internal_error(r.error()));
-  auto t = find_target(**r, c.who, c.parts[1]);
+  auto t = target_or_reply(**r, c);
   if (!t)
-    return c.res.reply(internal_error(t.error()));
-  if (!*t)
-    return c.res.reply(not_found("run " + c.parts[1]));
+    return;
   nlohmann::json body;
-  body["job"] = (*t)->job ? jobs::to_json(*(*t)->job) : nlohmann::json();
+  body["job"] = t->job ? jobs::to_json(*t->job) : nlohmann::json();
   body["run"] = nullptr;
   body["result"] = nullptr;
-  if (auto& run = (*t)->run) {
+  if (auto& run = t->run) {
     body["run"] = {{"run_id", run->run_id},     {"parent_run_id", run->parent_run_id},
                    {"root_run_id", run->root_run_id}, {"agent", run->agent},
                    {"status", std::string(to_string(run->status))}, {"events", run->last_seq},
@@ -353,15 +368,13 @@ void run_tree(api::impl& a, call& c) {
   auto r = a.readers.take();
   if (!r)
     return c.res.reply(internal_error(r.error()));
-  auto t = find_target(**r, c.who, c.parts[1]);
+  auto t = target_or_reply(**r, c);
   if (!t)
-    return c.res.reply(internal_error(t.error()));
-  if (!*t)
-    return c.res.reply(not_found("run " + c.parts[1]));
-  if (!(*t)->run)
+    return;
+  if (!t->run)
     return c.res.reply(net::problem(409, "not-started", "Not started",
-                                    "run " + (*t)->run_id() + " has not started yet"));
-  auto view = read_run_tree_view((*r)->journal, (*t)->run_id());
+                                    "run " + t->run_id() + " has not started yet"));
+  auto view = read_run_tree_view((*r)->journal, t->run_id());
   if (!view)
     return c.res.reply(internal_error(view.error()));
   // A child's tree shows its whole tree: only when the root is the caller's too.
