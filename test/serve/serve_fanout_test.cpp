@@ -171,7 +171,11 @@ BOOST_AUTO_TEST_CASE(a_thousand_subscribers_each_see_every_event_once_in_order) 
                              << connected_ms << " ms after opening: server RSS " << rss_before
                              << " -> " << rss_with << " KiB, " << kib_per_stream
                              << " KiB per stream");
-  BOOST_TEST(kib_per_stream < 256.0); // a generous bound: no per-stream megabyte buffers
+  // A generous bound: no per-stream megabyte buffers. ASan's shadow memory
+  // and quarantine measure something else (~430 KiB per stream there).
+#if !defined(__SANITIZE_ADDRESS__)
+  BOOST_TEST(kib_per_stream < 256.0);
+#endif
 
   for (size_t i = 0; i < strangers; ++i) {
     BOOST_TEST_CONTEXT("stranger " << i) {
