@@ -45,23 +45,19 @@ void decide_approval(api::impl& a, call& c) {
   if (!decision)
     return c.res.reply(net::problem(400, "invalid-request", "Invalid request body",
                                     render(decision.error())));
+  auto what = "approval " + run_id + "/" + call_id;
   std::optional<persistence::approval_row> row;
   {
     auto r = a.readers.take();
     if (!r)
       return c.res.reply(internal_error(r.error()));
-    auto run = find_run(**r, c.who.tenant, run_id);
-    if (!run)
-      return c.res.reply(internal_error(run.error()));
-    if (!*run)
-      return c.res.reply(not_found("approval " + run_id + "/" + call_id));
-    auto found = (*r)->approvals.find(run_id, call_id);
-    if (!found)
-      return c.res.reply(internal_error(found.error()));
-    row = std::move(*found);
+    // Another tenant's run: as if it had no such approval.
+    if (!found_or_reply(find_run(**r, c.who.tenant, run_id), c, what))
+      return;
+    row = found_or_reply((*r)->approvals.find(run_id, call_id), c, what);
   }
   if (!row)
-    return c.res.reply(not_found("approval " + run_id + "/" + call_id));
+    return;
   if (row->status != persistence::approval_status::pending)
     return c.res.reply(net::problem(409, "conflict", "Already decided",
                                     "approval " + run_id + "/" + call_id + " is "

@@ -99,23 +99,6 @@ caf::expected<std::optional<target>> find_target(readers& r, const principal& wh
 
 } // namespace
 
-namespace {
-
-// find_target for the path's {id}; when there is none (or it cannot be
-// read) the reply is sent here and nothing comes back.
-std::optional<target> target_or_reply(readers& r, call& c) {
-  auto t = find_target(r, c.who, c.parts[1]);
-  if (!t) {
-    c.res.reply(internal_error(t.error()));
-    return std::nullopt;
-  }
-  if (!*t)
-    c.res.reply(not_found("run " + c.parts[1]));
-  return std::move(*t);
-}
-
-} // namespace
-
 caf::expected<std::optional<jobs::job>> find_job(readers& r, const std::string& tenant,
                                                  const std::string& id) {
   auto j = r.jobs.get(id);
@@ -278,7 +261,7 @@ void get_run(api::impl& a, call& c) {
   auto r = a.readers.take();
   if (!r)
     return c.res.reply(internal_error(r.error()));
-  auto t = target_or_reply(**r, c);
+  auto t = found_or_reply(find_target(**r, c.who, c.parts[1]), c, "run " + c.parts[1]);
   if (!t)
     return;
   nlohmann::json body;
@@ -309,22 +292,15 @@ void get_run(api::impl& a, call& c) {
 
 namespace {
 
-// The job the path's {id} names for the caller's tenant; when there is none
-// (or it cannot be read) the reply is sent here and nothing comes back.
+// The job the path's {id} names for the caller's tenant; nothing once the
+// reply is sent (none, or it cannot be read).
 std::optional<jobs::job> job_or_reply(api::impl& a, call& c) {
   auto r = a.readers.take();
   if (!r) {
     c.res.reply(internal_error(r.error()));
     return std::nullopt;
   }
-  auto found = find_job(**r, c.who.tenant, c.parts[1]);
-  if (!found) {
-    c.res.reply(internal_error(found.error()));
-    return std::nullopt;
-  }
-  if (!*found)
-    c.res.reply(not_found("run " + c.parts[1]));
-  return std::move(*found);
+  return found_or_reply(find_job(**r, c.who.tenant, c.parts[1]), c, "run " + c.parts[1]);
 }
 
 } // namespace
@@ -368,7 +344,7 @@ void run_tree(api::impl& a, call& c) {
   auto r = a.readers.take();
   if (!r)
     return c.res.reply(internal_error(r.error()));
-  auto t = target_or_reply(**r, c);
+  auto t = found_or_reply(find_target(**r, c.who, c.parts[1]), c, "run " + c.parts[1]);
   if (!t)
     return;
   if (!t->run)

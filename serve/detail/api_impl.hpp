@@ -82,6 +82,20 @@ namespace detail {
 [[nodiscard]] net::server_response not_found(const std::string& what);
 [[nodiscard]] net::server_response forbidden(const principal& who, std::string_view action);
 
+/// The value of a lookup, or nothing once the reply is sent: 500 naming the
+/// error when it failed, 404 naming `what` when there is no such thing.
+template <class T>
+std::optional<T> found_or_reply(caf::expected<std::optional<T>> x, call& c,
+                                const std::string& what) {
+  if (!x) {
+    c.res.reply(internal_error(x.error()));
+    return std::nullopt;
+  }
+  if (!*x)
+    c.res.reply(not_found(what));
+  return std::move(*x);
+}
+
 /// The job of `id` (a job id or its run id) when it belongs to `tenant`.
 [[nodiscard]] caf::expected<std::optional<jobs::job>>
 find_job(readers& r, const std::string& tenant, const std::string& id);
