@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh --packages-only
+scripts/setup.sh --packages-only prometheus chromium # test-only: scripts/test.sh
 scripts/mcp-peers.sh >/dev/null
 scripts/openapi-peers.sh >/dev/null
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up (packages, the build, the MCP servers from npm the tests
+# Sets everything up (packages, the test-only ones too, the build, the MCP servers from npm the tests
 # talk to: scripts/mcp-peers.sh, the OpenAPI contract checker's npm packages:
 # scripts/openapi-peers.sh), runs every test through CTest, then checks the
 # installed package (scripts/test-install.sh: install, build examples/embed
@@ -7,6 +7,9 @@
 # Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What only the tests use: promtool (checks /metrics and the alert rules),
+# Debian's Chromium (the dashboard's browser tests).
+scripts/setup.sh --packages-only prometheus chromium
 scripts/setup.sh
 scripts/mcp-peers.sh >/dev/null # the real MCP servers the MCP tests talk to
 scripts/openapi-peers.sh >/dev/null # what checks the HTTP API against docs/openapi.yaml
