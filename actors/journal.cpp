@@ -74,7 +74,13 @@ void commit(journal_actor* self) {
   if (st.batch.empty() && st.flush_waiters.empty())
     return;
   std::vector<std::string> refused;
+  auto began = std::chrono::steady_clock::now();
   auto err = st.db->append(st.batch, &refused);
+  if (st.cfg.meter && !st.batch.empty())
+    st.cfg.meter->committed(st.batch.size(),
+                            std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                                          - began)
+                              .count());
   if (err) {
     spdlog::error("journal commit of {} events failed: {}", st.batch.size(),
                   render(err));
@@ -131,8 +137,13 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
   auto& st = self->state;
   if (st.failure)
     return writer_failed(st);
-  if (self->mailbox().size() > st.cfg.inbox_capacity) {
+  auto depth = self->mailbox().size();
+  if (st.cfg.meter)
+    st.cfg.meter->inbox(depth);
+  if (depth > st.cfg.inbox_capacity) {
     ++st.stats.rejected_busy;
+    if (st.cfg.meter)
+      st.cfg.meter->rejected_busy();
     return caf::make_error(journal_errc::busy,
                            st.cfg.path + ": journal inbox over capacity ("
                              + std::to_string(st.cfg.inbox_capacity)
@@ -166,6 +177,8 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
   auto seq = header->seq;
   st.batch.push_back({std::move(*header), std::move(draft)});
   ++st.stats.accepted;
+  if (st.cfg.meter)
+    st.cfg.meter->accepted();
   return seq;
 }
 

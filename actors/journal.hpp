@@ -48,6 +48,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@
 #include <caf/expected.hpp>
 #include <caf/make_message.hpp>
 
+#include "actors/journal_meter.hpp"
 #include "core/run_rebuild.hpp"
 #include "schemas/event.hpp"
 
@@ -87,6 +89,9 @@ struct journal_config {
   /// the actor alive, so whoever turns it on stops the journal explicitly
   /// (the embedding facade does, with a third of the lease).
   std::chrono::milliseconds renew_interval{0};
+  /// Where the writer records its commit latencies, batch sizes and inbox
+  /// depth for readers on other threads (runtime::stats); none: not kept.
+  std::shared_ptr<journal_meter> meter;
 };
 
 struct journal_stats {

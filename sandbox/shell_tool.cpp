@@ -120,9 +120,17 @@ tool_outcome run_shell(shell_state& st, const json& args, const tool_context& ct
 
 } // namespace
 
-tool_definition make_shell_tool(shell_tool_config cfg) {
+tool_definition make_shell_tool(shell_tool_config cfg, shell_pool_probe* probe) {
   auto st = std::make_shared<shell_state>();
   st->cfg = std::move(cfg);
+  if (probe != nullptr)
+    *probe = [st]() -> std::optional<pool_stats> {
+      // The mutex is held while the pool starts: a reader does not wait for that.
+      std::unique_lock<std::mutex> lock{st->mtx, std::try_to_lock};
+      if (!lock.owns_lock() || !st->pool)
+        return std::nullopt;
+      return st->pool->stats();
+    };
   tool_definition def;
   def.name = "shell";
   def.description = "Runs a program (argv, no shell) in an isolated sandbox whose only "

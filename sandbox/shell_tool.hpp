@@ -6,12 +6,15 @@
 // Where isolation is unavailable it refuses to run.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/sandbox_spec.hpp"
 #include "core/secrets.hpp"
 #include "core/tool.hpp"
+#include "sandbox/sandbox_pool.hpp"
 
 namespace troupe {
 
@@ -22,7 +25,15 @@ struct shell_tool_config {
   std::shared_ptr<const secret_store> secrets;
 };
 
-/// The tool definition; its pool starts with the first call.
-[[nodiscard]] tool_definition make_shell_tool(shell_tool_config cfg);
+/// What the tool's worker pool did so far, from any thread; nothing before
+/// the first call started the pool, or while it is starting (it never waits
+/// for the start, which can take seconds).
+using shell_pool_probe = std::function<std::optional<pool_stats>()>;
+
+/// The tool definition; its pool starts with the first call. With `probe`,
+/// sets it to read the pool's figures (it stays valid after the definition
+/// is gone).
+[[nodiscard]] tool_definition make_shell_tool(shell_tool_config cfg,
+                                              shell_pool_probe* probe = nullptr);
 
 } // namespace troupe

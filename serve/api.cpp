@@ -178,6 +178,13 @@ void api::handle(net::server_request&& req, net::responder res) {
       health(*impl_, req, res);
     return;
   }
+  if (req.path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD")
+      res.reply(method_not_allowed("GET"));
+    else
+      detail::serve_metrics(*impl_, req, res);
+    return;
+  }
   auto parts = split_path(req.path);
   if (parts.empty() || parts[0] != "v1") {
     res.reply(detail::not_found("path " + req.path));

@@ -25,6 +25,7 @@ namespace troupe::serve {
 
 class event_hub;
 class job_dispatcher;
+class metrics_hub;
 class scenario_catalog;
 class submission_writer;
 class tenant_directory;
@@ -41,6 +42,10 @@ struct api_deps {
   size_t workers = 4;
   /// Readiness beyond the queue: the journal takes writes.
   std::function<bool()> journal_writable;
+  /// GET /metrics: answered only with this token; none (or no hub): 404.
+  metrics_hub* metrics = nullptr;
+  std::string metrics_token;
+  uint64_t run_concurrency = 0; ///< shown as troupe_runs_concurrency_limit
 };
 
 class api {

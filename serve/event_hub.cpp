@@ -32,6 +32,7 @@ struct follower {
 struct event_hub::impl {
   persistence::event_feed feed;
   std::chrono::milliseconds poll;
+  event_observer observer;
   int64_t cursor = 0;
 
   mutable std::mutex mu;
@@ -100,6 +101,8 @@ struct event_hub::impl {
       }
       for (auto& e : *rows) {
         cursor = e.position;
+        if (observer)
+          observer(e);
         auto [lo, hi] = by_run.equal_range(e.run_id);
         if (lo == hi)
           continue;
@@ -154,7 +157,7 @@ struct event_hub::impl {
       }
       // Live events first: a newcomer's backfill then reads past the cursor
       // and the dedupe by seq drops what both paths see.
-      if (!idle)
+      if (!idle || observer)
         follow_new();
       else if (auto head = feed.head())
         cursor = *head; // nobody listened: skip what nobody wants
@@ -185,12 +188,14 @@ event_hub::~event_hub() {
 }
 
 caf::expected<std::unique_ptr<event_hub>> event_hub::start(const std::string& db_path,
-                                                          std::chrono::milliseconds poll) {
+                                                          std::chrono::milliseconds poll,
+                                                          event_observer observer) {
   auto feed = persistence::event_feed::open(db_path);
   if (!feed)
     return std::move(feed.error());
   auto p = std::make_unique<impl>(std::move(*feed));
   p->poll = poll;
+  p->observer = std::move(observer);
   auto head = p->feed.head();
   if (!head)
     return std::move(head.error());

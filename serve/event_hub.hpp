@@ -25,7 +25,15 @@
 
 #include <caf/expected.hpp>
 
+namespace troupe::persistence {
+struct feed_event;
+}
+
 namespace troupe::serve {
+
+/// Sees every event committed after the hub started, once, in commit order,
+/// on the hub's thread (metrics: serve/metrics_hub.hpp). Must not block.
+using event_observer = std::function<void(const persistence::feed_event&)>;
 
 struct event_subscriber {
   /// One SSE event: id (the seq), event (the kind), data (the event as JSON).
@@ -37,9 +45,12 @@ struct event_subscriber {
 
 class event_hub {
 public:
-  /// Opens its own read-only connection to the journal at `db_path`.
+  /// Opens its own read-only connection to the journal at `db_path`. With
+  /// an `observer`, the hub follows the journal even while nobody
+  /// subscribes, and hands it every new event.
   [[nodiscard]] static caf::expected<std::unique_ptr<event_hub>>
-  start(const std::string& db_path, std::chrono::milliseconds poll = std::chrono::milliseconds{20});
+  start(const std::string& db_path, std::chrono::milliseconds poll = std::chrono::milliseconds{20},
+        event_observer observer = {});
 
   /// Stops the thread and closes every stream.
   ~event_hub();

@@ -92,6 +92,11 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
     return *done;
   }
 
+  void note(metrics::job_note what, const jobs::job& j) {
+    if (opts.on_job)
+      opts.on_job(what, j);
+  }
+
   // Guarded by mu.
   void count(const jobs::job& j, int queued_delta, int running_delta) {
     auto& c = per_tenant[j.tenant];
@@ -223,7 +228,8 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       j.ended_us = now_us();
       j.error = !sc ? render(sc.error())
                     : "tenant " + j.tenant + "'s token or cost budget is spent";
-      move(j, jobs::job_status::queued);
+      if (move(j, jobs::job_status::queued))
+        note(metrics::job_note::ended, j);
       std::lock_guard<std::mutex> guard{mu};
       count(j, -1, 0);
       return;
@@ -242,6 +248,7 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       count(j, -1, 1);
       running_jobs[attempt_run_id(j)] = j;
     }
+    note(metrics::job_note::started, j);
     run_request req;
     req.task = j.task;
     req.run_id = attempt_run_id(j);
@@ -301,7 +308,8 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       if (r.status == run_status::failed && !r.summary.empty())
         j.error = r.reason + ": " + r.summary;
     }
-    move(j, from);
+    if (move(j, from))
+      note(metrics::job_note::ended, j);
   }
 
   void check_deadlines(int64_t now) {
@@ -333,11 +341,14 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       j.status = jobs::job_status::expired;
       j.ended_us = now;
       j.error = "its deadline passed before it started";
-      if (move(j, jobs::job_status::queued))
+      if (move(j, jobs::job_status::queued)) {
         hub.end_run(j.run_id, "expired");
+        note(metrics::job_note::ended, j);
+      }
     }
     for (auto& j : breach) {
-      move(j, jobs::job_status::running); // running -> running, sla_breached set
+      if (move(j, jobs::job_status::running)) // running -> running, sla_breached set
+        note(metrics::job_note::breached, j);
       spdlog::warn("job {}: past its deadline (SLA breached){}", j.job_id,
                    opts.cancel_on_breach ? "; canceling" : "");
       if (opts.cancel_on_breach)
@@ -524,8 +535,10 @@ caf::expected<std::optional<jobs::job>> job_dispatcher::cancel(const std::string
     j.status = jobs::job_status::canceled;
     j.ended_us = now_us();
     j.error = "canceled by " + by + " before it started";
-    if (p.move(j, jobs::job_status::queued))
+    if (p.move(j, jobs::job_status::queued)) {
       p.hub.end_run(j.run_id, "canceled");
+      p.note(metrics::job_note::ended, j);
+    }
   } else if (!running_run.empty()) {
     p.rt.cancel(running_run); // it journals `canceled`; finish() records the job
   }
@@ -554,6 +567,19 @@ caf::expected<std::optional<jobs::job>> job_dispatcher::requeue(const std::strin
 queue_counts job_dispatcher::counts() const {
   std::lock_guard<std::mutex> guard{impl_->mu};
   return {impl_->queued.size(), impl_->running_jobs.size()};
+}
+
+queue_view job_dispatcher::view() const {
+  queue_view v;
+  std::lock_guard<std::mutex> guard{impl_->mu};
+  for (auto& [seq, j] : impl_->queued) {
+    auto lane = static_cast<size_t>(j.priority);
+    v.queued[lane] += 1;
+    if (v.oldest_submitted_us[lane] == 0 || j.submitted_us < v.oldest_submitted_us[lane])
+      v.oldest_submitted_us[lane] = j.submitted_us;
+  }
+  v.running = impl_->running_jobs.size();
+  return v;
 }
 
 queue_counts job_dispatcher::counts(const std::string& tenant) const {

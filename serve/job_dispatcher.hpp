@@ -27,6 +27,7 @@
 // Threads: one dispatcher thread does every transition; run ends arrive on
 // runtime threads and are handed over through a queue.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -39,6 +40,7 @@
 #include <caf/expected.hpp>
 
 #include "core/jobs/job.hpp"
+#include "core/metrics/job_metrics.hpp"
 
 namespace troupe {
 class runtime;
@@ -58,6 +60,9 @@ struct dispatcher_options {
   std::chrono::milliseconds retry_cap{60000};
   bool cancel_on_breach = false;
   std::chrono::milliseconds tick{100}; ///< deadline checks and retries
+  /// Told of every start, end and SLA breach, after the store recorded it,
+  /// on the dispatcher's thread (or a canceling caller's); must not block.
+  std::function<void(metrics::job_note, const jobs::job&)> on_job;
 };
 
 /// A tenant's quotas and policy, as the dispatcher needs them at start time.
@@ -65,6 +70,14 @@ using tenant_lookup = std::function<jobs::tenant(const std::string& tenant)>;
 
 struct queue_counts {
   uint64_t queued = 0;
+  uint64_t running = 0;
+};
+
+/// The queue now, per priority lane (indexed by jobs::job_priority).
+struct queue_view {
+  std::array<uint64_t, 3> queued{};
+  /// Submission time of each lane's oldest queued job; 0: the lane is empty.
+  std::array<int64_t, 3> oldest_submitted_us{};
   uint64_t running = 0;
 };
 
@@ -102,6 +115,7 @@ public:
   [[nodiscard]] caf::expected<std::optional<jobs::job>> requeue(const std::string& job_id);
 
   [[nodiscard]] queue_counts counts() const;
+  [[nodiscard]] queue_view view() const;
   [[nodiscard]] queue_counts counts(const std::string& tenant) const;
   /// When the dispatcher thread last went round (readiness: the queue moves).
   [[nodiscard]] std::chrono::steady_clock::time_point last_round() const;

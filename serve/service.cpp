@@ -4,6 +4,7 @@
 
 #include "serve/api.hpp"
 #include "serve/event_hub.hpp"
+#include "serve/metrics_hub.hpp"
 #include "serve/submission_writer.hpp"
 #include "serve/tenant_directory.hpp"
 #include "troupe/runtime.hpp"
@@ -20,6 +21,7 @@ struct service::impl {
   std::unique_ptr<scenario_catalog> catalog;
   std::vector<catalog_problem> problems;
   std::unique_ptr<tenant_directory> tenants;
+  std::unique_ptr<metrics_hub> metrics; ///< outlives the hub and the dispatcher that feed it
   std::unique_ptr<event_hub> hub;
   std::unique_ptr<submission_writer> writer;
   std::unique_ptr<job_dispatcher> dispatcher;
@@ -53,7 +55,19 @@ caf::expected<std::unique_ptr<service>> service::start(runtime& rt, service_opti
   if (!tenants)
     return std::move(tenants.error());
   p->tenants = std::move(*tenants);
-  auto hub = event_hub::start(p->opts.db_path);
+  event_observer observer;
+  if (!p->opts.metrics_token.empty()) {
+    auto metrics = metrics_hub::open(p->opts.db_path);
+    if (!metrics)
+      return std::move(metrics.error());
+    p->metrics = std::move(*metrics);
+    auto* m = p->metrics.get();
+    observer = [m](const persistence::feed_event& e) { m->on_event(e); };
+    p->opts.dispatch.on_job = [m](metrics::job_note what, const jobs::job& j) {
+      m->on_job(what, j);
+    };
+  }
+  auto hub = event_hub::start(p->opts.db_path, std::chrono::milliseconds{20}, std::move(observer));
   if (!hub)
     return std::move(hub.error());
   p->hub = std::move(*hub);
@@ -77,6 +91,9 @@ caf::expected<std::unique_ptr<service>> service::start(runtime& rt, service_opti
                 p->opts.workers, {}};
   auto* d = p->dispatcher.get();
   deps.journal_writable = [d] { return d->writes_ok(); };
+  deps.metrics = p->metrics.get();
+  deps.metrics_token = p->opts.metrics_token;
+  deps.run_concurrency = p->opts.dispatch.global_concurrency;
   p->routes = std::make_unique<api>(std::move(deps));
   auto* routes = p->routes.get();
   auto server = net::http_server::start(

@@ -37,6 +37,8 @@ struct service_options {
   dispatcher_options dispatch;
   size_t max_queued = 10000;
   size_t workers = 4;
+  /// GET /metrics answers this bearer token; empty: /metrics is off (404).
+  std::string metrics_token;
 };
 
 class service {

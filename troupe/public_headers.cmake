@@ -15,6 +15,7 @@
 # copies only, and scripts/test-install.sh against an installed package.
 set(TROUPE_PUBLIC_HEADERS
   troupe/runtime.hpp
+  troupe/runtime_stats.hpp
   core/chat.hpp
   core/mcp/mcp_catalog.hpp
   core/mcp/mcp_types.hpp

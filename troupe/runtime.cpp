@@ -96,6 +96,8 @@ struct runtime::impl {
   std::shared_ptr<tool_registry> registry = std::make_shared<tool_registry>();
   std::shared_ptr<secret_store> secrets = std::make_shared<secret_store>();
   std::unique_ptr<mcp_wiring> mcp; ///< the scenarios' MCP servers
+  std::shared_ptr<journal_meter> meter = std::make_shared<journal_meter>();
+  shell_pool_probe sandbox_probe;
 
   /// When create() fails half-way: the journal's lease timer would keep the
   /// actor system from ever shutting down (~runtime stops it otherwise).
@@ -301,6 +303,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   p->mcp = std::make_unique<mcp_wiring>(*p->sys, p->secrets);
   journal_config jc;
   jc.path = p->opts.db_path;
+  jc.meter = p->meter;
   jc.renew_interval = std::chrono::duration_cast<std::chrono::milliseconds>(jc.lease / 3);
   auto journal = spawn_journal(*p->sys, jc);
   if (!journal)
@@ -341,7 +344,7 @@ caf::expected<std::unique_ptr<runtime>> runtime::create(runtime_options opts) {
   shell.worker_binary = p->opts.sandbox_worker_binary;
   shell.workers = p->opts.sandbox_workers;
   shell.secrets = p->secrets;
-  auto shell_tool = make_shell_tool(std::move(shell));
+  auto shell_tool = make_shell_tool(std::move(shell), &p->sandbox_probe);
   if (auto err = p->registry->add(make_verify_tool(shell_tool)))
     return err;
   if (auto err = p->registry->add(std::move(shell_tool)))
@@ -481,7 +484,8 @@ caf::expected<std::vector<pending_approval>> runtime::pending_approvals() const 
     return std::move(rows.error());
   std::vector<pending_approval> out;
   for (auto& r : *rows)
-    out.push_back({r.run_id, r.call_id, r.tool, r.args_json, r.rule, r.deadline_us});
+    out.push_back({r.run_id, r.call_id, r.tool, r.args_json, r.rule, r.deadline_us,
+                   r.requested_us});
   return out;
 }
 
@@ -517,6 +521,46 @@ runtime::resume(std::function<void(const run_result&)> on_done) {
     else
       out.emplace_back(std::move(o.error()));
   }
+  return out;
+}
+
+runtime_stats runtime::stats() const {
+  auto& p = *impl_;
+  runtime_stats out;
+  auto dist = [](const metrics::series& s, const std::vector<double>& bounds) {
+    return distribution{bounds, s.buckets, s.sum, s.count};
+  };
+  auto j = p.meter->snapshot();
+  out.journal.inbox_depth = j.inbox_depth;
+  out.journal.accepted = j.accepted;
+  out.journal.rejected_busy = j.rejected_busy;
+  out.journal.commit_latency_s = dist(j.commit_latency, journal_meter::commit_latency_bounds());
+  out.journal.batch_size = dist(j.batch_size, journal_meter::batch_size_bounds());
+  out.journal.commits = j.commit_latency.count;
+  out.journal.committed = static_cast<uint64_t>(j.batch_size.sum);
+  if (auto s = p.sandbox_probe ? p.sandbox_probe() : std::nullopt)
+    out.sandbox = sandbox_figures{s->live,    s->idle,          s->busy,
+                                  s->calls,   s->started,       s->start_failures,
+                                  s->retired_max_calls, s->retired_breach, s->evicted,
+                                  s->crashed};
+  std::shared_ptr<endpoint_pool> pool;
+  {
+    std::lock_guard<std::mutex> guard(p.mtx);
+    pool = p.endpoints;
+  }
+  if (pool)
+    for (auto& [key, h] : pool->health()) {
+      auto colon = key.find(':');
+      endpoint_figures e;
+      e.endpoint = key.substr(0, colon);
+      e.model = colon == std::string::npos ? std::string{} : key.substr(colon + 1);
+      e.breaker = std::string(to_string(h.breaker.state));
+      e.score = health_score(h, pool->config());
+      e.in_flight = h.in_flight;
+      e.requests = h.requests;
+      e.failures = h.failures;
+      out.endpoints.push_back(std::move(e));
+    }
   return out;
 }
 

@@ -29,6 +29,7 @@
 #include "core/tool.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/event.hpp"
+#include "troupe/runtime_stats.hpp"
 
 namespace caf {
 class actor_system;
@@ -44,6 +45,7 @@ struct pending_approval {
   std::string args_json;
   std::string rule;
   int64_t deadline_us = 0; ///< denied automatically after this (fail closed)
+  int64_t requested_us = 0; ///< when the run asked
 };
 
 struct runtime_options {
@@ -195,6 +197,10 @@ public:
   /// Asks a run to stop; it journals `canceled` at its next step boundary.
   /// Returns false when no such run is in flight.
   bool cancel(const std::string& run_id);
+
+  /// The journal writer's, sandbox pool's and endpoints' figures now; never
+  /// waits for a busy actor (troupe/runtime_stats.hpp). Any thread.
+  [[nodiscard]] runtime_stats stats() const;
 
   /// The result of a run this runtime finished, if any.
   [[nodiscard]] std::optional<run_result> result(const std::string& run_id) const;

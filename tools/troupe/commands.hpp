@@ -72,6 +72,7 @@ struct serve_options {
   uint32_t max_attempts = 3;   ///< starts of a job failing on the infrastructure
   bool cancel_on_breach = false;
   uint32_t drain_seconds = 30; ///< SIGTERM: how long running jobs may finish
+  std::string metrics_token_file; ///< GET /metrics answers its content; empty: off
 };
 
 /// `troupe serve`: runs until SIGTERM or SIGINT (exit 0 after draining);

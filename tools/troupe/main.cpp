@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
                       "cancel a running job once its deadline passed");
   serve_cmd->add_option("--drain-timeout", so.drain_seconds,
                         "seconds running jobs may finish after SIGTERM");
+  serve_cmd->add_option("--metrics-token-file", so.metrics_token_file,
+                        "serve GET /metrics to `Authorization: Bearer <this file's content>`");
   serve_cmd->callback([&] { action = [&] { return serve(so); }; });
 
   auto* runs_cmd = app.add_subcommand("runs", "list runs");

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/text_file.hpp"
 #include "schemas/errors.hpp"
 #include "serve/service.hpp"
 #include "tools/troupe/commands.hpp"
@@ -54,6 +55,21 @@ void print_problems(const std::vector<serve::catalog_problem>& problems) {
     std::fprintf(stderr, "troupe serve: not serving %s: %s\n", p.file.c_str(), p.error.c_str());
 }
 
+// The file's content without surrounding whitespace (a trailing newline is
+// what editors and `echo` leave; Prometheus's credentials_file trims it too).
+caf::expected<std::string> metrics_token(const std::string& path) {
+  auto text = read_text_file(path, "metrics token file", "a file holding the bearer token");
+  if (!text)
+    return std::move(text.error());
+  auto first = text->find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return caf::make_error(runtime_errc::invalid_arguments,
+                           "--metrics-token-file " + path + ": the file is empty; put a "
+                           "random token in it (e.g. `openssl rand -hex 32 > " + path + "`)");
+  auto last = text->find_last_not_of(" \t\r\n");
+  return text->substr(first, last - first + 1);
+}
+
 } // namespace
 
 int serve(const serve_options& so) {
@@ -86,6 +102,12 @@ int serve(const serve_options& so) {
   opts.dispatch.global_concurrency = so.concurrency;
   opts.dispatch.max_attempts = so.max_attempts;
   opts.dispatch.cancel_on_breach = so.cancel_on_breach;
+  if (!so.metrics_token_file.empty()) {
+    auto token = metrics_token(so.metrics_token_file);
+    if (!token)
+      return report(token.error());
+    opts.metrics_token = std::move(*token);
+  }
   auto svc = serve::service::start(**rt, opts);
   if (!svc)
     return report(svc.error());
