@@ -60,6 +60,10 @@ BOOST_AUTO_TEST_CASE(no_bad_or_revoked_key_gets_in) {
     BOOST_TEST(f.client->get(path, "trp_k_0000000000000000_nope").status == 401);
     BOOST_TEST(f.client->get(path, "garbage").status == 401);
   }
+  // Metrics are off unless the server was given a token file; the 404 says how.
+  auto metrics = f.client->get("/metrics", "");
+  BOOST_TEST(metrics.status == 404);
+  BOOST_TEST(metrics.body.find("--metrics-token-file") != std::string::npos);
   // Liveness and readiness need no key.
   BOOST_TEST(f.client->get("/healthz", "").status == 200);
   BOOST_TEST(f.client->get("/readyz", "").status == 200);

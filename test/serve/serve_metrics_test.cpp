@@ -1,0 +1,197 @@
+// GET /metrics on a real `troupe serve`: off (404) without the token file,
+// 401 without the token, and with it an exposition that promtool accepts
+// and whose figures match what the test ran: jobs completed, a routed
+// model's requests, latency and spend against a loopback model server, a
+// policy denial, a pending approval, the journal's commits.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "test/serve/serve_client.hpp"
+#include "test/serve/serve_process.hpp"
+#include "test/support/model_server.hpp"
+#include "test/support/run_command.hpp"
+#include "test/support/temp_dir.hpp"
+
+using namespace troupe::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string token = "metrics-token-0123456789abcdef";
+
+/// Samples of an exposition by their full name with labels, e.g.
+/// `troupe_turns_total{tenant="alpha"}`.
+std::map<std::string, double> samples(const std::string& body) {
+  std::map<std::string, double> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+double at(const std::map<std::string, double>& s, const std::string& key) {
+  auto i = s.find(key);
+  BOOST_TEST_INFO("sample " << key);
+  BOOST_CHECK(i != s.end());
+  return i == s.end() ? -1 : i->second;
+}
+
+std::string routed_scenario(int port) {
+  return "[run]\nagent = \"lead\"\ntask = \"Ask the model.\"\n\n"
+         "[workspace]\nroot = \"work/routed\"\n\n"
+         "[endpoints.loop]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:"
+         + std::to_string(port)
+         + "/v1\"\nmodels = [\"m1\"]\ninput_usd_per_mtok = 10000\n\n"
+           "[models.routed]\nroute = [\"loop:m1\"]\n\n"
+           "[agents.lead]\nmodel = \"routed\"\ntools = [\"echo\", \"complete\"]\n";
+}
+
+nlohmann::json model_script() {
+  return {{"steps",
+           {{{"reply",
+              {{"tool_calls", {{{"name", "echo"}, {"arguments", {{"text", "hi"}}}}}},
+               {"usage", {{"input", 50}, {"output", 5}}}}}},
+            {{"reply",
+              {{"tool_calls",
+                {{{"name", "complete"},
+                  {"arguments", {{"status", "success"}, {"answer", "asked"}}}}}},
+               {"usage", {{"input", 50}, {"output", 5}}}}}}}}};
+}
+
+struct metrics_server {
+  explicit metrics_server(bool with_token) : dir("troupe-metrics") {
+    fs::create_directories(dir.path / "scenarios");
+    for (auto* name : {"quick.toml", "gated.toml"})
+      fs::copy_file(fs::path(TROUPE_SERVE_SCENARIOS) / name, dir.path / "scenarios" / name);
+    fs::copy_file(fs::path(TROUPE_METRICS_SCENARIOS) / "denied.toml",
+                  dir.path / "scenarios" / "denied.toml");
+    model = std::make_unique<model_server>(model_script(), dir.path.string(), "model");
+    std::ofstream(dir.path / "scenarios" / "routed.toml") << routed_scenario(model->port());
+    std::ofstream(dir.file("token")) << token << "\n";
+    db = dir.file("serve.db");
+    alpha = add_tenant(db, "alpha", {});
+    std::vector<std::string> extra;
+    if (with_token)
+      extra = {"--metrics-token-file", dir.file("token")};
+    server = std::make_unique<serve_process>(db, dir.file("scenarios"), extra);
+    client = std::make_unique<serve_client>(server->base());
+  }
+
+  std::string submit(const std::string& scenario) {
+    auto r = client->post("/v1/runs", alpha.at("operator"),
+                          nlohmann::json{{"scenario", scenario}}.dump());
+    BOOST_REQUIRE_MESSAGE(r.status == 202, scenario << ": " << r.status << " " << r.body);
+    return nlohmann::json::parse(r.body)["job"]["id"].get<std::string>();
+  }
+
+  http_reply scrape() { return client->get("/metrics", token); }
+
+  temp_dir dir;
+  std::unique_ptr<model_server> model;
+  std::string db;
+  std::map<std::string, std::string> alpha;
+  std::unique_ptr<serve_process> server;
+  std::unique_ptr<serve_client> client;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(serve_metrics)
+
+BOOST_AUTO_TEST_CASE(metrics_are_off_without_the_token_file) {
+  metrics_server s{false};
+  auto r = s.client->get("/metrics", token);
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(r.body.find("--metrics-token-file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
+  metrics_server s{true};
+  BOOST_TEST(s.client->get("/metrics", "").status == 401);
+  BOOST_TEST(s.client->get("/metrics", "wrong-" + token).status == 401);
+  BOOST_TEST(s.client->get("/metrics", s.alpha.at("admin")).status == 401); // API keys do not open it
+
+  std::vector<std::string> finishing;
+  for (int i = 0; i < 3; ++i)
+    finishing.push_back(s.submit("quick"));
+  finishing.push_back(s.submit("routed"));
+  finishing.push_back(s.submit("denied"));
+  s.submit("gated"); // waits for a person: pending approval, running job
+  for (auto& id : finishing) {
+    auto body = nlohmann::json::parse(wait_final(*s.client, s.alpha.at("viewer"), id));
+    BOOST_TEST_INFO("job " << id << ": " << body.dump());
+    BOOST_TEST(body["job"]["status"] == "completed");
+  }
+
+  // The fold follows the journal's committed events a poll behind: wait for
+  // the figures to catch up, then read them all from one scrape.
+  std::string key_finished = "troupe_runs_finished_total{tenant=\"alpha\",status=\"completed\"}";
+  std::string key_pending = "troupe_approvals_pending";
+  http_reply r;
+  std::map<std::string, double> m;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  do {
+    r = s.scrape();
+    BOOST_REQUIRE(r.status == 200);
+    m = samples(r.body);
+  } while ((m[key_finished] < 5 || m[key_pending] < 1) && std::chrono::steady_clock::now() < until);
+
+  BOOST_TEST(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  BOOST_TEST(at(m, key_finished) == 5.0);
+  BOOST_TEST(at(m, "troupe_jobs_ended_total{tenant=\"alpha\",status=\"completed\"}") == 5.0);
+  BOOST_TEST(at(m, "troupe_runs_started_total{tenant=\"alpha\"}") == 6.0);
+  BOOST_TEST(at(m, "troupe_runs_running") == 1.0);
+  BOOST_TEST(at(m, "troupe_queue_depth{priority=\"normal\"}") == 0.0);
+  BOOST_TEST(at(m, "troupe_queue_wait_seconds_count{priority=\"normal\"}") == 6.0);
+  BOOST_TEST(at(m, "troupe_run_duration_seconds_count{priority=\"normal\"}") == 5.0);
+  // quick: 2 turns each; routed: 2; denied: 2; gated: 1 so far.
+  BOOST_TEST(at(m, "troupe_turns_total{tenant=\"alpha\"}") == 11.0);
+
+  // The routed model: two requests answered, both timed, priced.
+  BOOST_TEST(at(m, "troupe_model_requests_total{endpoint=\"loop\",outcome=\"answered\"}") == 2.0);
+  BOOST_TEST(at(m, "troupe_model_latency_seconds_count{endpoint=\"loop\"}") == 2.0);
+  BOOST_TEST(at(m, "troupe_model_latency_seconds_bucket{endpoint=\"loop\",le=\"+Inf\"}") == 2.0);
+  BOOST_TEST(at(m, "troupe_model_input_tokens_total{tenant=\"alpha\",endpoint=\"loop\"}") == 100.0);
+  BOOST_TEST(at(m, "troupe_model_output_tokens_total{tenant=\"alpha\",endpoint=\"loop\"}") == 10.0);
+  BOOST_TEST(at(m, "troupe_model_cost_usd_total{tenant=\"alpha\",endpoint=\"loop\"}") == 1.0,
+             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(at(m, "troupe_model_input_tokens_total{tenant=\"alpha\",endpoint=\"script\"}")
+             == 660.0); // three quick runs, 100 + 120 each
+  BOOST_TEST(at(m, "troupe_endpoint_breaker_state{endpoint=\"loop\",model=\"m1\"}") == 0.0);
+
+  // The denial and the approval.
+  BOOST_TEST(at(m, "troupe_tool_calls_total{tool=\"write_file\",decision=\"deny\"}") == 1.0);
+  BOOST_TEST(at(m, "troupe_tool_calls_total{tool=\"write_file\",decision=\"ask\"}") == 1.0);
+  BOOST_TEST(at(m, "troupe_tool_calls_total{tool=\"echo\",decision=\"allow\"}") == 4.0);
+  BOOST_TEST(at(m, "troupe_denials_total{tenant=\"alpha\",tool=\"write_file\"}") == 1.0);
+  BOOST_TEST(at(m, key_pending) == 1.0);
+  BOOST_TEST(at(m, "troupe_approvals_oldest_age_seconds") > 0.0);
+
+  // The journal committed what the runs wrote.
+  BOOST_TEST(at(m, "troupe_journal_commit_latency_seconds_count") > 0.0);
+  BOOST_TEST(at(m, "troupe_journal_batch_size_sum") >= at(m, "troupe_journal_commit_latency_seconds_count"));
+  BOOST_TEST(at(m, "troupe_journal_events_accepted_total") > 0.0);
+  BOOST_TEST(at(m, "troupe_metrics_undecodable_events_total") == 0.0);
+
+  // Prometheus's own linter and parser accept the whole body.
+  auto file = s.dir.file("metrics.txt");
+  std::ofstream(file) << r.body;
+  auto check = run_command({"/bin/sh", "-c", "promtool check metrics < '" + file + "'"});
+  BOOST_TEST_INFO(check.out << check.err);
+  BOOST_TEST(check.exit_code == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
