@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <string>
@@ -60,15 +61,13 @@ std::string routed_scenario(int port) {
 }
 
 nlohmann::json model_script() {
+  auto call = [](const char* name, nlohmann::json args) {
+    return nlohmann::json{{"tool_calls", {{{"name", name}, {"arguments", std::move(args)}}}},
+                          {"usage", {{"input", 50}, {"output", 5}}}};
+  };
   return {{"steps",
-           {{{"reply",
-              {{"tool_calls", {{{"name", "echo"}, {"arguments", {{"text", "hi"}}}}}},
-               {"usage", {{"input", 50}, {"output", 5}}}}}},
-            {{"reply",
-              {{"tool_calls",
-                {{{"name", "complete"},
-                  {"arguments", {{"status", "success"}, {"answer", "asked"}}}}}},
-               {"usage", {{"input", 50}, {"output", 5}}}}}}}}};
+           {call("echo", {{"text", "hi"}}),
+            call("complete", {{"status", "success"}, {"answer", "asked"}})}}};
 }
 
 struct metrics_server {
@@ -83,6 +82,7 @@ struct metrics_server {
     std::ofstream(dir.file("token")) << token << "\n";
     db = dir.file("serve.db");
     alpha = add_tenant(db, "alpha", {});
+    beta = add_tenant(db, "beta", {});
     std::vector<std::string> extra;
     if (with_token)
       extra = {"--metrics-token-file", dir.file("token")};
@@ -90,11 +90,11 @@ struct metrics_server {
     client = std::make_unique<serve_client>(server->base());
   }
 
-  std::string submit(const std::string& scenario) {
-    auto r = client->post("/v1/runs", alpha.at("operator"),
-                          nlohmann::json{{"scenario", scenario}}.dump());
+  std::string submit(const std::string& scenario, const std::string& key) {
+    auto r = client->post("/v1/runs", key,
+                          nlohmann::json{{"scenario", scenario}, {"task", "a task for " + scenario}}.dump());
     BOOST_REQUIRE_MESSAGE(r.status == 202, scenario << ": " << r.status << " " << r.body);
-    return nlohmann::json::parse(r.body)["job"]["id"].get<std::string>();
+    return nlohmann::json::parse(r.body)["job_id"].get<std::string>();
   }
 
   http_reply scrape() { return client->get("/metrics", token); }
@@ -102,7 +102,7 @@ struct metrics_server {
   temp_dir dir;
   std::unique_ptr<model_server> model;
   std::string db;
-  std::map<std::string, std::string> alpha;
+  std::map<std::string, std::string> alpha, beta; ///< keys by role
   std::unique_ptr<serve_process> server;
   std::unique_ptr<serve_client> client;
 };
@@ -126,10 +126,11 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
 
   std::vector<std::string> finishing;
   for (int i = 0; i < 3; ++i)
-    finishing.push_back(s.submit("quick"));
-  finishing.push_back(s.submit("routed"));
-  finishing.push_back(s.submit("denied"));
-  s.submit("gated"); // waits for a person: pending approval, running job
+    finishing.push_back(s.submit("quick", s.alpha.at("operator")));
+  finishing.push_back(s.submit("routed", s.alpha.at("operator")));
+  finishing.push_back(s.submit("denied", s.alpha.at("operator")));
+  // Waits for a person: a pending approval and a running job, of tenant beta.
+  s.submit("gated", s.beta.at("operator"));
   for (auto& id : finishing) {
     auto body = nlohmann::json::parse(wait_final(*s.client, s.alpha.at("viewer"), id));
     BOOST_TEST_INFO("job " << id << ": " << body.dump());
@@ -140,6 +141,7 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
   // the figures to catch up, then read them all from one scrape.
   std::string key_finished = "troupe_runs_finished_total{tenant=\"alpha\",status=\"completed\"}";
   std::string key_pending = "troupe_approvals_pending";
+  std::string key_asked = "troupe_tool_calls_total{tool=\"write_file\",decision=\"ask\"}";
   http_reply r;
   std::map<std::string, double> m;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
@@ -147,18 +149,21 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
     r = s.scrape();
     BOOST_REQUIRE(r.status == 200);
     m = samples(r.body);
-  } while ((m[key_finished] < 5 || m[key_pending] < 1) && std::chrono::steady_clock::now() < until);
+  } while ((m[key_finished] < 5 || m[key_pending] < 1 || m[key_asked] < 1)
+           && std::chrono::steady_clock::now() < until);
 
   BOOST_TEST(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
   BOOST_TEST(at(m, key_finished) == 5.0);
   BOOST_TEST(at(m, "troupe_jobs_ended_total{tenant=\"alpha\",status=\"completed\"}") == 5.0);
-  BOOST_TEST(at(m, "troupe_runs_started_total{tenant=\"alpha\"}") == 6.0);
+  BOOST_TEST(at(m, "troupe_runs_started_total{tenant=\"alpha\"}") == 5.0);
+  BOOST_TEST(at(m, "troupe_runs_started_total{tenant=\"beta\"}") == 1.0);
   BOOST_TEST(at(m, "troupe_runs_running") == 1.0);
   BOOST_TEST(at(m, "troupe_queue_depth{priority=\"normal\"}") == 0.0);
   BOOST_TEST(at(m, "troupe_queue_wait_seconds_count{priority=\"normal\"}") == 6.0);
   BOOST_TEST(at(m, "troupe_run_duration_seconds_count{priority=\"normal\"}") == 5.0);
-  // quick: 2 turns each; routed: 2; denied: 2; gated: 1 so far.
-  BOOST_TEST(at(m, "troupe_turns_total{tenant=\"alpha\"}") == 11.0);
+  // quick: 2 turns each; routed: 2; denied: 2; gated (beta): 1 so far.
+  BOOST_TEST(at(m, "troupe_turns_total{tenant=\"alpha\"}") == 10.0);
+  BOOST_TEST(at(m, "troupe_turns_total{tenant=\"beta\"}") == 1.0);
 
   // The routed model: two requests answered, both timed, priced.
   BOOST_TEST(at(m, "troupe_model_requests_total{endpoint=\"loop\",outcome=\"answered\"}") == 2.0);
@@ -169,7 +174,7 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
   BOOST_TEST(at(m, "troupe_model_cost_usd_total{tenant=\"alpha\",endpoint=\"loop\"}") == 1.0,
              boost::test_tools::tolerance(1e-9));
   BOOST_TEST(at(m, "troupe_model_input_tokens_total{tenant=\"alpha\",endpoint=\"script\"}")
-             == 660.0); // three quick runs, 100 + 120 each
+             == 680.0); // three quick runs, 100 + 120 each; denied, 10 + 10
   BOOST_TEST(at(m, "troupe_endpoint_breaker_state{endpoint=\"loop\",model=\"m1\"}") == 0.0);
 
   // The denial and the approval.
@@ -186,8 +191,23 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
   BOOST_TEST(at(m, "troupe_journal_events_accepted_total") > 0.0);
   BOOST_TEST(at(m, "troupe_metrics_undecodable_events_total") == 0.0);
 
+  // Every metric the shipped dashboard and alert rules query is exposed.
+  for (auto* shipped : {TROUPE_DEPLOY "/grafana/troupe.json", TROUPE_DEPLOY "/prometheus/alerts.yml"}) {
+    std::ifstream in(shipped);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_REQUIRE_MESSAGE(!text.empty(), "cannot read " << shipped);
+    std::regex name("troupe_[a-z_]+");
+    for (std::sregex_iterator i(text.begin(), text.end(), name), end; i != end; ++i) {
+      auto base = std::regex_replace(i->str(), std::regex("_(bucket|sum|count)$"), "");
+      BOOST_TEST_INFO(shipped << " queries " << i->str());
+      BOOST_TEST(r.body.find("# TYPE " + base + " ") != std::string::npos);
+    }
+  }
+
   // Prometheus's own linter and parser accept the whole body.
-  auto file = s.dir.file("metrics.txt");
+  // Kept as a test artifact: what a scrape looks like.
+  fs::create_directories(TROUPE_METRICS_ARTIFACTS);
+  auto file = std::string(TROUPE_METRICS_ARTIFACTS) + "/metrics.txt";
   std::ofstream(file) << r.body;
   auto check = run_command({"/bin/sh", "-c", "promtool check metrics < '" + file + "'"});
   BOOST_TEST_INFO(check.out << check.err);
