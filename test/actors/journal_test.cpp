@@ -165,11 +165,15 @@ struct deterministic_fixture {
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
 
+  /// What the journal measures about itself (runtime::stats reads it).
+  std::shared_ptr<journal_meter> meter = std::make_shared<journal_meter>();
+
   /// A journal on this scheduler: it handles messages only in sched.run().
   caf::actor spawn() {
     journal_config jc;
     jc.path = path;
     jc.detached = false;
+    jc.meter = meter;
     auto j = spawn_journal(sys, jc);
     BOOST_REQUIRE_MESSAGE(j, render(j));
     return *j;
@@ -437,6 +441,17 @@ BOOST_FIXTURE_TEST_CASE(appends_queued_behind_a_commit_join_one_transaction,
   BOOST_TEST(st.commits == 1u);
   BOOST_TEST(st.committed == 5u);
   BOOST_TEST(st.largest_batch == 5u);
+  // The meter saw the same, readable without asking the actor: one commit
+  // of five events, in the batch-size bucket whose bound is 8.
+  auto m = meter->snapshot();
+  BOOST_TEST(m.accepted == 5u);
+  BOOST_TEST(m.batch_size.count == 1u);
+  BOOST_TEST(m.batch_size.sum == 5.0);
+  auto eight = metrics::bucket_of(journal_meter::batch_size_bounds(), 8);
+  BOOST_TEST(journal_meter::batch_size_bounds()[eight] == 8.0);
+  BOOST_TEST(m.batch_size.buckets[eight] == 1u);
+  BOOST_TEST(m.commit_latency.count == 1u);
+  BOOST_TEST(m.commit_latency.sum > 0.0);
 }
 
 // A reopen that arrives while accepted appends wait for their commit must not
