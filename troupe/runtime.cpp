@@ -549,7 +549,11 @@ runtime_stats runtime::stats() const {
     pool = p.endpoints;
   }
   if (pool)
-    for (auto& [key, h] : pool->health()) {
+    for (auto& [key, health] : pool->health()) {
+      // As the gateway would see it now: a cool-down that ended is half_open.
+      auto h = health;
+      auto ended = refresh(h, system_clock_us());
+      (void)ended; // a copy: the pool itself moves on its next request
       auto colon = key.find(':');
       endpoint_figures e;
       e.endpoint = key.substr(0, colon);
