@@ -5,6 +5,7 @@
 // policy denial, a pending approval, the journal's commits.
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -212,6 +213,41 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
   auto check = run_command({"/bin/sh", "-c", "promtool check metrics < '" + file + "'"});
   BOOST_TEST_INFO(check.out << check.err);
   BOOST_TEST(check.exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_run_resumed_after_a_restart_counts_under_its_tenant) {
+  metrics_server s{true};
+  auto job = s.submit("gated", s.beta.at("operator"));
+  // Wait until it asks: its run_start is then in the journal, before the restart.
+  nlohmann::json pending;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  do {
+    pending = nlohmann::json::parse(s.client->get("/v1/approvals", s.beta.at("viewer")).body);
+  } while (pending["items"].empty() && std::chrono::steady_clock::now() < until);
+  BOOST_REQUIRE_EQUAL(pending["items"].size(), 1u);
+  BOOST_REQUIRE(s.server->signal(SIGKILL) != 0);
+  s.server->start(); // a new process: its counters start at zero, it never saw the run_start
+  s.client = std::make_unique<serve_client>(s.server->base());
+  auto run = pending["items"][0]["run_id"].get<std::string>();
+  auto call = pending["items"][0]["call_id"].get<std::string>();
+  auto d = s.client->post("/v1/approvals/" + run + "/" + call, s.beta.at("operator"),
+                          R"({"decision":"approve"})");
+  BOOST_REQUIRE_MESSAGE(d.status == 200, d.status << " " << d.body);
+  auto body = nlohmann::json::parse(wait_final(*s.client, s.beta.at("viewer"), job));
+  BOOST_TEST(body["job"]["status"] == "completed");
+  std::string finished = "troupe_runs_finished_total{tenant=\"beta\",status=\"completed\"}";
+  std::map<std::string, double> m;
+  until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  do {
+    auto r = s.scrape();
+    BOOST_REQUIRE(r.status == 200);
+    m = samples(r.body);
+  } while (m[finished] < 1 && std::chrono::steady_clock::now() < until);
+  BOOST_TEST(at(m, finished) == 1.0);
+  BOOST_TEST(m.count("troupe_runs_started_total{tenant=\"beta\"}") == 0u);
+  BOOST_TEST(m.count("troupe_runs_finished_total{tenant=\"unknown\",status=\"completed\"}") == 0u);
+  BOOST_TEST(at(m, "troupe_approvals_decided_total{decision=\"approved\"}") == 1.0);
+  BOOST_TEST(at(m, "troupe_turns_total{tenant=\"beta\"}") >= 1.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
