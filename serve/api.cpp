@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schemas/errors.hpp"
+#include "serve/dashboard.hpp"
 #include "serve/detail/api_impl.hpp"
 #include "serve/job_dispatcher.hpp"
 
@@ -123,6 +124,12 @@ route_match route(const std::string& method, const std::vector<std::string>& p) 
     return pick("GET", detail::run_events);
   if (n == 1 && p[0] == "approvals")
     return pick("GET", detail::list_approvals);
+  if (n == 1 && p[0] == "tenant")
+    return pick("GET", detail::get_tenant);
+  if (n == 1 && p[0] == "queue")
+    return pick("GET", detail::get_queue);
+  if (n == 1 && p[0] == "endpoints")
+    return pick("GET", detail::list_endpoints);
   if (n == 3 && p[0] == "approvals")
     return pick("POST", detail::decide_approval);
   return {};
@@ -183,6 +190,10 @@ void api::handle(net::server_request&& req, net::responder res) {
       res.reply(method_not_allowed("GET"));
     else
       detail::serve_metrics(*impl_, req, res);
+    return;
+  }
+  if (auto page = dashboard_response(req)) {
+    res.reply(std::move(*page));
     return;
   }
   auto parts = split_path(req.path);

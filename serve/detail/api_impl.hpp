@@ -113,6 +113,9 @@ void run_tree(api::impl& a, call& c);
 void run_events(api::impl& a, call& c);
 void list_approvals(api::impl& a, call& c);
 void decide_approval(api::impl& a, call& c);
+void get_tenant(api::impl& a, call& c);
+void get_queue(api::impl& a, call& c);
+void list_endpoints(api::impl& a, call& c);
 /// GET /metrics (not under /v1: its own token, not an API key).
 void serve_metrics(api::impl& a, const net::server_request& req, net::responder& res);
 

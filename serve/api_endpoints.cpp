@@ -1,0 +1,82 @@
+// GET /v1/endpoints: the model endpoints the gateway knows, with their
+// health, breaker and last check, as `troupe models` shows them. Global (no
+// tenant's data: an endpoint is the server's, shared by every tenant).
+//
+// Read from the journal's endpoint_health table (persistence/health_store.hpp),
+// which the gateway writes on every breaker transition and at shutdown: the
+// breaker is always current, latencies and error rates as of its last write.
+
+#include <chrono>
+
+#include "core/gateway/health_json.hpp"
+#include "core/jobs/utc_time.hpp"
+#include "persistence/health_store.hpp"
+#include "schemas/errors.hpp"
+#include "serve/detail/api_impl.hpp"
+
+namespace troupe::serve::detail {
+
+namespace {
+
+nlohmann::json ms_or_null(std::optional<uint64_t> us) {
+  return us ? nlohmann::json(static_cast<double>(*us) / 1000.0) : nlohmann::json();
+}
+
+nlohmann::json time_or_null(int64_t us) {
+  return us == 0 ? nlohmann::json() : nlohmann::json(jobs::rfc3339_utc(us));
+}
+
+nlohmann::json endpoint_json(const std::string& key, saved_health s, int64_t now_us) {
+  auto colon = key.find(':');
+  auto& h = s.health;
+  // As the next request would see it: a cool-down that ended is half open.
+  (void) refresh(h, now_us);
+  nlohmann::json j{{"endpoint", key.substr(0, colon)},
+                   {"model", colon == std::string::npos ? "" : key.substr(colon + 1)},
+                   {"breaker", to_string(h.breaker.state)},
+                   {"score", health_score(h, {})},
+                   {"latency_ms", h.latency_ms},
+                   {"latency_p50_ms", ms_or_null(quantile_us(h.latencies, 0.5))},
+                   {"latency_p90_ms", ms_or_null(quantile_us(h.latencies, 0.9))},
+                   {"first_token_ms", h.first_token_ms},
+                   {"error_rate", h.error_rate},
+                   {"requests", h.requests},
+                   {"failures", h.failures},
+                   {"consecutive_failures", h.consecutive_failures},
+                   {"cost_micro_usd", s.cost_micro_usd},
+                   {"last_success", time_or_null(h.last_success_us)},
+                   {"last_failure", time_or_null(h.last_failure_us)},
+                   {"last_check", nullptr}};
+  if (auto& chk = s.last_check)
+    j["last_check"] = {{"at", time_or_null(chk->at_us)},
+                       {"ok", chk->ok},
+                       {"error", chk->error},
+                       {"latency_ms", static_cast<double>(chk->latency_us) / 1000.0}};
+  return j;
+}
+
+} // namespace
+
+void list_endpoints(api::impl& a, call& c) {
+  auto store = persistence::health_store::open(a.d.db_path, true);
+  if (!store)
+    return c.res.reply(internal_error(store.error()));
+  auto rows = store->load();
+  if (!rows)
+    return c.res.reply(internal_error(rows.error()));
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  auto items = nlohmann::json::array();
+  for (auto& row : *rows) {
+    auto h = health_from_json(row.document);
+    if (!h)
+      continue; // the gateway itself starts such a pair afresh (health_json.hpp)
+    auto j = endpoint_json(row.key, std::move(*h), now);
+    j["updated"] = time_or_null(row.updated_us);
+    items.push_back(std::move(j));
+  }
+  c.res.reply(json_reply(200, {{"items", std::move(items)}}));
+}
+
+} // namespace troupe::serve::detail
