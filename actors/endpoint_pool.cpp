@@ -161,22 +161,25 @@ void endpoint_pool::persist_to(const std::string& db_path) {
   store_ = std::make_unique<persistence::health_store>(std::move(*opened));
 }
 
-void endpoint_pool::save() {
+std::vector<persistence::health_row> endpoint_pool::snapshot() const {
   std::vector<persistence::health_row> rows;
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
                .count();
-  {
-    std::lock_guard<std::mutex> guard(mtx_);
-    auto last_checks = checks();
-    for (auto& [key, h] : health_) {
-      auto cost = spent_.find(key);
-      saved_health s{h, cost != spent_.end() ? cost->second : 0, std::nullopt};
-      if (auto c = last_checks.find(key.substr(0, key.find(':'))); c != last_checks.end())
-        s.last_check = c->second;
-      rows.push_back({key, now, health_to_json(s)});
-    }
+  auto last_checks = checks();
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& [key, h] : health_) {
+    auto cost = spent_.find(key);
+    saved_health s{h, cost != spent_.end() ? cost->second : 0, std::nullopt};
+    if (auto c = last_checks.find(key.substr(0, key.find(':'))); c != last_checks.end())
+      s.last_check = c->second;
+    rows.push_back({key, now, health_to_json(s)});
   }
+  return rows;
+}
+
+void endpoint_pool::save() {
+  auto rows = snapshot();
   std::lock_guard<std::mutex> guard(store_mtx_);
   if (!store_)
     return;

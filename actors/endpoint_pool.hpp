@@ -82,6 +82,9 @@ public:
   /// Writes every pair's health now (at shutdown, say).
   void save();
 
+  /// Every pair's health now, as `save` would write it (GET /v1/endpoints).
+  [[nodiscard]] std::vector<persistence::health_row> snapshot() const;
+
   /// Checks `e` every `interval` (its model listing, endpoint_check.hpp)
   /// from now on; the last result is saved with its pairs and shown by
   /// `troupe models`. Checks never change routing. Idempotent per name.

@@ -2,9 +2,10 @@
 // health, breaker and last check, as `troupe models` shows them. Global (no
 // tenant's data: an endpoint is the server's, shared by every tenant).
 //
-// Read from the journal's endpoint_health table (persistence/health_store.hpp),
-// which the gateway writes on every breaker transition and at shutdown: the
-// breaker is always current, latencies and error rates as of its last write.
+// Live from this process's gateway (runtime::endpoint_health), over what the
+// journal's endpoint_health table kept (persistence/health_store.hpp) for
+// pairs this process has not used yet: an earlier process's health, which
+// is also what a restarted gateway starts from.
 
 #include <chrono>
 
@@ -13,6 +14,7 @@
 #include "persistence/health_store.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "troupe/runtime.hpp"
 
 namespace troupe::serve::detail {
 
@@ -64,16 +66,21 @@ void list_endpoints(api::impl& a, call& c) {
   auto rows = store->load();
   if (!rows)
     return c.res.reply(internal_error(rows.error()));
+  std::map<std::string, std::pair<int64_t, std::string>> docs;
+  for (auto& row : *rows)
+    docs[row.key] = {row.updated_us, std::move(row.document)};
+  for (auto& [key, live] : a.d.rt.endpoint_health())
+    docs[key] = std::move(live);
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
                .count();
   auto items = nlohmann::json::array();
-  for (auto& row : *rows) {
-    auto h = health_from_json(row.document);
+  for (auto& [key, doc] : docs) {
+    auto h = health_from_json(doc.second);
     if (!h)
       continue; // the gateway itself starts such a pair afresh (health_json.hpp)
-    auto j = endpoint_json(row.key, std::move(*h), now);
-    j["updated"] = time_or_null(row.updated_us);
+    auto j = endpoint_json(key, std::move(*h), now);
+    j["updated"] = time_or_null(doc.first);
     items.push_back(std::move(j));
   }
   c.res.reply(json_reply(200, {{"items", std::move(items)}}));

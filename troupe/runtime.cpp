@@ -475,6 +475,19 @@ caf::expected<std::vector<mcp_listing>> runtime::mcp_offers(const scenario& sc) 
   return impl_->mcp->offers(sc);
 }
 
+std::map<std::string, std::pair<int64_t, std::string>> runtime::endpoint_health() const {
+  std::shared_ptr<endpoint_pool> pool;
+  {
+    std::lock_guard<std::mutex> guard(impl_->mtx);
+    pool = impl_->endpoints;
+  }
+  std::map<std::string, std::pair<int64_t, std::string>> out;
+  if (pool)
+    for (auto& row : pool->snapshot())
+      out.emplace(row.key, std::make_pair(row.updated_us, std::move(row.document)));
+  return out;
+}
+
 caf::expected<std::vector<pending_approval>> runtime::pending_approvals() const {
   auto store = persistence::approval_store::open(impl_->opts.db_path);
   if (!store)

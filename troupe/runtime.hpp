@@ -12,11 +12,13 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -186,6 +188,12 @@ public:
 
   /// Approval requests not yet decided, in this runtime's journal.
   [[nodiscard]] caf::expected<std::vector<pending_approval>> pending_approvals() const;
+
+  /// Every endpoint:model pair the model gateway used in this process, with
+  /// its health now: by pair, the JSON document the gateway also keeps in
+  /// the journal for `troupe models` (updated_us, document). Empty before
+  /// the first run of a routed model.
+  [[nodiscard]] std::map<std::string, std::pair<int64_t, std::string>> endpoint_health() const;
 
   /// Approves or denies a pending request; the waiting run continues. Errors
   /// when there is no such request or it was decided already.
