@@ -8,8 +8,8 @@ function summary(ev) {
   let d;
   try { d = JSON.parse(ev.data); } catch { return ev.data; }
   if (ev.event === 'end') return `ended without running: ${d.reason}`;
-  const b = d.body || d;
-  const pick = ['agent', 'tool', 'call_id', 'decision', 'status', 'model', 'endpoint', 'phase',
+  const b = (d.kind && d[d.kind]) || {}; // the body sits under its kind's name
+  const pick = ['agent', 'name', 'tool', 'rule', 'outcome', 'call_id', 'decision', 'status', 'model', 'endpoint', 'phase',
     'reason', 'summary', 'text', 'answer', 'error'];
   const parts = [];
   for (const k of pick) {
@@ -23,7 +23,7 @@ function summary(ev) {
 function eventTime(ev) {
   try {
     const d = JSON.parse(ev.data);
-    return when(d.ts_us ?? d.at_us ?? d.time ?? null);
+    return when(d.ts_us ? Number(d.ts_us) : null); // 64-bit integers come as strings
   } catch { return '–'; }
 }
 
