@@ -107,16 +107,18 @@ BOOST_AUTO_TEST_CASE(endpoints_show_health_and_an_open_breaker) {
   serve_fixture f;
   auto key = f.alpha["viewer"];
   BOOST_TEST(f.get_json("/v1/endpoints", key)["items"].empty());
-  f.submit(f.alpha["submitter"], "down");
+  auto job = f.submit(f.alpha["submitter"], "down");
   json down;
   BOOST_REQUIRE_MESSAGE(eventually([&] {
-    for (auto& e : f.get_json("/v1/endpoints", key)["items"])
+    auto list = f.get_json("/v1/endpoints", key);
+    for (auto& e : list["items"])
       if (e["endpoint"] == "down" && e["model"] == "m" && e["failures"].get<int>() >= 1) {
         down = e;
         return true;
       }
     return false;
-  }), "no failed down:m in /v1/endpoints");
+  }), "no failed down:m in /v1/endpoints: " << f.get_json("/v1/endpoints", key).dump() << "; job "
+                                               << f.get_json("/v1/runs/" + job["job_id"].get<std::string>(), key).dump());
   BOOST_TEST(down["breaker"] == "open");
   BOOST_TEST(down["error_rate"].get<double>() > 0.0);
   BOOST_TEST(down["score"].get<double>() < 1.0);
