@@ -51,11 +51,16 @@ export async function render(main, { arg }, signal) {
     fact('priority', job.priority); fact('labels', (job.labels || []).join(', ') || '–');
     fact('submitted', when(job.submitted)); fact('attempts', String(job.attempts));
   }
+  const usage = h('span');
+  const showUsage = (r) => {
+    const k = r.kpis;
+    usage.textContent = `${k.turns} turns, ${k.model_calls} model calls, ${k.tool_calls} tool calls, `
+      + `${k.input_tokens + k.output_tokens} tokens, ${usd(k.cost_micro_usd)}`;
+  };
   if (run) {
-    const k = run.kpis;
     fact('agent', run.agent);
-    fact('usage', `${k.turns} turns, ${k.model_calls} model calls, ${k.tool_calls} tool calls, `
-      + `${k.input_tokens + k.output_tokens} tokens, ${usd(k.cost_micro_usd)}`);
+    showUsage(run);
+    fact('usage', usage);
   }
   const result = h('div', { 'data-testid': 'run-result' });
   const showResult = (r) => {
@@ -89,6 +94,7 @@ export async function render(main, { arg }, signal) {
       live.className = 'ended';
       get(`/v1/runs/${encodeURIComponent(id)}`).then((now) => {
         status.replaceChildren(statusBadge(now.run ? now.run.status : now.job.status));
+        if (now.run) showUsage(now.run);
         showResult(now.result);
       }).catch(() => {});
       loadTree().catch(() => {});

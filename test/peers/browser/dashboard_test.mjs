@@ -27,8 +27,10 @@ const { values: args } = parseArgs({
     artifacts: { type: "string" },
   },
 });
-for (const k of ["troupe", "scenarios", "artifacts"])
+for (const k of ["troupe", "scenarios", "artifacts"]) {
   if (!args[k]) throw new Error(`--${k} is required`);
+  args[k] = resolve(args[k]); // the server runs in its own directory
+}
 
 function loadPlaywright() {
   const dir = process.env.TROUPE_BROWSER_PEERS || resolve(here, "../../../build-browser-peers");
@@ -67,6 +69,7 @@ async function startServer() {
       const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
       if (m) ok(m[1]);
     });
+    server.on("error", fail);
     server.on("exit", (code) => fail(new Error(`troupe serve exited ${code}: ${out}`)));
   });
 }
