@@ -13,7 +13,7 @@ function s(tag, attrs = {}, text) {
 // A line chart of one or more series over the same x labels. `series`:
 // [{name, values: [number|null...], cls}]. Nulls are gaps.
 export function lineChart({ title, labels, series, format = (v) => String(v), testId }) {
-  const W = 520, H = 200, L = 56, R = 12, T = 24, B = 36;
+  const W = 520, H = 210, L = 56, R = 24, T = 34, B = 36;
   const all = series.flatMap((x) => x.values).filter((v) => v !== null && v !== undefined);
   const max = Math.max(1e-9, ...all);
   const x = (i) => L + (labels.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
@@ -37,7 +37,8 @@ export function lineChart({ title, labels, series, format = (v) => String(v), te
       svg.append(s('circle', { cx: x(i), cy: y(v), r: 3, class: `pt c${k}` }));
     });
     if (d) svg.append(s('path', { d, class: `ln c${k}` }));
-    svg.append(s('text', { x: W - R - 4, y: 14 + 14 * k, class: `legend c${k}`, 'text-anchor': 'end' }, ser.name));
+    // Legends share the title's line, right-aligned, clear of the plot.
+    svg.append(s('text', { x: W - R - 70 * (series.length - 1 - k), y: 14, class: `legend c${k}`, 'text-anchor': 'end' }, ser.name));
   });
   return svg;
 }

@@ -43,7 +43,7 @@ export async function render(main, { query }) {
       series: [{ name: 'rate', values: col((b) => b.parse_failures_per_100_model_calls) }] }),
     lineChart({ title: 'retry rate', labels, testId: 'chart-retry', format: (v) => v.toFixed(2),
       series: [{ name: 'retries per call', values: col((b) => b.retry_rate) }] }),
-    lineChart({ title: 'denials', labels, testId: 'chart-denials', format: (v) => v.toFixed(0),
+    lineChart({ title: 'denials', labels, testId: 'chart-denials', format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)),
       series: [{ name: 'denials', values: col((b) => b.denials) }] }),
     lineChart({ title: 'cost (USD)', labels, testId: 'chart-cost', format: (v) => v.toFixed(3),
       series: [{ name: 'cost', values: col((b) => b.cost_micro_usd / 1e6) }] })));

@@ -287,6 +287,47 @@ test("the KPI page charts GET /v1/kpis", async (t) => {
   await page.context().close();
 });
 
+// The charts with several buckets, whatever the server holds: a report of
+// the KpiReport shape (docs/openapi.yaml) answered by the browser itself.
+// Only the drawing is under test here; the test above reads the real route.
+function fixtureReport() {
+  const dist = (p50, p90) => ({ count: 4, p50, p90, max: p90 });
+  const figures = (i) => ({
+    runs: 4, finished: 4,
+    statuses: { running: 0, completed: 3, limit_reached: 0, failed: 1, canceled: 0 },
+    run_ms: dist(1000 + 200 * i, 3000 + 300 * i), turns_per_run: dist(2 + (i % 2), 5),
+    model_calls_per_run: dist(3, 6), phases: [], verification_ms: [],
+    model_calls: 12, tool_calls: 9, parse_failures: i % 3,
+    parse_failures_per_100_model_calls: (100 * (i % 3)) / 12, retries: i, retry_rate: i / 21,
+    approvals: 1, approvals_granted: 1, approvals_denied: 0, approvals_timed_out: 0,
+    human_interventions: 1, denials: i % 2, out_of_scope: 0, governance_violations: i % 2,
+    input_tokens: 1000, output_tokens: 200, cost_micro_usd: 1500 * (i + 1),
+  });
+  const start = Date.UTC(2026, 11, 7, 6);
+  const series = [0, 1, 2, 3, 4, 5].map((i) => ({
+    start: new Date(start + i * 3600e3).toISOString().replace(".000Z", "Z"), ...figures(i) }));
+  return { ...figures(2), runs: 24, since: new Date(start).toISOString(), tenant: "alpha",
+    phases: [{ name: "build", attempts: 3, failed: 1, ms: dist(800, 1200) }], series };
+}
+
+test("the KPI page draws a series of buckets (a report answered in the browser)", async () => {
+  const page = await signedIn(keys.alpha.viewer, "#/tenant");
+  const report = fixtureReport();
+  await page.route("**/v1/kpis?*", (route) => route.fulfill({
+    status: 200, contentType: "application/json", body: JSON.stringify(report) }));
+  await page.goto(`${base}/#/kpis`);
+  await page.getByTestId("kpi-charts").waitFor();
+  assert.equal(await page.locator('[data-kpi="runs"] .big').innerText(), "24");
+  assert.equal(await page.locator('[data-kpi="cost"] .big').innerText(), "$0.0045");
+  // p50 and p90: a point per bucket each, and one line each.
+  assert.equal(await page.locator("[data-testid=chart-duration] circle").count(), 12);
+  assert.equal(await page.locator("[data-testid=chart-duration] path").count(), 2);
+  assert.equal(await page.locator("[data-testid=chart-cost] circle").count(), 6);
+  await page.locator("[data-testid=phases] td", { hasText: "build" }).waitFor();
+  await shot(page, "kpis-series");
+  await page.context().close();
+});
+
 test("no page broke its Content-Security-Policy or threw", () => {
   assert.deepEqual(problems, []);
 });
