@@ -52,8 +52,8 @@ function troupe(...argv) {
   return execFileSync(args.troupe, [...argv, "--db", db], { encoding: "utf8" });
 }
 
-function addTenant(name) {
-  troupe("tenants", "add", name);
+function addTenant(name, ...quotas) {
+  troupe("tenants", "add", name, ...quotas);
   keys[name] = {};
   for (const role of ["viewer", "operator"])
     keys[name][role] = troupe("tenants", "key-create", name, "--role", role).split("\n")[0].trim();
@@ -133,7 +133,7 @@ async function shot(page, name) {
 before(async () => {
   mkdirSync(args.artifacts, { recursive: true });
   cpSync(args.scenarios, join(work, "scenarios"), { recursive: true });
-  addTenant("alpha");
+  addTenant("alpha", "--tokens-per-day", "100000", "--cost-per-month-usd", "5", "--max-queued", "50");
   addTenant("beta");
   await startServer();
   browser = await chromium.launch({
@@ -254,7 +254,9 @@ test("the queue, tenant and endpoints pages show the server's figures", async ()
   const down = await submit("alpha", "down");
   const page = await signedIn(keys.alpha.viewer, "#/tenant");
   assert.equal(await page.getByTestId("tenant-name").innerText(), "alpha");
-  await page.locator('tr[data-quota="tokens today"]').getByText(/\d+ \(no limit\)/).waitFor();
+  await page.locator('tr[data-quota="tokens today"]').getByText(/[1-9]\d* of 100000/).waitFor();
+  assert.equal(await page.locator('tr[data-quota="tokens today"] meter').count(), 1);
+  await page.locator('tr[data-quota="cost this month"]').getByText("of $5.0000").waitFor();
   await shot(page, "tenant");
   await page.goto(`${base}/#/queue`);
   await page.getByTestId("queue-total").waitFor();
