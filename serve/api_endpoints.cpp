@@ -2,7 +2,7 @@
 // health, breaker and last check, as `troupe models` shows them. Global (no
 // tenant's data: an endpoint is the server's, shared by every tenant).
 //
-// Live from this process's gateway (runtime::endpoint_health), over what the
+// Live from this process's gateway (runtime::gateway_health), over what the
 // journal's endpoint_health table kept (persistence/health_store.hpp) for
 // pairs this process has not used yet: an earlier process's health, which
 // is also what a restarted gateway starts from.
@@ -69,8 +69,8 @@ void list_endpoints(api::impl& a, call& c) {
   std::map<std::string, std::pair<int64_t, std::string>> docs;
   for (auto& row : *rows)
     docs[row.key] = {row.updated_us, std::move(row.document)};
-  for (auto& [key, live] : a.d.rt.endpoint_health())
-    docs[key] = std::move(live);
+  for (auto& live : a.d.rt.gateway_health())
+    docs[live.key] = {live.taken_us, std::move(live.document)};
   auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
                .count();

@@ -475,16 +475,16 @@ caf::expected<std::vector<mcp_listing>> runtime::mcp_offers(const scenario& sc) 
   return impl_->mcp->offers(sc);
 }
 
-std::map<std::string, std::pair<int64_t, std::string>> runtime::endpoint_health() const {
+std::vector<gateway_health_report> runtime::gateway_health() const {
   std::shared_ptr<endpoint_pool> pool;
   {
     std::lock_guard<std::mutex> guard(impl_->mtx);
     pool = impl_->endpoints;
   }
-  std::map<std::string, std::pair<int64_t, std::string>> out;
+  std::vector<gateway_health_report> out;
   if (pool)
     for (auto& row : pool->snapshot())
-      out.emplace(row.key, std::make_pair(row.updated_us, std::move(row.document)));
+      out.push_back({std::move(row.key), row.updated_us, std::move(row.document)});
   return out;
 }
 

@@ -12,13 +12,11 @@
 
 #include <chrono>
 #include <functional>
-#include <map>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -38,6 +36,15 @@ class actor_system;
 }
 
 namespace troupe {
+
+/// One endpoint:model pair's health as the model gateway sees it: the JSON
+/// document it also keeps in the journal for `troupe models` (score,
+/// breaker, latencies, error rate, last check; core/gateway/health_json.hpp).
+struct gateway_health_report {
+  std::string key;      ///< endpoint:model
+  int64_t taken_us = 0; ///< when (microseconds since the Unix epoch)
+  std::string document;
+};
 
 /// A tool call waiting for a person's decision.
 struct pending_approval {
@@ -190,10 +197,9 @@ public:
   [[nodiscard]] caf::expected<std::vector<pending_approval>> pending_approvals() const;
 
   /// Every endpoint:model pair the model gateway used in this process, with
-  /// its health now: by pair, the JSON document the gateway also keeps in
-  /// the journal for `troupe models` (updated_us, document). Empty before
-  /// the first run of a routed model.
-  [[nodiscard]] std::map<std::string, std::pair<int64_t, std::string>> endpoint_health() const;
+  /// its health now (as `gateway_health_report`). Empty before the first run
+  /// of a routed model.
+  [[nodiscard]] std::vector<gateway_health_report> gateway_health() const;
 
   /// Approves or denies a pending request; the waiting run continues. Errors
   /// when there is no such request or it was decided already.
