@@ -155,6 +155,7 @@ BOOST_AUTO_TEST_CASE(dashboard_files_are_served_with_csp_and_etags) {
   BOOST_TEST(js.headers["etag"] != etag);
   BOOST_TEST(f.client->get("/ui/pages/runs.js", "").status == 200);
   BOOST_TEST(f.client->get("/ui/style.css", "").content_type == "text/css; charset=utf-8");
+  BOOST_TEST(f.client->get("/ui/icon.svg", "").content_type == "image/svg+xml");
   BOOST_TEST(f.client->get("/ui/missing.js", "").status == 404);
   BOOST_TEST(f.client->get("/ui/%2e%2e/CMakeLists.txt", "").status == 404);
   BOOST_TEST(f.client->get("/ui/", "").status == 404);

@@ -21,12 +21,22 @@ export async function render(main, { query }, signal) {
     location.hash = `#/runs${q.toString() ? `?${q}` : ''}`;
   });
   const body = h('div');
-  main.append(h('h1', {}, 'Runs'), form, body);
-  const q = new URLSearchParams({ limit: '100' });
+  const more = h('p');
+  main.append(h('h1', {}, 'Runs'), form, body, more);
+  const cursor = query.get('cursor') || '';
+  const q = new URLSearchParams({ limit: query.get('limit') || '50' });
   if (status) q.set('status', status);
   if (label) q.set('label', label);
+  if (cursor) q.set('cursor', cursor);
   const load = async () => {
     const page = await get(`/v1/runs?${q}`);
+    const first = new URLSearchParams(q);
+    first.delete('cursor');
+    const next = new URLSearchParams(first);
+    if (page.next_cursor) next.set('cursor', page.next_cursor);
+    more.replaceChildren(
+      cursor ? h('a', { href: `#/runs?${first}` }, '← newest') : null, cursor && page.next_cursor ? ' · ' : null,
+      page.next_cursor ? h('a', { href: `#/runs?${next}`, 'data-testid': 'older' }, 'older →') : null);
     const rows = page.items.map((j) => h('tr', { 'data-run': j.run_id },
       h('td', {}, h('a', { href: `#/run/${encodeURIComponent(j.job_id)}` }, j.run_id)),
       h('td', {}, statusBadge(j.status)),
