@@ -15,7 +15,9 @@ function s(tag, attrs = {}, text) {
 export function lineChart({ title, labels, series, format = (v) => String(v), testId }) {
   const W = 520, H = 210, L = 56, R = 24, T = 34, B = 36;
   const all = series.flatMap((x) => x.values).filter((v) => v !== null && v !== undefined);
-  const max = Math.max(1e-9, ...all);
+  // All zero (or nothing): a unit scale, so the axis does not read 0, 0, 0.
+  const top = Math.max(0, ...all);
+  const max = top > 0 ? top : 1;
   const x = (i) => L + (labels.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title,
