@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --packages-only prometheus chromium # test-only: scripts/test.sh
 scripts/mcp-peers.sh >/dev/null
 scripts/openapi-peers.sh >/dev/null
+scripts/browser-peers.sh >/dev/null # playwright-core, driving Debian's Chromium
+scripts/otlp-peers.sh >/dev/null # protobufjs: checks OTLP exports against the official protos
 
 dir=build-asan
 launcher=()

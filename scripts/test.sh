@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets everything up (packages, the test-only ones too, the build, the MCP servers from npm the tests
-# talk to: scripts/mcp-peers.sh, the OpenAPI contract checker's npm packages:
-# scripts/openapi-peers.sh), runs every test through CTest, then checks the
+# Sets everything up (packages, the test-only ones too, the build, the npm
+# peers the tests talk to: MCP servers, the OpenAPI contract checker,
+# playwright-core, protobufjs: scripts/*-peers.sh), runs every test through CTest, then checks the
 # installed package (scripts/test-install.sh: install, build examples/embed
 # against it as an outside project, run it, internal headers unreachable).
 # Extra arguments go to ctest.
@@ -13,5 +13,7 @@ scripts/setup.sh --packages-only prometheus chromium
 scripts/setup.sh
 scripts/mcp-peers.sh >/dev/null # the real MCP servers the MCP tests talk to
 scripts/openapi-peers.sh >/dev/null # what checks the HTTP API against docs/openapi.yaml
+scripts/browser-peers.sh >/dev/null # playwright-core, driving Debian's Chromium
+scripts/otlp-peers.sh >/dev/null # protobufjs: checks OTLP exports against the official protos
 ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"
 scripts/test-install.sh build
