@@ -13,6 +13,7 @@
 #include "tools/troupe/bench_serve.hpp"
 #include "tools/troupe/import_command.hpp"
 #include "tools/troupe/policy_commands.hpp"
+#include "tools/troupe/report_command.hpp"
 #include "tools/troupe/serve_admin_commands.hpp"
 #include "tools/troupe/tree_command.hpp"
 
@@ -116,11 +117,41 @@ int main(int argc, char** argv) {
   artifacts_cmd->add_option("RUN", run_id, "run id")->required();
   artifacts_cmd->callback([&] { action = [&] { return artifacts(opts, run_id); }; });
 
-  auto* export_cmd =
-    app.add_subcommand("export", "a run's events as JSON lines");
+  auto* export_cmd = app.add_subcommand(
+    "export", "a run's events as JSON lines, or its tree as OpenTelemetry spans (OTLP/JSON)");
   add_common(export_cmd, opts, false);
   export_cmd->add_option("RUN", run_id, "run id")->required();
-  export_cmd->callback([&] { action = [&] { return export_run(opts, run_id); }; });
+  std::string export_format = "jsonl";
+  std::string export_out;
+  export_cmd->add_option("--format", export_format, "jsonl (the journal's events) or otlp")
+    ->check(CLI::IsMember({"jsonl", "otlp"}))
+    ->capture_default_str();
+  export_cmd->add_option("--out", export_out, "write to this file instead of stdout (otlp)");
+  export_cmd->callback([&] {
+    action = [&] {
+      if (export_format == "otlp")
+        return export_otlp(opts, run_id, export_out);
+      if (!export_out.empty()) {
+        std::cerr << "troupe: --out is for --format otlp" << std::endl;
+        return static_cast<int>(exit_usage);
+      }
+      return export_run(opts, run_id);
+    };
+  });
+
+  report_options rep;
+  auto* report_cmd = app.add_subcommand(
+    "report", "KPIs over the journal's runs; with --baseline, exit 3 when one regressed");
+  add_common(report_cmd, rep.common, true);
+  report_cmd->add_flag("--md", rep.markdown, "Markdown (the default)");
+  report_cmd->add_option("--since", rep.since,
+                         "runs started at or after an RFC 3339 time, or within a duration (24h, 7d)");
+  report_cmd->add_option("--tenant", rep.tenant, "only this tenant's runs");
+  report_cmd->add_option("--bucket", rep.bucket, "also a series by hour or day (JSON: series)");
+  report_cmd->add_option("--baseline", rep.baseline, "an earlier troupe report --json to gate on");
+  report_cmd->add_option("--threshold", rep.thresholds,
+                         "KPI=PCT: how much worse KPI may get (default 10 %); repeatable");
+  report_cmd->callback([&] { action = [&] { return kpi_report(rep); }; });
 
   auto* replay_cmd = app.add_subcommand(
     "replay", "re-run a run's logic (and its delegated runs') from its journal and compare every step");
