@@ -130,6 +130,8 @@ route_match route(const std::string& method, const std::vector<std::string>& p) 
     return pick("GET", detail::get_queue);
   if (n == 1 && p[0] == "endpoints")
     return pick("GET", detail::list_endpoints);
+  if (n == 1 && p[0] == "kpis")
+    return pick("GET", detail::get_kpis);
   if (n == 3 && p[0] == "approvals")
     return pick("POST", detail::decide_approval);
   return {};

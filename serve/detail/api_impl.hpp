@@ -116,6 +116,7 @@ void decide_approval(api::impl& a, call& c);
 void get_tenant(api::impl& a, call& c);
 void get_queue(api::impl& a, call& c);
 void list_endpoints(api::impl& a, call& c);
+void get_kpis(api::impl& a, call& c);
 /// GET /metrics (not under /v1: its own token, not an API key).
 void serve_metrics(api::impl& a, const net::server_request& req, net::responder& res);
 
