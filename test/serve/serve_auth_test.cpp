@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_SUITE(authorization)
 
 BOOST_AUTO_TEST_CASE(no_bad_or_revoked_key_gets_in) {
   serve_fixture f;
-  for (auto path : {"/v1/runs", "/v1/approvals", "/v1/runs/x", "/v1/runs/x/tree"}) {
+  for (auto path : {"/v1/runs", "/v1/approvals", "/v1/runs/x", "/v1/runs/x/tree", "/v1/kpis"}) {
     auto none = f.client->get(path, "");
     BOOST_TEST(none.status == 401);
     BOOST_TEST(none.headers.count("www-authenticate") == 1u);
@@ -95,6 +95,7 @@ BOOST_AUTO_TEST_CASE(every_endpoint_every_role_own_and_other_tenant) {
       BOOST_TEST(f.client->get("/v1/runs/" + run, key).status == read_own);
       BOOST_TEST(f.client->get("/v1/runs/" + run + "/tree", key).status == read_own);
       BOOST_TEST(f.client->get("/v1/approvals", key).status == read_own);
+      BOOST_TEST(f.client->get("/v1/kpis", key).status == read_own);
       std::vector<sse_event> evs;
       auto s = f.client->stream("/v1/runs/" + run + "/events", key, evs,
                                 [](const std::vector<sse_event>& e) { return !e.empty(); });
