@@ -1,6 +1,7 @@
 #include "core/report/run_facts.hpp"
 
 #include <array>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -28,6 +29,8 @@ std::string verification_tier(const verification& v) {
 struct run_fold::per_run {
   run_state state;
   int64_t last_ts_us = 0;
+  /// The result of the latest `complete` call: the checks start after it.
+  std::optional<int64_t> complete_result_us;
   /// (phase index, attempt) -> phase_start time.
   std::map<std::pair<uint32_t, uint32_t>, int64_t> open_phases;
 };
@@ -64,7 +67,11 @@ void run_fold::add(const event& ev) {
       r.open_phases.erase(open);
     }
   } else if (auto* x = std::get_if<verification>(&ev.body)) {
-    facts_.verifications.push_back({verification_tier(*x), ev.ts_us - r.last_ts_us, x->passed});
+    auto from = r.complete_result_us.value_or(r.last_ts_us);
+    facts_.verifications.push_back({verification_tier(*x), ev.ts_us - from, x->passed});
+    r.complete_result_us.reset();
+  } else if (auto* x = std::get_if<tool_result>(&ev.body); x != nullptr && x->name == complete_tool) {
+    r.complete_result_us = ev.ts_us;
   } else if (std::holds_alternative<approval_request>(ev.body)) {
     ++facts_.approvals;
   } else if (auto* x = std::get_if<approval_decision>(&ev.body)) {

@@ -11,10 +11,10 @@
 // What that fold does not keep is counted here:
 // - a team phase lasts from its phase_start to the gate_pass or gate_fail of
 //   the same phase and attempt, in the same run;
-// - a verification attempt lasts from the event before its `verification`
-//   event in the same run (the `complete` call's result, which started the
-//   checks) to the `verification` event; its tier is the heaviest check kind
-//   it ran (verification_tier);
+// - a verification attempt lasts from the result of the `complete` call
+//   before it in the same run (which started the checks; without one, the
+//   event before it) to the `verification` event; its tier is the heaviest
+//   check kind it ran (verification_tier);
 // - approvals: approval_request events; granted, denied (by a person) and
 //   timed out (by "timeout") from approval_decision;
 // - out-of-scope stops: `error` events of kind out_of_scope.

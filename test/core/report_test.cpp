@@ -79,6 +79,7 @@ std::vector<event> team_tree(const std::string& id, int64_t start) {
   top.add(start + 73 * ms, reply(2, {{"c4", "complete", "{}"}}, 50, 10, 300));
   top.add(start + 74 * ms, tool_call{"c4", "complete", "{}"});
   top.add(start + 75 * ms, tool_result{"c4", "complete", true, "{}"});
+  top.add(start + 80 * ms, checkpoint{2, {}, "", std::nullopt}); // not when the checks began
   verification v;
   v.attempt = 1;
   v.passed = true;
