@@ -76,8 +76,8 @@ void commit(journal_actor* self) {
   std::vector<std::string> refused;
   auto began = std::chrono::steady_clock::now();
   auto err = st.db->append(st.batch, &refused);
-  if (st.cfg.meter && !st.batch.empty())
-    st.cfg.meter->committed(st.batch.size(),
+  if (st.cfg.meter && !err && st.batch.size() > refused.size())
+    st.cfg.meter->committed(st.batch.size() - refused.size(),
                             std::chrono::duration<double>(std::chrono::steady_clock::now()
                                                           - began)
                               .count());

@@ -123,14 +123,24 @@ tool_outcome run_shell(shell_state& st, const json& args, const tool_context& ct
 tool_definition make_shell_tool(shell_tool_config cfg, shell_pool_probe* probe) {
   auto st = std::make_shared<shell_state>();
   st->cfg = std::move(cfg);
-  if (probe != nullptr)
-    *probe = [st]() -> std::optional<pool_stats> {
-      // The mutex is held while the pool starts: a reader does not wait for that.
-      std::unique_lock<std::mutex> lock{st->mtx, std::try_to_lock};
-      if (!lock.owns_lock() || !st->pool)
-        return std::nullopt;
-      return st->pool->stats();
+  if (probe != nullptr) {
+    // The mutex is held while the pool starts and briefly by every call: a
+    // reader does not wait for it but gets the last figures it read, never
+    // none once there were some (a counter read as 0 would look like a
+    // reset to Prometheus).
+    struct last_read {
+      std::mutex mu;
+      std::optional<pool_stats> figures;
     };
+    auto last = std::make_shared<last_read>();
+    *probe = [st, last]() -> std::optional<pool_stats> {
+      std::unique_lock<std::mutex> lock{st->mtx, std::try_to_lock};
+      std::lock_guard<std::mutex> guard{last->mu};
+      if (lock.owns_lock() && st->pool)
+        last->figures = st->pool->stats();
+      return last->figures;
+    };
+  }
   tool_definition def;
   def.name = "shell";
   def.description = "Runs a program (argv, no shell) in an isolated sandbox whose only "

@@ -137,13 +137,6 @@ route_match route(const std::string& method, const std::vector<std::string>& p) 
   return {};
 }
 
-std::optional<std::string> bearer(const net::server_request& req) {
-  auto h = req.header("authorization");
-  if (!h || h->size() < 8 || strncasecmp(h->c_str(), "Bearer ", 7) != 0)
-    return std::nullopt;
-  return h->substr(7);
-}
-
 net::server_response unauthorized(std::string detail) {
   auto r = net::problem(401, "unauthorized", "Unauthorized", std::move(detail));
   r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"troupe\"");
@@ -210,7 +203,7 @@ void api::handle(net::server_request&& req, net::responder res) {
                               : method_not_allowed(m.allow));
     return;
   }
-  auto token = bearer(req);
+  auto token = detail::bearer(req);
   if (!token) {
     res.reply(unauthorized("send an API key as `Authorization: Bearer <key>`"));
     return;
@@ -238,3 +231,14 @@ void api::handle(net::server_request&& req, net::responder res) {
 }
 
 } // namespace troupe::serve
+
+namespace troupe::serve::detail {
+
+std::optional<std::string> bearer(const net::server_request& req) {
+  auto h = req.header("authorization");
+  if (!h || h->size() < 8 || strncasecmp(h->c_str(), "Bearer ", 7) != 0)
+    return std::nullopt;
+  return h->substr(7);
+}
+
+} // namespace troupe::serve::detail

@@ -14,6 +14,7 @@
 #include "persistence/health_store.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "serve/detail/wall_clock.hpp"
 #include "troupe/runtime.hpp"
 
 namespace troupe::serve::detail {
@@ -57,6 +58,17 @@ nlohmann::json endpoint_json(const std::string& key, saved_health s, int64_t now
   return j;
 }
 
+// Volumes are the whole service's (every tenant's requests and spend), and a
+// check's error names the endpoint's URL: the operator's business, not a
+// tenant's. Health (breaker, score, latency, error rate) stays: it is what
+// a tenant needs to read its own runs' failures.
+void hide_service_volumes(nlohmann::json& j) {
+  for (auto* field : {"requests", "failures", "consecutive_failures", "cost_micro_usd"})
+    j.erase(field);
+  if (j["last_check"].is_object())
+    j["last_check"].erase("error");
+}
+
 } // namespace
 
 void list_endpoints(api::impl& a, call& c) {
@@ -71,9 +83,7 @@ void list_endpoints(api::impl& a, call& c) {
     docs[row.key] = {row.updated_us, std::move(row.document)};
   for (auto& live : a.d.rt.gateway_health())
     docs[live.key] = {live.taken_us, std::move(live.document)};
-  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
+  auto now = now_us();
   auto items = nlohmann::json::array();
   for (auto& [key, doc] : docs) {
     auto h = health_from_json(doc.second);
@@ -81,6 +91,8 @@ void list_endpoints(api::impl& a, call& c) {
       continue; // the gateway itself starts such a pair afresh (health_json.hpp)
     auto j = endpoint_json(key, std::move(*h), now);
     j["updated"] = time_or_null(doc.first);
+    if (c.who.key_role < jobs::role::operator_)
+      hide_service_volumes(j);
     items.push_back(std::move(j));
   }
   c.res.reply(json_reply(200, {{"items", std::move(items)}}));

@@ -1,7 +1,9 @@
 // GET /v1/kpis: the caller's tenant's KPIs, the JSON of `troupe report
 // --json` (core/report/), read by the same reader (persistence/kpi_reader).
-// Without `since`, the last 24 hours: a dashboard polling it must not fold
-// the whole journal on every call.
+// Without `since`, the last 24 hours; at most 31 days back, since every
+// call folds its window's runs on the API's few workers: one key asking for
+// all of history in a loop would stall every tenant's calls. Whole history
+// is `troupe report`'s job, on the operator's machine.
 
 #include <chrono>
 
@@ -10,18 +12,14 @@
 #include "persistence/kpi_reader.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "serve/detail/wall_clock.hpp"
 
 namespace troupe::serve::detail {
 
 namespace {
 
 constexpr int64_t default_window_us = 24LL * 3600 * 1'000'000;
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+constexpr int64_t longest_window_us = 31LL * 24 * 3600 * 1'000'000;
 
 } // namespace
 
@@ -31,9 +29,16 @@ void get_kpis(api::impl& a, call& c) {
   auto now = now_us();
   sel.since_us = now - default_window_us;
   if (auto s = c.req.query_param("since")) {
+    // A form decoder reads an offset's `+` as a space: put it back.
+    if (auto sp = s->rfind(' '); sp != std::string::npos && sp > s->find('T'))
+      (*s)[sp] = '+';
     auto since = report::parse_since(*s, now);
     if (!since)
       return c.res.reply(net::problem(400, "invalid-request", "Invalid since", render(since.error())));
+    if (*since < now - longest_window_us)
+      return c.res.reply(net::problem(400, "invalid-request", "Invalid since",
+                                      "since reaches back more than 31 days ('" + *s
+                                        + "'); use `troupe report` for longer windows"));
     sel.since_us = *since;
   }
   std::optional<report::bucket_size> bucket;

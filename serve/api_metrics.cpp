@@ -5,8 +5,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include <strings.h>
-
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +12,7 @@
 #include "core/metrics/exposition.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "serve/detail/wall_clock.hpp"
 #include "serve/job_dispatcher.hpp"
 #include "serve/metrics_hub.hpp"
 #include "troupe/runtime.hpp"
@@ -30,12 +29,6 @@ bool same_token(const std::string& presented, const std::string& expected) {
   SHA256(reinterpret_cast<const unsigned char*>(presented.data()), presented.size(), a);
   SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
-}
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
 }
 
 scrape_inputs gather(api::impl& a) {
@@ -65,9 +58,8 @@ void serve_metrics(api::impl& a, const net::server_request& req, net::responder&
                            "FILE, and scrape with `Authorization: Bearer <the file's content>`"));
     return;
   }
-  auto h = req.header("authorization");
-  if (!h || h->size() < 8 || strncasecmp(h->c_str(), "Bearer ", 7) != 0
-      || !same_token(h->substr(7), a.d.metrics_token)) {
+  auto token = bearer(req);
+  if (!token || !same_token(*token, a.d.metrics_token)) {
     auto r = net::problem(401, "unauthorized", "Unauthorized",
                           "send the metrics token (--metrics-token-file) as "
                           "`Authorization: Bearer <token>`");

@@ -13,6 +13,7 @@
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "serve/detail/wall_clock.hpp"
 #include "serve/job_dispatcher.hpp"
 #include "serve/scenario_catalog.hpp"
 #include "serve/submission_writer.hpp"
@@ -20,12 +21,6 @@
 namespace troupe::serve::detail {
 
 namespace {
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 std::string random_id(const char* prefix) {
   unsigned char bytes[8];

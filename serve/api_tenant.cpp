@@ -7,17 +7,12 @@
 #include "core/jobs/queue_summary.hpp"
 #include "core/jobs/utc_time.hpp"
 #include "serve/detail/api_impl.hpp"
+#include "serve/detail/wall_clock.hpp"
 #include "serve/job_dispatcher.hpp"
 
 namespace troupe::serve::detail {
 
 namespace {
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 nlohmann::json quota_json(const jobs::tenant_quota& q) {
   return {{"max_concurrent_runs", q.max_concurrent_runs},

@@ -19,6 +19,7 @@
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "serve/detail/wall_clock.hpp"
 #include "serve/event_hub.hpp"
 #include "serve/scenario_catalog.hpp"
 #include "troupe/runtime.hpp"
@@ -27,11 +28,7 @@ namespace troupe::serve {
 
 namespace {
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
+using detail::now_us;
 
 jobs::job_status status_of(run_status s) {
   switch (s) {

@@ -157,21 +157,31 @@ void metrics_hub::on_job(metrics::job_note what, const jobs::job& j) {
 
 std::string metrics_hub::render(const scrape_inputs& in) const {
   auto scraped = scrape_families(in);
+  // Copied under the lock, formatted after it: the event hub's and the
+  // dispatcher's threads, which update these, never wait for a scrape's
+  // formatting.
+  std::vector<family> held;
+  uint64_t undecodable_events = 0;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto* f : events_.families())
+      held.push_back(*f);
+    for (auto* f : jobs_.families())
+      held.push_back(*f);
+    undecodable_events = undecodable_;
+  }
   std::vector<const family*> all;
   for (auto& f : scraped)
     all.push_back(&f);
-  std::lock_guard<std::mutex> guard{mu_};
-  for (auto* f : events_.families())
-    all.push_back(f);
-  for (auto* f : jobs_.families())
-    all.push_back(f);
+  for (auto& f : held)
+    all.push_back(&f);
   uint64_t overflowed = 0;
   for (auto* f : all)
     overflowed += f->overflowed();
   family undecodable{"troupe_metrics_undecodable_events_total",
                      "Committed events the metrics could not decode (run `troupe doctor`).",
                      metric_type::counter};
-  undecodable.inc({}, static_cast<double>(undecodable_));
+  undecodable.inc({}, static_cast<double>(undecodable_events));
   family overflow{"troupe_metrics_series_overflow_total",
                   "Updates counted in an `other` series because a family reached its cap "
                   "of label sets.",

@@ -175,6 +175,12 @@ baseline_result compare(const json& baseline, const json& current,
       } else {
         c.regressed = worse_by > 0;
       }
+    } else if (c.baseline) {
+      // Gone from the current report (no finished run, a phase that no
+      // longer runs): nothing shows it did not get worse, and a gate that
+      // passed on an empty selection (a wrong --db or --since) would hide
+      // exactly the failures it is there for.
+      c.regressed = true;
     }
     out.kpis.push_back(std::move(c));
   }

@@ -8,9 +8,10 @@
 // for `success_rate` lower is worse. A KPI regresses when it moved the worse
 // way by more than its threshold, a percentage of the baseline's value
 // (default 10). A baseline value of 0 has no percentage: any move the worse
-// way is a regression (a first denial, say). A KPI that either report
-// lacks (no finished runs, a phase the other has not got) is not compared,
-// and listed as such.
+// way is a regression (a first denial, say). A KPI the baseline has and the
+// current report lacks (no finished runs, a phase that no longer runs) is a
+// regression too: an empty selection must not pass the gate. One only the
+// current report has is not compared, and listed as such.
 //
 // The KPIs: run_ms.p50, run_ms.p90, turns_per_run.p50, turns_per_run.p90,
 // model_calls_per_run.p50, model_calls_per_run.p90,

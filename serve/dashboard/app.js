@@ -20,7 +20,9 @@ let current = null;
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const [path, query = ''] = raw.split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  // A hand-typed hash may hold a malformed escape: show it as typed.
+  const decode = (p) => { try { return decodeURIComponent(p); } catch { return p; } };
+  const parts = path.split('/').filter(Boolean).map(decode);
   return { page: parts[0] || 'runs', arg: parts[1], query: new URLSearchParams(query) };
 }
 
@@ -66,7 +68,7 @@ function route() {
   const { page, arg, query } = parseHash();
   for (const a of document.querySelectorAll('#nav a'))
     a.classList.toggle('active', a.getAttribute('href') === `#/${page === 'run' ? 'runs' : page}`);
-  const mod = pages[page];
+  const mod = Object.hasOwn(pages, page) ? pages[page] : null; // not `#/constructor`
   main.replaceChildren();
   if (!mod) return main.append(errorBox(new Error(`no page ${page}`)));
   const signal = current.signal;

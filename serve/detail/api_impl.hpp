@@ -77,6 +77,9 @@ struct api::impl {
 namespace detail {
 
 [[nodiscard]] net::server_response json_reply(int status, const nlohmann::json& body);
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+[[nodiscard]] std::optional<std::string> bearer(const net::server_request& req);
+
 /// `500 internal` naming what failed; logged.
 [[nodiscard]] net::server_response internal_error(const caf::error& err);
 [[nodiscard]] net::server_response not_found(const std::string& what);

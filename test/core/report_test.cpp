@@ -296,6 +296,12 @@ BOOST_AUTO_TEST_CASE(baseline_gates_on_thresholds_and_directions) {
   auto n = find(compare(none, cur, {}), "run_ms.p50");
   BOOST_TEST(!n.regressed);
   BOOST_TEST(!n.baseline);
+  // ...but a current report without them (a wrong --db or --since, every
+  // run hung) fails the gate: its per-run KPIs are gone.
+  auto gone = compare(base, none, {});
+  BOOST_TEST(gone.regressed());
+  BOOST_TEST(find(gone, "run_ms.p50").regressed);
+  BOOST_TEST(!find(gone, "run_ms.p50").current);
   auto j = to_json(r);
   BOOST_TEST(j["regressions"].size() == 2u);
   BOOST_TEST(to_markdown(r).find("| run_ms.p50 | 1000 | 1150 | 15 | 10 | **REGRESSED** |")

@@ -3,6 +3,8 @@
 // and denied, denials), the same JSON as `troupe report --json` on the same
 // journal, hourly series, and bad parameters.
 
+#include <ctime>
+
 #include <boost/test/unit_test.hpp>
 
 #include "test/serve/serve_fixture.hpp"
@@ -114,6 +116,16 @@ BOOST_AUTO_TEST_CASE(bad_parameters_and_no_key) {
   BOOST_TEST(r.status == 400);
   BOOST_TEST(r.body.find("yesterday") != std::string::npos);
   BOOST_TEST(f.client->get("/v1/kpis?bucket=week", key).status == 400);
+  // A window past 31 days would fold all of history on every call.
+  auto old = f.client->get("/v1/kpis?since=2000-01-01T00:00:00Z", key);
+  BOOST_TEST(old.status == 400);
+  BOOST_TEST(old.body.find("31 days") != std::string::npos);
+  BOOST_TEST(f.client->get("/v1/kpis?since=30d", key).status == 200);
+  // `+` in a query is a space to a form decoder; the offset still reads.
+  std::time_t half_hour_ago_in_paris = std::time(nullptr) + 3600 - 1800;
+  char since[32];
+  std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%S+01:00", std::gmtime(&half_hour_ago_in_paris));
+  BOOST_TEST(f.client->get(std::string{"/v1/kpis?since="} + since, key).status == 200);
   BOOST_TEST(f.client->get("/v1/kpis", "").status == 401);
   auto empty = f.get_json("/v1/kpis", key);
   BOOST_TEST(empty["runs"] == 0);

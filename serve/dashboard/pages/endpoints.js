@@ -1,4 +1,6 @@
 // Model endpoints: health score, breaker, latency, error rate, last check.
+// Requests, cost and a failed check's error come only to operator keys
+// (service-wide figures); other keys see a dash.
 
 import { get } from '../api.js';
 import { h, table, ms, pct, when, usd } from '../dom.js';
@@ -14,8 +16,11 @@ export async function render(main, _params, signal) {
           h('td', {}, `${e.endpoint}:${e.model}`),
           h('td', {}, h('span', { class: `badge b-${e.breaker}` }, e.breaker)),
           h('td', {}, e.score.toFixed(2)), h('td', {}, ms(e.latency_p50_ms)), h('td', {}, ms(e.latency_p90_ms)),
-          h('td', {}, pct(e.error_rate)), h('td', {}, String(e.requests)), h('td', {}, usd(e.cost_micro_usd)),
-          h('td', {}, e.last_check ? `${e.last_check.ok ? 'ok' : `failed: ${e.last_check.error}`} ${when(e.last_check.at)}` : '–'))),
+          h('td', {}, pct(e.error_rate)), h('td', {}, e.requests === undefined ? '–' : String(e.requests)),
+          h('td', {}, e.cost_micro_usd === undefined ? '–' : usd(e.cost_micro_usd)),
+          h('td', {}, e.last_check
+            ? `${e.last_check.ok ? 'ok' : `failed${e.last_check.error ? `: ${e.last_check.error}` : ''}`} ${when(e.last_check.at)}`
+            : '–'))),
         'endpoints')
       : h('p', { 'data-testid': 'endpoints-empty' }, 'No model endpoint was used yet.'));
   };

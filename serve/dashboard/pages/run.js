@@ -9,9 +9,12 @@ function summary(ev) {
   try { d = JSON.parse(ev.data); } catch { return ev.data; }
   if (ev.event === 'end') return `ended without running: ${d.reason}`;
   const b = (d.kind && d[d.kind]) || {}; // the body sits under its kind's name
-  const pick = ['agent', 'name', 'tool', 'rule', 'outcome', 'call_id', 'decision', 'status', 'model', 'endpoint', 'phase',
-    'reason', 'summary', 'text', 'answer', 'error'];
+  const pick = ['turn', 'route', 'agent', 'name', 'tool', 'rule', 'outcome', 'call_id', 'decision', 'status', 'model',
+    'endpoint', 'failure', 'phase', 'reason', 'summary', 'text', 'answer', 'error'];
   const parts = [];
+  if (Array.isArray(b.tool_calls) && b.tool_calls.length)
+    parts.push(`calls: ${b.tool_calls.map((c) => c.name).join(', ')}`);
+  if (b.usage) parts.push(`tokens: ${b.usage.input} in, ${b.usage.output} out`);
   for (const k of pick) {
     const v = b[k];
     if (v === undefined || v === null || v === '' || typeof v === 'object') continue;
