@@ -9,6 +9,7 @@ fuzz_policy:   the [policy] tables of those scenarios as standalone policy
 fuzz_codec:    `events.body` rows of a journal made by running scenarios,
                a few per event kind (smallest first).
 fuzz_import:   `troupe export` lines of the same runs, a few per kind.
+fuzz_report_inputs: `troupe report --json` of the same runs, and --since shapes.
 Seeds are named by the hash of their content, as libFuzzer names its own.
 """
 import hashlib, json, os, pathlib, re, shutil, sqlite3, subprocess, sys, tempfile
@@ -117,6 +118,17 @@ with tempfile.TemporaryDirectory() as tmp:
         if len(l) <= max_seed and taken.get(kind, 0) < per_kind:
             put(d, l)
             taken[kind] = taken.get(kind, 0) + 1
+
+    # What `troupe report --baseline` and `--since` read: reports of these
+    # runs (with and without hourly series) and the shapes of --since.
+    d = reset("fuzz_report_inputs")
+    for extra in ([], ["--bucket", "hour"]):
+        put(d, subprocess.run([str(troupe), "report", "--db", str(db), "--json"] + extra,
+                              capture_output=True, text=True, timeout=60, cwd=tmp).stdout)
+    put(d, '{"runs": 0}')
+    for since in ("24h", "7d", "90s", "2w", "2026-12-01T10:00:00+01:00", "2026-12-01T10:00:00Z",
+                  "2026-12-01T10:00:00.123456-05:30", "99999999999999w"):
+        put(d, since)
 
 for t in sorted(out.iterdir()):
     n = sum(1 for _ in t.iterdir())

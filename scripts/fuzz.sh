@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all_targets=(fuzz_codec fuzz_import fuzz_scenario fuzz_policy fuzz_model_reply fuzz_mcp_message)
+all_targets=(fuzz_codec fuzz_import fuzz_scenario fuzz_policy fuzz_model_reply fuzz_mcp_message
+  fuzz_report_inputs)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -48,7 +49,7 @@ run_one() {
   mkdir -p "$work" "$artifacts"
   case $t in
     fuzz_scenario|fuzz_policy) dict=(-dict=fuzz/toml.dict) ;;
-    fuzz_import|fuzz_model_reply|fuzz_mcp_message) dict=(-dict=fuzz/json.dict) ;;
+    fuzz_import|fuzz_model_reply|fuzz_mcp_message|fuzz_report_inputs) dict=(-dict=fuzz/json.dict) ;;
   esac
   # New inputs go to the work corpus in the build tree; the committed seeds
   # are only read.
