@@ -53,7 +53,17 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
   event_hub& hub;
   tenant_lookup tenants;
   dispatcher_options opts;
+  // Its SQLite connection is not thread-safe (NOMUTEX), and besides the
+  // dispatcher thread, API workers use it (cancel, requeue): every use goes
+  // through `stored`, under store_mu. A leaf lock: nothing else is taken
+  // while it is held.
   persistence::job_store store;
+  std::mutex store_mu;
+  template <class F>
+  auto stored(F&& use) {
+    std::lock_guard<std::mutex> guard{store_mu};
+    return use(store);
+  }
   std::optional<persistence::store> journal; // read-only: how failed runs failed
 
   mutable std::mutex mu;
@@ -79,7 +89,7 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
   // Moves a stored job; false when its row had moved on already (a racing
   // cancel): the caller then leaves it alone.
   bool move(jobs::job& j, jobs::job_status from) {
-    auto done = store.update(j, from);
+    auto done = stored([&](auto& st) { return st.update(j, from); });
     writes_ok = static_cast<bool>(done);
     if (!done) {
       spdlog::error("job {}: cannot record {}: {}", j.job_id, to_string(j.status),
@@ -113,12 +123,12 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
   // another process) join the mirror; the stored row is the truth, and every
   // start is a compare-and-set on it, so a stale entry only costs a lookup.
   void reconcile() {
-    auto stored = store.queued();
-    if (!stored) {
-      spdlog::error("job queue: {}", render(stored.error()));
+    auto rows = stored([](auto& st) { return st.queued(); });
+    if (!rows) {
+      spdlog::error("job queue: {}", render(rows.error()));
       return;
     }
-    for (auto& j : *stored)
+    for (auto& j : *rows)
       enqueue_mirror(std::move(j));
   }
 
@@ -200,7 +210,9 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
     if (quota.tokens_per_day == 0 && quota.cost_micro_usd_per_month == 0)
       return {};
     auto now = now_us();
-    auto used = store.usage(j.tenant, jobs::day_start_us(now), jobs::month_start_us(now));
+    auto used = stored([&](auto& st) {
+      return st.usage(j.tenant, jobs::day_start_us(now), jobs::month_start_us(now));
+    });
     if (!used) {
       spdlog::error("job {}: cannot read tenant {}'s usage: {}", j.job_id, j.tenant,
                     render(used.error()));
@@ -439,7 +451,7 @@ job_dispatcher::create(runtime& rt, const scenario_catalog& catalog, event_hub& 
 caf::error job_dispatcher::recover() {
   auto& p = *impl_;
   auto& journal = p.journal;
-  auto running = p.store.running();
+  auto running = p.stored([](auto& st) { return st.running(); });
   if (!running)
     return std::move(running.error());
   std::vector<run_result> ended_meanwhile;
@@ -473,7 +485,7 @@ caf::error job_dispatcher::recover() {
   }
   for (auto& r : ended_meanwhile)
     p.finish(r);
-  auto queued = p.store.queued();
+  auto queued = p.stored([](auto& st) { return st.queued(); });
   if (!queued)
     return std::move(queued.error());
   for (auto& j : *queued)
@@ -539,7 +551,7 @@ caf::expected<std::optional<jobs::job>> job_dispatcher::cancel(const std::string
   } else if (!running_run.empty()) {
     p.rt.cancel(running_run); // it journals `canceled`; finish() records the job
   }
-  auto now = p.store.get(job_id);
+  auto now = p.stored([&](auto& st) { return st.get(job_id); });
   if (!now)
     return std::move(now.error());
   return std::move(*now);
@@ -547,7 +559,7 @@ caf::expected<std::optional<jobs::job>> job_dispatcher::cancel(const std::string
 
 caf::expected<std::optional<jobs::job>> job_dispatcher::requeue(const std::string& job_id) {
   auto& p = *impl_;
-  auto found = p.store.get(job_id);
+  auto found = p.stored([&](auto& st) { return st.get(job_id); });
   if (!found || !*found || (*found)->status != jobs::job_status::dead)
     return found;
   auto j = std::move(**found);
@@ -558,7 +570,7 @@ caf::expected<std::optional<jobs::job>> job_dispatcher::requeue(const std::strin
   j.error.clear();
   if (p.move(j, jobs::job_status::dead))
     enqueue(j);
-  return p.store.get(job_id);
+  return p.stored([&](auto& st) { return st.get(job_id); });
 }
 
 queue_counts job_dispatcher::counts() const {
