@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -219,6 +220,16 @@ BOOST_AUTO_TEST_CASE(kill_during_a_streamed_request_then_resume) {
   while (out.find("thinking") == std::string::npos && std::chrono::steady_clock::now() < deadline)
     read_until(child, std::min(deadline, std::chrono::steady_clock::now() + 100ms), out);
   BOOST_REQUIRE_MESSAGE(out.find("thinking") != std::string::npos, out);
+  // A model request may go out before its run_start is durable (nothing
+  // irreversible waits for it); the kill must come after, or there is no
+  // run to resume. On a loaded machine the commit can trail the stream.
+  bool journaled = false;
+  for (auto until = std::chrono::steady_clock::now() + 20s;
+       !journaled && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(20ms))
+    journaled = run_command({TROUPE_BIN, "runs", "--db", db, "--json"}).out.find("run_id")
+                != std::string::npos;
+  BOOST_REQUIRE_MESSAGE(journaled, "the run never reached the journal");
   ::kill(child.pid, SIGKILL);
   BOOST_TEST(wait_for(child) == 128 + SIGKILL);
   BOOST_REQUIRE(wait_for_ended(server, "m1", "client closed"));
