@@ -14,14 +14,13 @@
 #include "core/jobs/job_scheduling.hpp"
 #include "core/jobs/quota.hpp"
 #include "core/jobs/utc_time.hpp"
-#include "core/policy.hpp"
 #include "persistence/job_store.hpp"
-#include "persistence/store.hpp"
-#include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
 #include "serve/detail/wall_clock.hpp"
 #include "serve/event_hub.hpp"
+#include "serve/run_outcomes.hpp"
 #include "serve/scenario_catalog.hpp"
+#include "serve/tenant_scenario.hpp"
 #include "troupe/runtime.hpp"
 
 namespace troupe::serve {
@@ -64,7 +63,7 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
     std::lock_guard<std::mutex> guard{store_mu};
     return use(store);
   }
-  std::optional<persistence::store> journal; // read-only: how failed runs failed
+  run_outcomes outcomes;
 
   mutable std::mutex mu;
   std::condition_variable wake;
@@ -83,8 +82,9 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
   std::thread thread;
 
   impl(runtime& r, const scenario_catalog& c, event_hub& h, tenant_lookup t,
-       dispatcher_options o, persistence::job_store s)
-    : rt(r), catalog(c), hub(h), tenants(std::move(t)), opts(std::move(o)), store(std::move(s)) {}
+       dispatcher_options o, persistence::job_store s, run_outcomes ro)
+    : rt(r), catalog(c), hub(h), tenants(std::move(t)), opts(std::move(o)), store(std::move(s)),
+      outcomes(std::move(ro)) {}
 
   // Moves a stored job; false when its row had moved on already (a racing
   // cancel): the caller then leaves it alone.
@@ -132,36 +132,6 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       enqueue_mirror(std::move(j));
   }
 
-  // The failure of the run's last failed model reply ("" when it had none or the
-  // journal cannot say): what tells an unreachable endpoint from an agent's
-  // own failure.
-  std::string last_model_failure(const std::string& run_id) {
-    if (!journal)
-      return {};
-    auto rows = journal->events(run_id, event_kind::model_reply);
-    if (!rows)
-      return {};
-    // The recovery turn's reply after the failures succeeded: look past it.
-    for (auto i = rows->rbegin(); i != rows->rend(); ++i) {
-      auto ev = decode(i->bytes);
-      if (!ev)
-        return {};
-      auto& failure = std::get<model_reply>(ev->body).failure;
-      if (!failure.empty())
-        return failure;
-    }
-    return {};
-  }
-
-  // How an ended run ended, from its completion event ("" when unreadable).
-  std::string completion_reason(const std::string& run_id) {
-    auto rows = journal->events(run_id, event_kind::completion);
-    if (!rows || rows->empty())
-      return {};
-    auto ev = decode(rows->back().bytes);
-    return ev ? std::get<completion>(ev->body).reason : std::string{};
-  }
-
   // Runs may end after the dispatcher is gone (a server shutting down with
   // runs in flight): their ends then go nowhere, as the journal has them.
   std::function<void(const run_result&)> end_callback() {
@@ -178,29 +148,6 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
       kicked = true;
     }
     wake.notify_all();
-  }
-
-  // The scenario a job runs: the served one, or, for a tenant with its own
-  // policy file, a copy under that policy. The copy is registered under its
-  // own name (`<file>#tenant=<name>`), which its runs journal, so a resume
-  // after a restart finds the same policy (recover registers them again).
-  caf::expected<std::shared_ptr<const scenario>> scenario_for(const jobs::job& j,
-                                                              const jobs::tenant& t) {
-    auto base = catalog.find(j.scenario);
-    if (base == nullptr)
-      return caf::make_error(runtime_errc::invalid_scenario,
-                             "scenario '" + j.scenario + "' is no longer served");
-    if (t.policy_file.empty())
-      return base;
-    auto governance = load_policy(t.policy_file);
-    if (!governance)
-      return caf::make_error(runtime_errc::invalid_scenario,
-                             "tenant " + t.name + "'s policy: " + render(governance.error()));
-    auto variant = std::make_shared<scenario>(*base);
-    variant->governance = std::move(*governance);
-    variant->source = base->source + "#tenant=" + t.name;
-    rt.register_scenario(*variant);
-    return std::shared_ptr<const scenario>(std::move(variant));
   }
 
   // What the tenant has left to spend: a run's caps (nothing when its quota
@@ -230,7 +177,7 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
   // since the job was accepted.
   void launch(jobs::job j) {
     auto settings = tenants(j.tenant);
-    auto sc = scenario_for(j, settings);
+    auto sc = scenario_for_tenant(catalog, rt, j.scenario, settings);
     auto budget = budget_for(j, settings.quota);
     if (!sc || budget.exhausted()) {
       j.status = jobs::job_status::failed;
@@ -293,7 +240,7 @@ struct job_dispatcher::impl : std::enable_shared_from_this<job_dispatcher::impl>
     auto from = jobs::job_status::running;
     j.ended_us = now_us();
     j.error = r.status == run_status::completed ? std::string{} : r.reason;
-    if (jobs::is_infrastructure_failure(r.status, r.reason, last_model_failure(r.run_id))) {
+    if (jobs::is_infrastructure_failure(r.status, r.reason, outcomes.last_model_failure(r.run_id))) {
       std::uniform_real_distribution<double> u{0.0, 1.0};
       auto us = [](std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1000; };
       auto next = jobs::next_attempt(j.attempts, opts.max_attempts, us(opts.retry_base),
@@ -439,24 +386,22 @@ job_dispatcher::create(runtime& rt, const scenario_catalog& catalog, event_hub& 
   auto store = persistence::job_store::open(opts.db_path);
   if (!store)
     return std::move(store.error());
+  auto outcomes = run_outcomes::open(opts.db_path);
+  if (!outcomes)
+    return std::move(outcomes.error());
   auto p = std::make_shared<impl>(rt, catalog, hub, std::move(tenants), std::move(opts),
-                                  std::move(*store));
-  auto journal = persistence::store::open(p->opts.db_path, persistence::open_mode::read_only);
-  if (!journal)
-    return std::move(journal.error());
-  p->journal = std::move(*journal);
+                                  std::move(*store), std::move(*outcomes));
   return std::unique_ptr<job_dispatcher>(new job_dispatcher(std::move(p)));
 }
 
 caf::error job_dispatcher::recover() {
   auto& p = *impl_;
-  auto& journal = p.journal;
   auto running = p.stored([](auto& st) { return st.running(); });
   if (!running)
     return std::move(running.error());
   std::vector<run_result> ended_meanwhile;
   for (auto& j : *running) {
-    auto run = journal->find_run(attempt_run_id(j));
+    auto run = p.outcomes.find(attempt_run_id(j));
     if (!run && !(run.error() == persistence::store_errc::unknown_run))
       return std::move(run.error());
     if (!run) {
@@ -479,7 +424,7 @@ caf::error job_dispatcher::recover() {
       run_result r;
       r.run_id = attempt_run_id(j);
       r.status = run->status;
-      r.reason = p.completion_reason(r.run_id);
+      r.reason = p.outcomes.completion_reason(r.run_id);
       ended_meanwhile.push_back(r);
     }
   }
@@ -494,7 +439,7 @@ caf::error job_dispatcher::recover() {
   // scenarios first (a policy that no longer loads is logged; that run's
   // resume then fails and names it).
   for (auto& [run, j] : p.running_jobs) {
-    auto sc = p.scenario_for(j, p.tenants(j.tenant));
+    auto sc = scenario_for_tenant(p.catalog, p.rt, j.scenario, p.tenants(j.tenant));
     if (!sc)
       spdlog::error("job {}: {}", j.job_id, render(sc.error()));
   }
