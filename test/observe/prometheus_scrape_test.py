@@ -134,6 +134,17 @@ scrape_configs:
             r = http(api + "/targets")["data"]["activeTargets"]
             return {t["labels"]["job"]: t for t in r if t["health"] != "unknown"}
 
+        def ready():
+            # Prometheus answers 503 on its API until the TSDB has opened.
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/-/ready", timeout=10) as r:
+                    return r.status == 200
+            except urllib.error.HTTPError as e:
+                if e.code != 503:
+                    raise
+                return False
+
+        wait_for("Prometheus ready", ready)
         seen = wait_for("both targets scraped", lambda: len(targets()) == 2 and targets())
         good, bad = seen["troupe"], seen["troupe_wrong_token"]
         if good["health"] != "up":
