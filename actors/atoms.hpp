@@ -17,5 +17,6 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using unfinished_atom = caf::atom_constant<caf::atom("unfinished")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
 using delegate_atom = caf::atom_constant<caf::atom("delegate")>;
+using refused_atom = caf::atom_constant<caf::atom("refused")>;
 
 } // namespace troupe

@@ -3,7 +3,6 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -33,8 +32,11 @@ struct journal_state {
     std::string run_id;
   };
   std::vector<durable_waiter> durable_waiters;
-  /// Runs another process took over: every append to them is refused.
-  std::unordered_set<std::string> disowned;
+  /// Runs whose append was refused (another process took the run over, or
+  /// the inbox was full): every later append to them is refused with the
+  /// same error, so their journal stays a prefix of what the run did, also
+  /// for quiet appends sent before the run heard of the refusal.
+  std::unordered_map<std::string, caf::error> refused;
   std::vector<caf::response_promise> flush_waiters;
   /// Next seq per run, including accepted but uncommitted events.
   std::unordered_map<std::string, uint32_t> last_seq;
@@ -96,7 +98,7 @@ void commit(journal_actor* self) {
       spdlog::warn("journal {}: run {} was taken over by another process; its "
                    "events from this process are dropped",
                    st.cfg.path, run_id);
-      st.disowned.insert(run_id);
+      st.refused.emplace(run_id, not_owner(st, run_id));
       st.last_seq.erase(run_id);
     }
     st.stats.committed += st.batch.size();
@@ -104,8 +106,8 @@ void commit(journal_actor* self) {
     st.stats.largest_batch =
       std::max<uint64_t>(st.stats.largest_batch, st.batch.size());
     for (auto& w : st.durable_waiters)
-      if (st.disowned.count(w.run_id) != 0)
-        w.promise.deliver(not_owner(st, w.run_id));
+      if (auto i = st.refused.find(w.run_id); i != st.refused.end())
+        w.promise.deliver(i->second);
       else
         w.promise.deliver(w.seq);
     for (auto& rp : st.flush_waiters)
@@ -144,15 +146,25 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
     ++st.stats.rejected_busy;
     if (st.cfg.meter)
       st.cfg.meter->rejected_busy();
-    return caf::make_error(journal_errc::busy,
-                           st.cfg.path + ": journal inbox over capacity ("
-                             + std::to_string(st.cfg.inbox_capacity)
-                             + " appends waiting); retry later");
+    auto busy = caf::make_error(journal_errc::busy,
+                                st.cfg.path + ": journal inbox over capacity ("
+                                  + std::to_string(st.cfg.inbox_capacity)
+                                  + " appends waiting); retry later");
+    if (auto h = peek_header(draft); h && st.refused.count(h->run_id) == 0) {
+      spdlog::warn("journal {}: run {}: an append was refused ({}); every later append of "
+                   "the run is refused too", st.cfg.path, h->run_id, render(busy));
+      st.refused.emplace(h->run_id,
+                         caf::make_error(journal_errc::busy,
+                                         "run " + h->run_id + ": an earlier append was "
+                                           "refused (" + render(busy)
+                                           + "); nothing more is written for it"));
+    }
+    return busy;
   }
   uint32_t* last = nullptr;
   auto next_seq = [&](const std::string& run_id) -> caf::expected<uint32_t> {
-    if (st.disowned.count(run_id) != 0)
-      return not_owner(st, run_id);
+    if (auto i = st.refused.find(run_id); i != st.refused.end())
+      return i->second;
     if (run_of_append != nullptr)
       *run_of_append = run_id;
     auto it = st.last_seq.find(run_id);
@@ -167,8 +179,9 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
   };
   auto header = stamp(draft, next_seq);
   if (!header) {
+    // The store's and the journal's own refusals (a sticky one) as they are.
     if (header.error().category() == caf::atom("store")
-        || header.error() == journal_errc::not_owner)
+        || header.error().category() == caf::atom("journal"))
       return std::move(header.error());
     return caf::make_error(journal_errc::bad_event,
                            "journal append rejected: " + render(header.error()));
@@ -212,12 +225,22 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       schedule_commit(self);
       return *seq;
     },
+    [=](append_atom, const caf::actor& notify, event_bytes& draft) {
+      auto seq = accept(self, draft);
+      if (!seq) {
+        self->send(notify, refused_atom::value, std::move(seq.error()));
+        return;
+      }
+      schedule_commit(self);
+    },
     [=](append_atom, durable_atom,
         event_bytes& draft) -> caf::result<uint32_t> {
       std::string run_id;
       auto seq = accept(self, draft, &run_id);
       if (!seq)
         return std::move(seq.error());
+      if (self->state.cfg.meter)
+        self->state.cfg.meter->durable();
       auto rp = self->make_response_promise<uint32_t>();
       self->state.durable_waiters.push_back({rp, *seq, std::move(run_id)});
       schedule_commit(self);
@@ -262,7 +285,7 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
         return writer_failed(st);
       if (auto err = st.db->claim_run(run_id, now_us()))
         return err;
-      st.disowned.erase(run_id);
+      st.refused.erase(run_id);
       st.last_seq.erase(run_id);
       return caf::unit;
     },

@@ -4,6 +4,10 @@
 // Protocol (every reply is a uint32_t seq or an error):
 //   (append_atom, event_bytes)               accepted: replies with the seq it
 //                                            stamped, before the commit
+//   (append_atom, actor, event_bytes)        accepted and quiet (how runs
+//                                            append, sent without a sender):
+//                                            no reply; a refusal is sent to
+//                                            `actor` as (refused_atom, error)
 //   (append_atom, durable_atom, event_bytes) durable: replies after the COMMIT
 //                                            (synchronous=FULL) holding it
 //   (flush_atom)                             replies once everything accepted
@@ -30,6 +34,11 @@
 // Appends that arrive while a commit runs join the next transaction (group
 // commit). Events carry seq 0; the journal assigns each run contiguous seqs
 // from 1 in arrival order.
+//
+// A refused append of a run (busy, not_owner) makes every later append of
+// that run refused with the same error until the run is claimed again: the
+// journal keeps a prefix of what the run did, and a sender that does not wait
+// for accepted appends learns of the refusal at its next durable one.
 //
 // Ownership (persistence/run_owner.hpp): the journal writes as this process.
 // A new run's first event makes it the run's owner; an unfinished run of the

@@ -31,6 +31,7 @@ journal_meter::figures journal_meter::snapshot() const {
   figures f;
   f.inbox_depth = inbox_.load(std::memory_order_relaxed);
   f.accepted = accepted_.load(std::memory_order_relaxed);
+  f.durable = durable_.load(std::memory_order_relaxed);
   f.rejected_busy = rejected_busy_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard{mu_};
   f.commit_latency = *latency_.find({});

@@ -24,11 +24,14 @@ public:
   /// The inbox held `depth` messages when an append arrived.
   void inbox(size_t depth) { inbox_.store(depth, std::memory_order_relaxed); }
   void accepted() { accepted_.fetch_add(1, std::memory_order_relaxed); }
+  /// An append whose sender waits for its commit (journal.hpp: durable).
+  void durable() { durable_.fetch_add(1, std::memory_order_relaxed); }
   void rejected_busy() { rejected_busy_.fetch_add(1, std::memory_order_relaxed); }
 
   struct figures {
     uint64_t inbox_depth = 0;
     uint64_t accepted = 0;
+    uint64_t durable = 0;
     uint64_t rejected_busy = 0;
     metrics::series commit_latency; ///< seconds; bounds: commit_latency_bounds()
     metrics::series batch_size;     ///< events; bounds: batch_size_bounds()
@@ -44,6 +47,7 @@ private:
   metrics::family batch_;
   std::atomic<uint64_t> inbox_{0};
   std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> durable_{0};
   std::atomic<uint64_t> rejected_busy_{0};
 };
 

@@ -92,9 +92,11 @@ event make_event(run_actor* self, event_body body) {
   return ev;
 }
 
-// Folds the event into the state and hands it to the journal. Accepted
-// appends keep the run going at once; `then` runs after a durable append's
-// COMMIT.
+// Folds the event into the state and hands it to the journal. `then` runs
+// after a durable append's COMMIT. An accepted append keeps the run going at
+// once and is quiet: no reply wakes the run for each event, only a refusal
+// comes back (refused_atom), and the journal writes nothing more of the run
+// after it (actors/journal.hpp).
 void emit(run_actor* self, event_body body,
           std::function<void()> then = nullptr) {
   auto& s = self->state;
@@ -103,15 +105,13 @@ void emit(run_actor* self, event_body body,
   if (s.wiring.on_event)
     s.wiring.on_event(ev);
   auto bytes = encode(ev);
-  auto on_error = [=](caf::error& err) { abort_run(self, err); };
   if (then)
     self->request(s.wiring.journal, caf::infinite, append_atom::value,
                   durable_atom::value, std::move(bytes))
-      .then([=](uint32_t) { then(); }, on_error);
+      .then([=](uint32_t) { then(); }, [=](caf::error& err) { abort_run(self, err); });
   else
-    self->request(s.wiring.journal, caf::infinite, append_atom::value,
-                  std::move(bytes))
-      .then([](uint32_t) {}, on_error);
+    caf::anon_send(s.wiring.journal, append_atom::value, caf::actor_cast<caf::actor>(self),
+                   std::move(bytes));
 }
 
 std::vector<tool_spec> specs_for(const tool_registry& reg,
@@ -483,6 +483,7 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
       drive(self);
     },
     [=](retry_atom, tool_request& req) { send_tool_request(self, std::move(req)); },
+    [=](refused_atom, const caf::error& err) { abort_run(self, err); },
     [=](cancel_atom) {
       auto& s = self->state;
       if (!s.started) {

@@ -81,8 +81,9 @@ void fail_run(supervisor_actor* self, const std::string& run_id,
   event ev;
   ev.run_id = run_id;
   ev.parent_run_id = entry.launch.spec.parent_run_id;
-  ev.root_run_id = entry.launch.spec.root_run_id.empty() ? run_id
-                                                         : entry.launch.spec.root_run_id;
+  // As the run's own events have it: empty for a top-level run.
+  auto& root = entry.launch.spec.root_run_id;
+  ev.root_run_id = root == run_id ? std::string{} : root;
   ev.ts_us = wiring.clock ? wiring.clock() : system_clock_us();
   ev.body = done;
   run_result r{run_id, run_status::failed, "", why, done.reason, st.totals};

@@ -28,6 +28,21 @@ bool is_pure(const tool_registry& reg, const std::string& name) {
   return def != nullptr && def->effect == tool_effect::pure;
 }
 
+// Write-ahead, only where the world needs it (docs/journal-format.md,
+// "Durability"). An unsafe or idempotent call's intent is committed before
+// the tool runs: after a crash, resume must know the effect may have
+// happened (unsafe: never run again) or repeat it with the same call id and
+// arguments (idempotent: a model asked again could ask differently). A pure
+// call simply runs again if a crash loses its intent. `complete` acts nowhere
+// (its completion is durable), and a delegation acts only through its child,
+// whose events follow the parent's into the same journal (one writer, in
+// order): the child's first durable append commits the parent's intent too.
+durability intent_durability(const tool_registry& reg, const std::string& name) {
+  if (name == complete_tool || name == delegate_tool || is_pure(reg, name))
+    return durability::accepted;
+  return durability::durable;
+}
+
 call_grants grants_of(const policy_verdict& v) {
   return {v.secrets, v.network, v.unsandboxed, v.approval_timeout_ms};
 }
@@ -46,7 +61,7 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
   auto& call = slot.call;
   if (!step.refusal.empty())
     return journal(error_event{error_kind::refused, step.refusal, call.call_id});
-  auto intent = call.name == delegate_tool ? durability::accepted : durability::durable;
+  auto intent = intent_durability(in.registry, call.name);
   if (step.decided && slot.args_normalized)
     return journal(tool_call{call.call_id, call.name, call.args_json}, intent);
   auto args = prepare_call(in.registry, call.name, call.args_json);
@@ -75,10 +90,6 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
     pd.grants = grants_of(verdict);
   d.journal.push_back(pd);
   if (verdict.decision == decision_kind::allow) {
-    // Write-ahead: the intent is durable before the tool runs. A delegation
-    // acts only through its child, whose events follow the parent's into
-    // the same journal (one writer, in order): the child's first durable
-    // intent makes this one durable too, so it need not wait here.
     d.journal.push_back(tool_call{call.call_id, call.name, normalized});
     d.wait = intent;
     // `complete` runs nowhere: its result is journaled by the next decision;
@@ -88,8 +99,11 @@ decision vet(const run_state& st, const vet_call_step& step, const decision_inpu
     else
       d.effect = run_tool{{call.call_id, call.name, normalized}, pd.grants};
   } else if (verdict.decision == decision_kind::ask) {
+    // A person is asked (the approvals table shows the request): the run's
+    // record of asking is durable first.
     auto req = approval_for(call, normalized, verdict.rule_id, pd.grants, in.now_us);
     d.journal.push_back(req);
+    d.wait = durability::durable;
     d.effect = await_approval{std::move(req)};
   }
   return d;
@@ -106,7 +120,7 @@ decision request_approval(const run_state& st, const request_approval_step& step
     return journal(parse_failure{call.call_id, call.name, call.args_json,
                                  render(args.error())});
   auto req = approval_for(call, args->dump(), slot.rule, slot.grants, in.now_us);
-  return journal(req, durability::accepted, await_approval{req});
+  return journal(req, durability::durable, await_approval{req});
 }
 
 decision execute(const run_state& st, const execute_call_step& step,
@@ -181,8 +195,7 @@ decision decide_next(const run_state& st, const decision_inputs& in) {
       } else if constexpr (std::is_same_v<T, execute_call_step>) {
         return execute(st, x, in);
       } else if constexpr (std::is_same_v<T, checkpoint_step>) {
-        return journal(checkpoint_of(st),
-                       x.durable ? durability::durable : durability::accepted);
+        return journal(checkpoint_of(st));
       } else if constexpr (std::is_same_v<T, end_turn_step>) {
         return journal(turn_end{x.turn});
       } else if constexpr (std::is_same_v<T, recover_step>) {

@@ -47,8 +47,9 @@ struct go_on {};
 struct ask_model {
   std::vector<std::string> tools;
 };
-/// Run the call, whose tool_call is durable, with exactly what its journaled
-/// policy_decision granted; its tool_result is the next input.
+/// Run the call, whose tool_call is journaled (durable unless pure), with
+/// exactly what its journaled policy_decision granted; its tool_result is the
+/// next input.
 struct run_tool {
   tool_call_ref call; ///< arguments normalized by the envelope
   call_grants grants;

@@ -366,7 +366,7 @@ std::string state_difference(const run_state& a, const run_state& b) {
     return "identity (run_start) differs";
   if (a.outcome.has_value() != b.outcome.has_value())
     return "outcome: one has a completion, the other not";
-  if (a.checkpoint != b.checkpoint)
+  if (a.checkpoint_due != b.checkpoint_due)
     return "a checkpoint is due in one, not in the other";
   if (auto d = calls_difference(a.calls, b.calls); !d.empty())
     return d;

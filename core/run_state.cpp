@@ -199,15 +199,14 @@ struct control_folder {
   }
   void operator()(const tool_result& x) {
     mark_done(st, x.call_id);
-    // `complete` and a child's answer had no effect in the world to protect
-    // (the child's own completion is durable already); a fan-out checkpoints
-    // once its last child answered, not once per child.
-    if (x.name == complete_tool)
-      st.checkpoint = run_state::checkpoint_due::accepted;
-    else if (x.name != delegate_tool)
-      st.checkpoint = run_state::checkpoint_due::durable;
-    else if (st.children.empty())
-      st.checkpoint = run_state::checkpoint_due::accepted;
+    // A checkpoint only shortens reading the run back, so one is written
+    // while the reply still has calls to handle; once they are all done the
+    // turn ends, and its turn_end's checkpoint covers this result too. A
+    // fan-out checkpoints once its last child answered, not once per child.
+    bool more_calls = std::any_of(st.calls.begin(), st.calls.end(), [](auto& s) {
+      return s.status != call_slot::state::done;
+    });
+    st.checkpoint_due = more_calls && (x.name != delegate_tool || st.children.empty());
     if (x.ok) {
       st.consecutive_errors = 0;
     } else {
@@ -217,7 +216,7 @@ struct control_folder {
   }
   void operator()(const turn_end&) {
     st.phase = run_phase::between_turns;
-    st.checkpoint = run_state::checkpoint_due::durable;
+    st.checkpoint_due = true;
     if (st.fix_due)
       st.next_mode = turn_mode::fix;
     else if (st.reply_failed)
@@ -247,7 +246,7 @@ struct control_folder {
     if (!x.call_id.empty())
       mark_done(st, x.call_id);
   }
-  void operator()(const checkpoint&) { st.checkpoint = run_state::checkpoint_due::none; }
+  void operator()(const checkpoint&) { st.checkpoint_due = false; }
   void operator()(const parse_failure& x) {
     mark_done(st, x.call_id);
     ++st.totals.parse_failures;
@@ -445,8 +444,8 @@ run_result result_of(const run_state& st) {
 }
 
 run_step next_step(const run_state& st) {
-  if (st.checkpoint != run_state::checkpoint_due::none)
-    return checkpoint_step{st.checkpoint == run_state::checkpoint_due::durable};
+  if (st.checkpoint_due)
+    return checkpoint_step{};
   if (!st.out_of_scope.empty() && st.phase != run_phase::finished) {
     auto c = make_outcome(st, run_status::failed, "",
                           "framework_fix_needed: " + st.out_of_scope);

@@ -94,11 +94,10 @@ struct run_state {
   std::string recovery_reason;     ///< set once a limit started recovery
   std::string out_of_scope;        ///< memo of a call outside the run's scope
   std::vector<approval_request> pending_approvals; ///< asked, not yet decided
-  /// A tool result or turn end is journaled and its checkpoint not yet: the
-  /// next thing the run journals is that checkpoint. `durable` unless the
-  /// result was `complete`'s (no effect in the world to protect).
-  enum class checkpoint_due : uint8_t { none, accepted, durable } checkpoint =
-    checkpoint_due::none;
+  /// A turn ended, or a tool result left calls of the reply to handle: the
+  /// next thing the run journals is a checkpoint. Never waited for: the
+  /// events hold everything it does (it only shortens reading the run back).
+  bool checkpoint_due = false;
   std::string tenant;
   std::string workspace; ///< run_start's workspace root, for the scope boundary
   kpis totals;
@@ -166,7 +165,8 @@ struct ask_model_step {
 /// offered: an `error` with the call id), or run the envelope (failure:
 /// `parse_failure`), the scope boundary (a write outside the workspace:
 /// `error` out_of_scope, which fails the run) and the policy
-/// (`policy_decision`; allow → `tool_call` durably, ask → `approval_request`).
+/// (`policy_decision`; allow → `tool_call`, durable unless the tool is pure,
+/// ask → `approval_request`).
 /// With `decided`, the policy or an approver already allowed it: journal the
 /// `tool_call`.
 struct vet_call_step {
@@ -181,19 +181,17 @@ struct request_approval_step {
   size_t index;
 };
 
-/// Execute call `index` (its tool_call is durable) and journal tool_result;
-/// a delegate call journals its `delegation` and starts the child, whose
+/// Execute call `index` (its tool_call journaled, durable unless pure) and
+/// journal tool_result; a delegate call journals its `delegation` and starts the child, whose
 /// result comes back as an input while the run goes on with the next calls.
 struct execute_call_step {
   size_t index;
 };
 
-/// Journal a checkpoint (see run_state::checkpoint).
-struct checkpoint_step {
-  bool durable;
-};
+/// Journal a checkpoint (see run_state::checkpoint_due).
+struct checkpoint_step {};
 
-/// Journal turn_end (durable) and a checkpoint.
+/// Journal turn_end and a checkpoint.
 struct end_turn_step {
   uint32_t turn;
 };

@@ -66,6 +66,10 @@ std::deque<family> scrape_families(const scrape_inputs& in) {
   histogram("troupe_journal_batch_size", "Events per journal commit.", j.batch_size);
   counter("troupe_journal_events_accepted_total", "Events accepted by the journal writer.",
           static_cast<double>(j.accepted));
+  counter("troupe_journal_durable_appends_total",
+          "Accepted events whose writer waited for their commit (an intent before its "
+          "effect, a completion).",
+          static_cast<double>(j.durable));
   counter("troupe_journal_appends_rejected_total",
           "Appends refused because the journal's inbox was over capacity.",
           static_cast<double>(j.rejected_busy));

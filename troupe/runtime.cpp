@@ -546,6 +546,7 @@ runtime_stats runtime::stats() const {
   auto j = p.meter->snapshot();
   out.journal.inbox_depth = j.inbox_depth;
   out.journal.accepted = j.accepted;
+  out.journal.durable = j.durable;
   out.journal.rejected_busy = j.rejected_busy;
   out.journal.commit_latency_s = dist(j.commit_latency, journal_meter::commit_latency_bounds());
   out.journal.batch_size = dist(j.batch_size, journal_meter::batch_size_bounds());

@@ -23,6 +23,7 @@ struct distribution {
 
 struct journal_figures {
   uint64_t accepted = 0;      ///< events accepted for writing
+  uint64_t durable = 0;       ///< of them, appends whose sender waited for the commit
   uint64_t committed = 0;     ///< events committed
   uint64_t commits = 0;       ///< transactions
   uint64_t rejected_busy = 0; ///< appends refused: the inbox was over capacity

@@ -167,6 +167,11 @@ inline caf::actor spawn_journal_double(caf::actor_system& sys,
       [=](append_atom, const event_bytes& bytes) {
         return journal_double_append(self, log, bytes, false);
       },
+      [=](append_atom, const caf::actor& notify, const event_bytes& bytes) {
+        auto seq = journal_double_append(self, log, bytes, false);
+        if (seq.flag == caf::rt_error)
+          self->send(notify, refused_atom::value, seq.err);
+      },
       [=](append_atom, durable_atom, const event_bytes& bytes) {
         return journal_double_append(self, log, bytes, true);
       },
@@ -329,10 +334,12 @@ inline run_spec new_run_spec(const std::string& run_id,
   return spec;
 }
 
-/// `echo` and `complete`, the only tools these tests call.
+/// `echo` (pure), `append_file` (unsafe) and `complete`, the tools these
+/// tests call (the tool stand-in answers in place of the real ones).
 inline std::shared_ptr<const tool_registry> test_registry() {
   auto reg = std::make_shared<tool_registry>();
   BOOST_REQUIRE(!reg->add(make_echo_tool()));
+  BOOST_REQUIRE(!reg->add(make_append_file_tool()));
   BOOST_REQUIRE(!reg->add(make_complete_tool()));
   return reg;
 }

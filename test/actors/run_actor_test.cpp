@@ -35,8 +35,8 @@ struct run_fixture : deterministic_fixture {
   run_wiring wiring() { return test_wiring(journal_actor, route_actor, tools_actor, probe); }
 
   /// Spawns the run, monitored by `self`.
-  caf::actor start(run_wiring w) {
-    auto run = track(spawn_run(sys, new_run_spec("r1"), std::move(w)));
+  caf::actor start(run_wiring w, run_spec spec = new_run_spec("r1")) {
+    auto run = track(spawn_run(sys, std::move(spec), std::move(w)));
     self->monitor(run);
     return run;
   }
@@ -50,23 +50,34 @@ void script_echo_then_complete(route_log& route, tools_log& tools) {
   tools.script.push_back({true, R"({"text":"hi"})", false});
 }
 
+// One turn that calls append_file (unsafe: its intent is durable), then one
+// that completes; start the run with unsafe_spec().
+void script_append_then_complete(route_log& route, tools_log& tools) {
+  route.script.push_back(
+    reply_calling("c1", "append_file", R"({"path":"log.txt","content":"x"})"));
+  route.script.push_back(reply_completing());
+  tools.script.push_back({true, "appended", false});
+}
+
+run_spec unsafe_spec() { return new_run_spec("r1", {"echo", "append_file", "complete"}); }
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(run_actor)
 
 // The order is the contract resume and replay rely on: the intent before the
-// execution, the result and its checkpoint before the turn ends, and the
-// intent, the checkpoints that close a step and the completion durable.
+// execution, the turn's checkpoint after its turn_end. Only the completion
+// waits for its commit here: echo is pure, so its intent need not (the next
+// test has an unsafe tool), and a checkpoint never does.
 BOOST_FIXTURE_TEST_CASE(a_turn_with_a_tool_call_journals_in_order, run_fixture) {
   script_echo_then_complete(*route, *tools);
   auto run = start();
   sched.run();
   std::vector<std::string> expected{
-    "run_start",        "turn_start",         "model_request",   "model_reply",
-    "policy_decision",  "tool_call durable",  "tool_result",     "checkpoint durable",
-    "turn_end",         "checkpoint durable", "turn_start",      "model_request",
-    "model_reply",      "policy_decision",    "tool_call durable", "tool_result",
-    "checkpoint",       "completion durable"};
+    "run_start",   "turn_start",      "model_request", "model_reply",
+    "policy_decision", "tool_call",   "tool_result",   "turn_end",
+    "checkpoint",  "turn_start",      "model_request", "model_reply",
+    "policy_decision", "tool_call",   "tool_result",   "completion durable"};
   BOOST_TEST(journal->kinds() == expected, boost::test_tools::per_element());
   // The run reports exactly what it journals, in the same order.
   BOOST_REQUIRE_EQUAL(probe->events.size(), journal->appends.size());
@@ -88,13 +99,14 @@ BOOST_FIXTURE_TEST_CASE(a_turn_with_a_tool_call_journals_in_order, run_fixture) 
   BOOST_CHECK(!down_reason_of(run));
 }
 
-// Write-ahead: if the process dies between the tool's effect and the intent's
-// commit, resume must still know the call was made. So the journal's
-// acknowledgement of the durable tool_call must come before `execute`.
-BOOST_FIXTURE_TEST_CASE(a_tool_runs_only_after_its_intent_is_durable, run_fixture) {
-  script_echo_then_complete(*route, *tools);
+// Write-ahead: if the process dies between an unsafe tool's effect and its
+// intent's commit, resume must still know the call was made. So the
+// journal's acknowledgement of the durable tool_call must come before
+// `execute`; nothing after it waits for a commit until the completion.
+BOOST_FIXTURE_TEST_CASE(an_unsafe_tool_runs_only_after_its_intent_is_durable, run_fixture) {
+  script_append_then_complete(*route, *tools);
   journal->hold_durable = true;
-  start();
+  start(wiring(), unsafe_spec());
   sched.run();
   BOOST_REQUIRE(!journal->appends.empty());
   BOOST_TEST(journal->kinds().back() == "tool_call durable");
@@ -104,10 +116,22 @@ BOOST_FIXTURE_TEST_CASE(a_tool_runs_only_after_its_intent_is_durable, run_fixtur
   sched.run();
   BOOST_REQUIRE_EQUAL(tools->requests.size(), 1u);
   BOOST_TEST(tools->requests[0].call_id == "c1");
-  // The next durable append (the result's checkpoint) holds the run again:
-  // the turn does not end before it.
-  BOOST_TEST(journal->kinds().back() == "checkpoint durable");
-  BOOST_TEST(journal->bodies<turn_end>().empty());
+  // The result, the turn's end and the next turn go on without a commit;
+  // the completion is the next durable append.
+  BOOST_TEST(journal->kinds().back() == "completion durable");
+  BOOST_REQUIRE_EQUAL(journal->bodies<turn_end>().size(), 1u);
+}
+
+// A pure tool's intent is not waited for: if a crash loses it, the call is
+// decided and run again.
+BOOST_FIXTURE_TEST_CASE(a_pure_tool_does_not_wait_for_a_commit, run_fixture) {
+  script_echo_then_complete(*route, *tools);
+  journal->hold_durable = true;
+  start();
+  sched.run();
+  BOOST_REQUIRE_EQUAL(tools->requests.size(), 1u);
+  BOOST_TEST(journal->kinds().back() == "completion durable");
+  BOOST_TEST(journal->held.size() == 1u); // the completion only
 }
 
 // `complete` ends the run inside the run loop (core/builtin_tools.hpp: "the
@@ -147,16 +171,17 @@ BOOST_FIXTURE_TEST_CASE(the_real_journal_holds_what_the_run_reported, run_fixtur
   }
 }
 
-// A durable append the journal refuses: nothing the run does next could be
-// recorded, so it stops `failed` (journal_failed) and never runs the tool.
+// A durable append the journal refuses (an unsafe tool's intent): nothing
+// the run does next could be recorded, so it stops `failed` (journal_failed)
+// and never runs the tool.
 BOOST_FIXTURE_TEST_CASE(a_refused_append_ends_the_run_journal_failed, run_fixture) {
-  script_echo_then_complete(*route, *tools);
+  script_append_then_complete(*route, *tools);
   journal->refuse = [](const event& ev, bool) {
     if (std::holds_alternative<tool_call>(ev.body))
       return caf::make_error(journal_errc::writer_failed, "injected commit failure");
     return caf::error{};
   };
-  auto run = start();
+  auto run = start(wiring(), unsafe_spec());
   sched.run();
   BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);
   BOOST_TEST(to_string(probe->done[0].status) == "failed");
@@ -187,13 +212,13 @@ BOOST_FIXTURE_TEST_CASE(a_refused_pipelined_append_ends_the_run_too, run_fixture
 // Another process took the run over: this one stops without claiming a
 // failure (the run goes on elsewhere) and writes nothing more.
 BOOST_FIXTURE_TEST_CASE(not_owner_ends_the_run_owned_elsewhere, run_fixture) {
-  script_echo_then_complete(*route, *tools);
+  script_append_then_complete(*route, *tools);
   journal->refuse = [](const event& ev, bool) {
     if (std::holds_alternative<tool_call>(ev.body))
       return caf::make_error(journal_errc::not_owner, "run r1 taken over");
     return caf::error{};
   };
-  auto run = start();
+  auto run = start(wiring(), unsafe_spec());
   sched.run();
   BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);
   BOOST_TEST(to_string(probe->done[0].status) == "running");

@@ -153,9 +153,9 @@ BOOST_FIXTURE_TEST_CASE(a_crashed_run_restarts_from_its_journal_after_a_backoff,
   BOOST_TEST(route->calls.size() == 2u, "a restart asked the model again");
   std::vector<std::string> expected{
     "run_start",  "turn_start",    "model_request", "model_reply", "policy_decision",
-    "tool_call",  "tool_result",   "checkpoint",    "turn_end",    "checkpoint",
+    "tool_call",  "tool_result",   "turn_end",      "checkpoint",
     "turn_start", "model_request", "model_reply",   "policy_decision", "tool_call",
-    "tool_result", "checkpoint",   "completion"};
+    "tool_result", "completion"};
   BOOST_TEST(kinds_of(journaled()) == expected, boost::test_tools::per_element());
   // Finished: the supervisor forgot the run.
   BOOST_TEST(!cancel(run_id));

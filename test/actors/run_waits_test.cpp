@@ -222,7 +222,7 @@ BOOST_FIXTURE_TEST_CASE(cancel_while_waiting_for_approval_stops_at_once, run_fix
   sched.run();
   BOOST_REQUIRE_EQUAL(approvals->tickets.size(), 1u);
   BOOST_TEST(approvals->tickets[0].request.call_id == "c1");
-  BOOST_TEST(journal->kinds().back() == "approval_request");
+  BOOST_TEST(journal->kinds().back() == "approval_request durable");
   caf::anon_send(run, cancel_atom::value);
   sched.run();
   BOOST_REQUIRE_EQUAL(probe->done.size(), 1u);
@@ -253,8 +253,8 @@ BOOST_FIXTURE_TEST_CASE(an_approved_call_runs_after_its_decision, run_fixture) {
   auto kinds = journal->kinds();
   BOOST_REQUIRE_GE(kinds.size(), 9u);
   std::vector<std::string> turn1(kinds.begin() + 4, kinds.begin() + 9);
-  BOOST_TEST(turn1 == (std::vector<std::string>{"policy_decision", "approval_request",
-                                                 "approval_decision", "tool_call durable",
+  BOOST_TEST(turn1 == (std::vector<std::string>{"policy_decision", "approval_request durable",
+                                                 "approval_decision", "tool_call",
                                                  "tool_result"}),
              boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(tools->requests.size(), 1u);

@@ -38,6 +38,16 @@ secrets = ["BETA"]
 id = "finish"
 tool = "complete"
 decision = "allow"
+
+[[rule]]
+id = "pure-tools"
+tool = "echo"
+decision = "allow"
+
+[[rule]]
+id = "reads"
+tool = "read_file"
+decision = "allow"
 )";
 
 policy parsed(const std::string& text) {
@@ -54,7 +64,7 @@ struct fixture {
 
   fixture() {
     BOOST_REQUIRE(!register_builtin_tools(registry));
-    feed(run_start{"lead", "t", "task", "script", "", {"write_file", "append_file", "complete"},
+    feed(run_start{"lead", "t", "task", "script", "", {"write_file", "append_file", "complete", "echo", "read_file"},
                    limits_record{}, "s.toml", "/w"});
   }
 
@@ -176,30 +186,67 @@ BOOST_FIXTURE_TEST_CASE(a_crash_leaves_an_unsafe_call_uncertain_and_reruns_other
   BOOST_TEST(std::holds_alternative<run_tool>(next().effect));
 }
 
-BOOST_FIXTURE_TEST_CASE(a_result_is_followed_by_a_durable_checkpoint, fixture) {
+// A checkpoint is never waited for; one follows a result only while the
+// reply has calls left (the turn's end writes the next one).
+BOOST_FIXTURE_TEST_CASE(a_result_with_calls_left_is_followed_by_a_checkpoint, fixture) {
   reply_with({{"c1", "write_file", R"({"path": "notes/a.md", "content": "x"})"},
               {"c2", "complete", R"({"status": "success", "answer": "ok"})"}});
   perform(next());
   feed(tool_result{"c1", "write_file", true, "written"});
   auto cp = next();
   body<checkpoint>(cp, 0);
-  BOOST_TEST((cp.wait == durability::durable));
+  BOOST_TEST((cp.wait == durability::accepted));
   perform(cp);
   auto allowed = next(); // complete: policy_decision + tool_call, then no tool runs
   BOOST_TEST(std::holds_alternative<go_on>(allowed.effect));
+  BOOST_TEST((allowed.wait == durability::accepted)); // complete acts nowhere
   perform(allowed);
   auto done = next();
   BOOST_TEST(body<tool_result>(done, 0).output == "run completed");
   perform(done);
-  // `complete` has no effect in the world: its checkpoint need not wait.
-  auto cp2 = next();
-  body<checkpoint>(cp2, 0);
-  BOOST_TEST((cp2.wait == durability::accepted));
-  perform(cp2);
+  // No calls left: no checkpoint before the completion, which is durable
+  // (the caller is told).
   auto end = next();
   BOOST_TEST((body<completion>(end, 0).status == run_status::completed));
   BOOST_TEST((end.wait == durability::durable));
   BOOST_TEST(std::holds_alternative<stop>(end.effect));
+}
+
+// Per effect class: only a call that acts on the world waits for its intent.
+BOOST_FIXTURE_TEST_CASE(only_effects_in_the_world_wait_for_their_intent, fixture) {
+  reply_with({{"c1", "echo", R"({"i": 1})"},
+              {"c2", "read_file", R"({"path": "notes/a.md"})"},
+              {"c3", "append_file", R"({"path": "notes/a.md", "content": "x"})"}});
+  auto pure = next();
+  body<tool_call>(pure, 1);
+  BOOST_TEST((pure.wait == durability::accepted));
+  perform(pure);
+  feed(tool_result{"c1", "echo", true, "{}"});
+  perform(next()); // checkpoint: calls are left
+  auto read = next();
+  BOOST_TEST((read.wait == durability::accepted));
+  perform(read);
+  feed(tool_result{"c2", "read_file", true, ""});
+  perform(next());
+  perform(next()); // append_file: the policy asks
+  feed(approval_decision{"c3", true, "alice", ""});
+  auto unsafe = next();
+  body<tool_call>(unsafe, 0);
+  BOOST_TEST((unsafe.wait == durability::durable));
+}
+
+// A turn's end is followed by its checkpoint, neither waited for.
+BOOST_FIXTURE_TEST_CASE(a_turn_end_and_its_checkpoint_do_not_wait, fixture) {
+  reply_with({{"c1", "echo", R"({"i": 1})"}});
+  perform(next());
+  feed(tool_result{"c1", "echo", true, "{}"});
+  auto end = next();
+  body<turn_end>(end, 0);
+  BOOST_TEST((end.wait == durability::accepted));
+  perform(end);
+  auto cp = next();
+  body<checkpoint>(cp, 0);
+  BOOST_TEST((cp.wait == durability::accepted));
 }
 
 BOOST_AUTO_TEST_CASE(retries_back_off_exponentially_from_the_journaled_draw) {

@@ -26,9 +26,10 @@ using troupe::test::temp_dir;
 
 namespace {
 
-// The hello example, run once into a fresh journal: 35 events, 7 of them
+// The hello example, run once into a fresh journal: 32 events, 4 of them
 // checkpoints; seq 5 is the first policy_decision, 7 the first tool_result,
-// 8 its checkpoint, 13 the first turn_end, 15 the second turn_start.
+// 8 its checkpoint (a second call follows), 12 the first turn_end, 14 the
+// second turn_start.
 struct hello_journal {
   temp_dir tmp;
   std::string db;
@@ -78,13 +79,13 @@ BOOST_AUTO_TEST_SUITE(replay_cli)
 BOOST_FIXTURE_TEST_CASE(an_untouched_run_replays_identical, hello_journal) {
   auto r = replay();
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(r.out == "identical (35 events, 7 snapshots checked)\n");
+  BOOST_TEST(r.out == "identical (32 events, 4 snapshots checked)\n");
   auto json = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--json"});
   BOOST_TEST(json.exit_code == 0);
   auto out = nlohmann::json::parse(json.out);
   BOOST_TEST(out.at("identical").get<bool>());
-  BOOST_TEST(out.at("events").get<int>() == 35);
-  BOOST_TEST(out.at("snapshots").get<int>() == 7);
+  BOOST_TEST(out.at("events").get<int>() == 32);
+  BOOST_TEST(out.at("snapshots").get<int>() == 4);
 }
 
 // Every checkpoint's snapshot is what the fold gives: one that says
@@ -108,11 +109,11 @@ BOOST_FIXTURE_TEST_CASE(replay_from_the_latest_checkpoint_checks_the_tail, hello
   BOOST_TEST(out.at("identical").get<bool>());
   auto from = out.at("from_checkpoint_seq").get<int>();
   BOOST_TEST(from > 8);
-  BOOST_TEST(out.at("events").get<int>() == 35 - from);
+  BOOST_TEST(out.at("events").get<int>() == 32 - from);
   BOOST_TEST(out.at("passed_over").get<std::string>().empty());
   r = run_command({TROUPE_BIN, "replay", run_id, "--db", db, "--from-checkpoint"});
   BOOST_TEST(r.out == "from the checkpoint at seq " + std::to_string(from)
-                        + ": identical (" + std::to_string(35 - from)
+                        + ": identical (" + std::to_string(32 - from)
                         + " events, 0 snapshots checked)\n");
 }
 
@@ -125,9 +126,9 @@ BOOST_FIXTURE_TEST_CASE(show_takes_the_state_from_the_latest_checkpoint, hello_j
   auto& state = out.at("state");
   auto from = state.at("from_checkpoint_seq").get<int>();
   BOOST_TEST(from > 8);
-  BOOST_TEST(state.at("events_after_checkpoint").get<int>() == 35 - from);
+  BOOST_TEST(state.at("events_after_checkpoint").get<int>() == 32 - from);
   BOOST_TEST(state.at("phase") == "finished");
-  BOOST_TEST(out.at("timeline").size() == 35u);
+  BOOST_TEST(out.at("timeline").size() == 32u);
   BOOST_TEST(out.at("kpis").at("turns").get<int>() > 0);
   r = run_command({TROUPE_BIN, "show", run_id, "--db", db});
   BOOST_TEST(contains(r.out, "state: finished, turn "), r.out);
@@ -183,10 +184,10 @@ BOOST_FIXTURE_TEST_CASE(a_forged_tool_result_is_caught_at_the_next_decision,
 }
 
 BOOST_FIXTURE_TEST_CASE(a_forged_decision_is_caught_at_its_seq, hello_journal) {
-  forge(15, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
+  forge(14, [](event& ev) { std::get<turn_start>(ev.body).mode = turn_mode::reminder; });
   auto r = replay();
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(contains(r.out, "diverged at seq 15"), r.out);
+  BOOST_TEST(contains(r.out, "diverged at seq 14"), r.out);
   BOOST_TEST(contains(r.out, "expected: turn_start turn=2 mode=normal"), r.out);
 }
 
@@ -243,7 +244,7 @@ BOOST_FIXTURE_TEST_CASE(an_exported_run_imports_and_replays_identical, hello_jou
   BOOST_TEST(contains(again.out, "imported 0 events"), again.out);
   auto r = run_command({TROUPE_BIN, "replay", run_id, "--db", copy});
   BOOST_TEST(r.exit_code == 0, r.out);
-  BOOST_TEST(r.out == "identical (35 events, 7 snapshots checked)\n");
+  BOOST_TEST(r.out == "identical (32 events, 4 snapshots checked)\n");
   auto doctor = run_command({TROUPE_BIN, "doctor", "--db", copy});
   BOOST_TEST(doctor.exit_code == 0, doctor.out);
 }
@@ -292,7 +293,7 @@ BOOST_FIXTURE_TEST_CASE(diff_tells_equal_runs_from_different_ones, hello_journal
                   .at("run_id").get<std::string>();
   auto same = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(same.exit_code == 0);
-  BOOST_TEST(same.out == "same steps (35 events each)\n");
+  BOOST_TEST(same.out == "same steps (32 events each)\n");
   forge(7, [](event& ev) { std::get<tool_result>(ev.body).output = "changed"; });
   auto differ = run_command({TROUPE_BIN, "diff", run_id, second, "--db", db});
   BOOST_TEST(differ.exit_code == 1);

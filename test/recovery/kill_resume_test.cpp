@@ -112,6 +112,28 @@ void check_lineage(persistence::store& db, const std::vector<persistence::run_in
   }
 }
 
+// Right after a kill: a completion `troupe run` printed (it had told its
+// caller) is in the journal, as printed. Returns how many it checked.
+size_t check_acknowledged(const std::string& printed, const std::string& db_path) {
+  size_t n = 0;
+  for (auto& line : lines_of(printed)) {
+    auto told = nlohmann::json::parse(line, nullptr, false);
+    if (!told.is_object() || !told.contains("run_id"))
+      continue;
+    auto db = persistence::store::open(db_path, persistence::open_mode::read_only);
+    BOOST_REQUIRE_MESSAGE(db, render(db));
+    auto run_id = told.at("run_id").get<std::string>();
+    auto evs = events_of(*db, run_id);
+    auto* done = evs.empty() ? nullptr : std::get_if<completion>(&evs.back().body);
+    BOOST_REQUIRE_MESSAGE(done, run_id << ": its completion was printed before the kill "
+                                       "and is not in the journal");
+    BOOST_CHECK_EQUAL(to_string(done->status), told.at("status").get<std::string>());
+    BOOST_CHECK_EQUAL(done->answer, told.at("answer").get<std::string>());
+    ++n;
+  }
+  return n;
+}
+
 struct trial_outcome {
   bool resumed = false;
   size_t uncertain = 0;
@@ -246,7 +268,7 @@ void kill_trials(const char* scenario_file, int trials, int min_completed_runs) 
   std::cerr << scenario_file << ": " << trials << " trials, kill delays 0-"
             << window.count() / 1000 << " ms (1.5 whole runs here)" << std::endl;
   int resumed = 0, completed_before_kill = 0;
-  size_t uncertain = 0, read_back_from_checkpoint = 0;
+  size_t uncertain = 0, read_back_from_checkpoint = 0, acknowledged = 0;
   for (int t = 0; t < trials; ++t) {
     BOOST_TEST_CONTEXT("seed " << seed << " trial " << t) {
       temp_dir tmp("troupe-kill");
@@ -263,6 +285,7 @@ void kill_trials(const char* scenario_file, int trials, int min_completed_runs) 
       auto code = wait_for(child);
       if (code == 0)
         ++completed_before_kill;
+      acknowledged += check_acknowledged(out, db);
       read_back_from_checkpoint += check_read_back(db);
       auto res = run_command({TROUPE_BIN, "resume", "--db", db});
       BOOST_CHECK_MESSAGE(res.exit_code == 0 || !fs::exists(db),
@@ -276,7 +299,8 @@ void kill_trials(const char* scenario_file, int trials, int min_completed_runs) 
             << " with a journaled run, " << completed_before_kill
             << " finished before the kill, " << uncertain
             << " uncertain append calls, " << read_back_from_checkpoint
-            << " runs read back from a checkpoint after the kill" << std::endl;
+            << " runs read back from a checkpoint after the kill, " << acknowledged
+            << " completions acknowledged before the kill, all in the journal" << std::endl;
   // Kills that always land before the run exists would test nothing.
   BOOST_TEST(resumed > min_completed_runs);
   BOOST_TEST(read_back_from_checkpoint > 0u);

@@ -190,6 +190,7 @@ BOOST_AUTO_TEST_CASE(metrics_tell_what_ran) {
   BOOST_TEST(at(m, "troupe_journal_commit_latency_seconds_count") > 0.0);
   BOOST_TEST(at(m, "troupe_journal_batch_size_sum") >= at(m, "troupe_journal_commit_latency_seconds_count"));
   BOOST_TEST(at(m, "troupe_journal_events_accepted_total") > 0.0);
+  BOOST_TEST(at(m, "troupe_journal_durable_appends_total") > 0.0); // completions at least
   BOOST_TEST(at(m, "troupe_metrics_undecodable_events_total") == 0.0);
 
   // Every metric the shipped dashboard and alert rules query is exposed.

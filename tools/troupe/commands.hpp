@@ -116,9 +116,10 @@ struct bench_journal_options {
 int bench_journal(const bench_journal_options& opts);
 
 struct bench_turns_options {
-  uint64_t runs = 2000;
+  uint64_t runs = 4000; ///< per concurrency level
   uint32_t turns = 10;
-  uint64_t concurrency = 100;
+  std::vector<uint64_t> concurrency{100, 1000}; ///< one level each, in this order
+  std::string tool_effect = "unsafe"; ///< of the tool each turn calls
   uint64_t idle_runs = 10000; ///< runs kept alive and idle for the memory figure
   bool json = false;
 };

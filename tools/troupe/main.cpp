@@ -365,15 +365,24 @@ int main(int argc, char** argv) {
   bench_turns_options bt;
   auto* bench_turns_cmd =
     bench_cmd->add_subcommand("turns", "turn-loop throughput and memory");
-  bench_turns_cmd->add_option("--runs", bt.runs, "runs in the throughput phase")
+  bench_turns_cmd->add_option("--runs", bt.runs, "runs per concurrency level")
     ->capture_default_str()
     ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}));
   bench_turns_cmd->add_option("--turns", bt.turns, "turns per run")
     ->capture_default_str()
     ->check(CLI::Range(1u, 100000u));
-  bench_turns_cmd->add_option("--concurrency", bt.concurrency, "runs alive at once")
+  bench_turns_cmd
+    ->add_option("--concurrency", bt.concurrency,
+                 "runs alive at once, one level each (comma-separated)")
+    ->delimiter(',')
     ->capture_default_str()
     ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  bench_turns_cmd
+    ->add_option("--tool-effect", bt.tool_effect,
+                 "effect class of the tool each turn calls (unsafe and idempotent "
+                 "intents wait for their commit)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"pure", "idempotent", "unsafe"}));
   bench_turns_cmd->add_option("--idle", bt.idle_runs,
                               "idle runs alive at once for the memory figure")
     ->capture_default_str()
