@@ -1,7 +1,9 @@
 #pragma once
 // `troupe bench sandbox`: per-call latency of a trivial process tool
 // (/bin/true) in a new sandbox per call (run_sandboxed) against the
-// pre-started pool (sandbox_pool), measured in the same run.
+// pre-started pool (sandbox_pool), and both against the floor (the same
+// command through posix_spawn with piped stdio, no sandbox), measured in the
+// same run.
 
 #include <cstdint>
 #include <string>
