@@ -2,16 +2,10 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstddef>
 #include <cstring>
-#include <iterator>
-#include <algorithm>
 
 #include <fcntl.h>
-#include <linux/audit.h>
 #include <linux/close_range.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -21,6 +15,7 @@
 
 #include "sandbox/detail/sandbox_common.hpp"
 #include "sandbox/detail/sandbox_report.hpp"
+#include "sandbox/detail/seccomp_filter.hpp"
 
 namespace troupe::detail {
 
@@ -74,6 +69,7 @@ exec_plan prepare_exec(const sandbox_request& req, bool drop, uint32_t uid,
   p.drop = drop;
   p.uid = uid;
   p.new_ipc = new_ipc;
+  p.seccomp = &seccomp_program(); // built here: the child may not allocate
   return p;
 }
 
@@ -98,93 +94,6 @@ namespace {
 bool set_limit(int resource, uint64_t soft, uint64_t hard) {
   rlimit rl{soft == 0 ? RLIM_INFINITY : soft, hard == 0 ? RLIM_INFINITY : hard};
   return setrlimit(resource, &rl) == 0;
-}
-
-// The filter is a deny-list, reviewed as an allow-list question: a sandboxed
-// command is an arbitrary program (a compiler, python, git), and an
-// allow-list that fits them all is one nobody can audit. So every call stays
-// open except the kernel surfaces a command never needs and namespaces do not
-// contain, each a known escape or privilege path:
-//
-// - keyrings (keyctl, add_key, request_key): not namespaced; a child that
-//   inherits a session keyring possesses it and can read its keys whatever
-//   its uid. The command also gets an empty session keyring of its own.
-// - new user namespaces (clone/unshare with CLONE_NEWUSER): root inside one
-//   reaches code paths unprivileged users cannot. clone3 hides its flags in
-//   memory a filter cannot read, so it fails with ENOSYS and libc falls back
-//   to clone, whose flags the filter checks.
-// - other namespaces and mounts (setns, mount, umount2, pivot_root, the new
-//   mount API): dropped capabilities refuse them today; the filter keeps it
-//   so if a capability ever leaks.
-// - file handles (name_to_handle_at, open_by_handle_at): a handle opens a
-//   file by inode, past every mount (the "shocker" escape).
-// - other processes' memory and descriptors (process_vm_readv/writev, kcmp,
-//   pidfd_getfd).
-// - kernel-wide state (modules, kexec, reboot, swap, clocks, accounting,
-//   quotas, syslog, ioperm/iopl, fanotify, lookup_dcookie, uselib, ustat,
-//   sysfs, vhangup).
-// - large attack surfaces: bpf, perf_event_open, userfaultfd, io_uring.
-//
-// ptrace stays allowed: the pid namespace and the uid drop already confine it
-// to the command's own processes, and strace/gdb are legitimate tools.
-constexpr long denied_syscalls[] = {
-    __NR_keyctl, __NR_add_key, __NR_request_key,
-    __NR_setns, __NR_mount, __NR_umount2, __NR_pivot_root,
-    __NR_fsopen, __NR_fsconfig, __NR_fsmount, __NR_fspick, __NR_move_mount,
-    __NR_open_tree, __NR_mount_setattr,
-    __NR_name_to_handle_at, __NR_open_by_handle_at,
-    __NR_process_vm_readv, __NR_process_vm_writev, __NR_kcmp, __NR_pidfd_getfd,
-    __NR_init_module, __NR_finit_module, __NR_delete_module, __NR_kexec_load,
-    __NR_kexec_file_load, __NR_reboot, __NR_swapon, __NR_swapoff, __NR_acct,
-    __NR_settimeofday, __NR_clock_settime, __NR_clock_adjtime, __NR_adjtimex,
-    __NR_quotactl, __NR_syslog, __NR_ioperm, __NR_iopl, __NR_fanotify_init,
-    __NR_lookup_dcookie, __NR_uselib, __NR_ustat, __NR_sysfs, __NR_vhangup,
-    __NR_bpf, __NR_perf_event_open, __NR_userfaultfd,
-    __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
-};
-
-bool install_seccomp_filter() {
-#if defined(__x86_64__)
-  constexpr uint32_t deny = SECCOMP_RET_ERRNO | EPERM;
-  constexpr uint32_t no_sys = SECCOMP_RET_ERRNO | ENOSYS;
-  constexpr uint32_t arg0 = offsetof(seccomp_data, args); // low half on x86_64
-  constexpr uint32_t allow = SECCOMP_RET_ALLOW;
-  // On the stack, not the heap: this runs in a child that shares the
-  // caller's memory until exec (see spawn_command).
-  constexpr size_t denied_count = std::size(denied_syscalls);
-  static_assert(denied_count < 255, "jump offsets are one byte");
-  const sock_filter head[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, deny), // another ABI (i386 via int 0x80)
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), // x32 ABI
-    BPF_STMT(BPF_RET | BPF_K, deny),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, no_sys),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 1, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 4),
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg0),
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, deny),
-    BPF_STMT(BPF_RET | BPF_K, allow),
-  };
-  constexpr size_t head_count = std::size(head);
-  sock_filter code[head_count + denied_count + 2];
-  std::copy(std::begin(head), std::end(head), code);
-  // Each denied number jumps forward to the final `deny`; the instruction
-  // after the list allows.
-  for (size_t i = 0; i < denied_count; ++i)
-    code[head_count + i] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                    static_cast<uint32_t>(denied_syscalls[i]),
-                                    static_cast<unsigned char>(denied_count - i), 0);
-  code[head_count + denied_count] = BPF_STMT(BPF_RET | BPF_K, allow);
-  code[head_count + denied_count + 1] = BPF_STMT(BPF_RET | BPF_K, deny);
-  sock_fprog prog{static_cast<unsigned short>(std::size(code)), code};
-  return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
-#else
-  return true; // TODO(security): filters for other architectures
-#endif
 }
 
 // An empty session keyring of the command's own, so nothing of the caller's
@@ -249,7 +158,7 @@ bool join_empty_session_keyring() {
     setup_exit(rfd, stage::session_keyring);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     setup_exit(rfd, stage::no_new_privs);
-  if (p.drop && !install_seccomp_filter())
+  if (p.drop && !install_seccomp_filter(*p.seccomp))
     setup_exit(rfd, stage::seccomp_filter);
   if (!p.probe_file.empty()) {
     int fd = open(p.probe_file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include "core/sandbox_spec.hpp"
@@ -33,6 +34,8 @@ struct exec_plan {
   // Pool calls: a fresh IPC namespace per call, so SysV IPC objects of one
   // call never reach the next (the cold path's whole sandbox is fresh).
   bool new_ipc = false;
+  // The filter installed when `drop` (seccomp_filter.hpp); never null.
+  const std::vector<sock_filter>* seccomp = nullptr;
   // Probe: instead of exec, create and remove this file, then exit 0.
   std::string probe_file;
   // dup2'd onto 0, 1, 2 when >= 0.
