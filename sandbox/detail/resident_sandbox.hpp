@@ -30,18 +30,20 @@ public:
         int keep_fd);
 
   /// Runs one call (its request normalized, with this sandbox's profile):
-  /// a fresh child with its own IPC namespace, session, rlimits, cwd and
-  /// env. Afterwards every process the call left is killed and reaped.
+  /// a fresh child with its own session, rlimits, cwd and env, in the IPC
+  /// namespace `reset` prepared for it. Afterwards every process the call
+  /// left is killed and reaped.
   /// `abort_fd` becomes readable when the caller has gone away; the call is
   /// then killed and `sandbox_errc::worker_crashed` returned.
-  /// REQUIRES: `reset_tmp` succeeded after the previous call.
+  /// REQUIRES: `reset` succeeded after the previous call.
   [[nodiscard]] caf::expected<sandbox_result> run(const sandbox_request& req, int abort_fd);
 
   /// Replaces /tmp with an empty tmpfs (writable roots below /tmp attached
-  /// again), so nothing a call left in /tmp reaches the next call. Meant to
-  /// run after the reply is sent, off the caller's latency. A failure leaves
-  /// the sandbox unfit for further calls.
-  [[nodiscard]] caf::error reset_tmp();
+  /// again) and moves this process into a new IPC namespace, which the next
+  /// call's command inherits: nothing a call left in /tmp or in SysV IPC
+  /// reaches the next call. Meant to run after the reply is sent, off the
+  /// caller's latency. A failure leaves the sandbox unfit for further calls.
+  [[nodiscard]] caf::error reset();
 
   bool network = false;
   std::vector<std::filesystem::path> roots;
@@ -53,6 +55,8 @@ private:
     std::vector<std::string> mkdirs;
     int fd = -1; ///< a detached clone of the root's idmapped mount
   };
+  caf::error reset_tmp();
+
   std::vector<tmp_root> tmp_roots_;
   uint64_t tmp_bytes_ = 0;       ///< size of the current /tmp
   uint64_t ignored_signals_ = 0; ///< what commands must not inherit

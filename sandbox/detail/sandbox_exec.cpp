@@ -48,7 +48,7 @@ uint64_t ignored_signals() {
 }
 
 exec_plan prepare_exec(const sandbox_request& req, bool drop, uint32_t uid,
-                       bool new_ipc, uint64_t ignored) {
+                       uint64_t ignored) {
   exec_plan p;
   p.ignored_signals = ignored;
   p.arg_storage = req.argv;
@@ -68,7 +68,6 @@ exec_plan prepare_exec(const sandbox_request& req, bool drop, uint32_t uid,
   p.limits = req.limits;
   p.drop = drop;
   p.uid = uid;
-  p.new_ipc = new_ipc;
   p.seccomp = &seccomp_program(); // built here: the child may not allocate
   return p;
 }
@@ -130,8 +129,6 @@ bool join_empty_session_keyring() {
   // until exec succeeds.
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   setsid();
-  if (p.new_ipc && unshare(CLONE_NEWIPC) != 0)
-    setup_exit(rfd, stage::fresh_namespaces);
   if (chdir(p.cwd.c_str()) != 0)
     setup_exit(rfd, stage::chdir_cwd);
   const auto& l = p.limits;

@@ -31,9 +31,6 @@ struct exec_plan {
   uint64_t ignored_signals = 0;
   bool drop = false;
   uint32_t uid = 0;
-  // Pool calls: a fresh IPC namespace per call, so SysV IPC objects of one
-  // call never reach the next (the cold path's whole sandbox is fresh).
-  bool new_ipc = false;
   // The filter installed when `drop` (seccomp_filter.hpp); never null.
   const std::vector<sock_filter>* seccomp = nullptr;
   // Probe: instead of exec, create and remove this file, then exit 0.
@@ -48,11 +45,11 @@ struct exec_plan {
 /// Signals this process ignores (see exec_plan::ignored_signals).
 [[nodiscard]] uint64_t ignored_signals();
 
-/// The plan for running `req` (normalized): as `uid` when `drop`, in a
-/// fresh IPC namespace when `new_ipc`, with the `ignored` signals reset.
+/// The plan for running `req` (normalized): as `uid` when `drop`, with the
+/// `ignored` signals reset.
 /// The caller fills in the fds.
 [[nodiscard]] exec_plan prepare_exec(const sandbox_request& req, bool drop, uint32_t uid,
-                                     bool new_ipc, uint64_t ignored);
+                                     uint64_t ignored);
 
 // -- code that runs in children: system calls only ----------------------------
 

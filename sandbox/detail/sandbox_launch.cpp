@@ -100,7 +100,7 @@ launch_sandbox(const sandbox_request& req, bool isolate, const std::string& prob
       return std::move(plan.error());
     out.root = std::move(*plan);
   }
-  out.exec = prepare_exec(req, isolate, uid, false, ignored_signals());
+  out.exec = prepare_exec(req, isolate, uid, ignored_signals());
   out.exec.probe_file = probe_file;
   pipe_pair in, o, e, rep;
   if (!make_pipe(in) || !make_pipe(o) || !make_pipe(e) || !make_pipe(rep))

@@ -30,7 +30,6 @@ const char* stage_name(stage s) {
     case stage::pivot_root: return "pivot_root into the new root";
     case stage::remount_root: return "remounting the root read-only";
     case stage::fork_command: return "forking the command";
-    case stage::fresh_namespaces: return "entering a per-call IPC namespace";
     case stage::chdir_cwd: return "changing to the working directory";
     case stage::set_rlimit: return "setting rlimits";
     case stage::drop_uid: return "switching to the sandbox uid";

@@ -31,7 +31,6 @@ enum class stage : int32_t {
   pivot_root,
   remount_root,
   fork_command,
-  fresh_namespaces,
   chdir_cwd,
   set_rlimit,
   drop_uid,

@@ -336,6 +336,33 @@ BOOST_AUTO_TEST_CASE(workers_are_recycled_after_max_calls) {
   BOOST_TEST(s.crashed == 0u);
 }
 
+// The worker enters a new IPC namespace after each call, for the next
+// command to inherit; one worker, so every call reuses it.
+BOOST_AUTO_TEST_CASE(sysv_ipc_objects_do_not_reach_the_next_call) {
+  temp_dir dir{"troupe-pool-ipc"};
+  auto pool = sandbox_pool::start(small_pool(dir.path, 1));
+  BOOST_REQUIRE_MESSAGE(pool, render(pool));
+  const std::string count =
+    "n = sum(len(open('/proc/sysvipc/' + k).readlines()) - 1 for k in ('shm', 'msg', 'sem'))\n";
+  auto leave = call({"python3", "-c",
+                     "import ctypes\nlibc = ctypes.CDLL(None)\n"
+                     "libc.shmget(4242, 4096, 0o1600); libc.msgget(4242, 0o1600); "
+                     "libc.semget(4242, 1, 0o1600)\n"
+                       + count + "print(n)\n"});
+  leave.writable_roots = {dir.path};
+  auto look = call({"python3", "-c", count + "print(n)\n"});
+  look.writable_roots = {dir.path};
+  for (int i = 0; i < 2; ++i) {
+    auto made = (*pool)->run(leave);
+    BOOST_REQUIRE_MESSAGE(made, render(made));
+    BOOST_TEST(made->stdout_data == "3\n", made->stderr_data);
+    auto next = (*pool)->run(look);
+    BOOST_REQUIRE_MESSAGE(next, render(next));
+    BOOST_TEST(next->stdout_data == "0\n", next->stderr_data);
+  }
+  BOOST_TEST((*pool)->stats().started == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_killed_mid_call_fails_that_call_and_is_replaced) {
   temp_dir dir{"troupe-pool-kill"};
   auto pool = sandbox_pool::start(small_pool(dir.path, 1));

@@ -104,10 +104,11 @@ int main(int argc, char** argv) {
       return 0; // the pool went away mid-call
     if (auto err = detail::write_frame(args.fd, detail::encode_reply(reply)))
       return 0;
-    // After the reply, so the caller does not wait for it. If /tmp cannot be
-    // replaced, the next call would see this one's files: exit instead, and
-    // the pool replaces us (it sees the socket close).
-    if (auto err = sandbox->reset_tmp()) {
+    // After the reply, so the caller does not wait for it. If /tmp or the
+    // IPC namespace cannot be replaced, the next call would see this one's
+    // files or objects: exit instead, and the pool replaces us (it sees the
+    // socket close).
+    if (auto err = sandbox->reset()) {
       std::fprintf(stderr, "troupe-sandbox-worker: %s\n", render(err).c_str());
       return 1;
     }
