@@ -195,11 +195,28 @@ caf::error write_frame(int fd, std::string_view payload) {
 
 namespace {
 
-// Reads exactly `n` bytes before `deadline`; `what` names the failure.
+// Reads exactly `n` bytes before `deadline`. With `ready` it tries the
+// socket before polling it: a frame's payload arrives with its length, so
+// polling for it would be one more system call per frame.
 caf::error read_exact(int fd, char* out, size_t n, clock_type::time_point deadline,
-                      bool* eof_at_start) {
+                      bool* eof_at_start, bool ready) {
   size_t got = 0;
   while (got < n) {
+    if (ready) {
+      auto k = recv(fd, out + got, n - got, MSG_DONTWAIT);
+      if (k > 0) {
+        got += static_cast<size_t>(k);
+        continue;
+      }
+      if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (eof_at_start != nullptr)
+          *eof_at_start = got == 0;
+        return sandbox_error(sandbox_errc::worker_crashed,
+                             k == 0 ? std::string{"sandbox: the peer closed the connection"}
+                                    : "sandbox: reading a frame: " + errno_text(errno));
+      }
+      ready = false;
+    }
     int wait = -1;
     if (deadline != clock_type::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -216,17 +233,7 @@ caf::error read_exact(int fd, char* out, size_t n, clock_type::time_point deadli
       continue;
     if (rc == 0)
       continue; // re-check the deadline
-    auto k = recv(fd, out + got, n - got, 0);
-    if (k < 0 && (errno == EINTR || errno == EAGAIN))
-      continue;
-    if (k <= 0) {
-      if (eof_at_start != nullptr)
-        *eof_at_start = got == 0;
-      return sandbox_error(sandbox_errc::worker_crashed,
-                           k == 0 ? std::string{"sandbox: the peer closed the connection"}
-                                  : "sandbox: reading a frame: " + errno_text(errno));
-    }
-    got += static_cast<size_t>(k);
+    ready = true;
   }
   return caf::none;
 }
@@ -239,14 +246,14 @@ caf::expected<std::string> read_frame(int fd, uint64_t timeout_ms) {
                                       + std::chrono::milliseconds{timeout_ms};
   uint32_t len = 0;
   if (auto err = read_exact(fd, reinterpret_cast<char*>(&len), sizeof len, deadline,
-                            nullptr))
+                            nullptr, false))
     return err;
   if (len > max_frame_bytes)
     return sandbox_error(sandbox_errc::protocol_error,
                          "sandbox: frame length " + std::to_string(len)
                            + " exceeds the limit of " + std::to_string(max_frame_bytes));
   std::string payload(len, '\0');
-  if (auto err = read_exact(fd, payload.data(), len, deadline, nullptr))
+  if (auto err = read_exact(fd, payload.data(), len, deadline, nullptr, true))
     return err;
   return payload;
 }
