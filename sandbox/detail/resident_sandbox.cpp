@@ -180,17 +180,40 @@ caf::expected<sandbox_result> resident_sandbox::run(const sandbox_request& req,
   io.in_w = std::exchange(in.w, -1);
   io.out_r = std::exchange(out.r, -1);
   io.err_r = std::exchange(err.r, -1);
-  io.report_r = std::exchange(rep.r, -1);
+  // The report pipe stays out of the pump when the command's exit can be
+  // watched: the command writes its reports before exec (the fd is
+  // close-on-exec) or instead of it, so once it is reaped the pipe holds them
+  // all, and watching it would wake us once more, at exec.
   io.anchor = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+  if (io.anchor < 0)
+    io.report_r = std::exchange(rep.r, -1);
   io.abort = abort_fd;
+  int status = 0;
+  bool have_status = false;
   // As pid 1 of the namespace, kill(-1) reaches every process but us: also
-  // those that left the command's session or process group.
-  auto kill_all = [] { kill(-1, SIGKILL); };
+  // those that left the command's session or process group. But kill(-1)
+  // walks every process on the host, so first reap what has exited: every
+  // process of the call descends from us (orphans are reparented to pid 1,
+  // and nothing can enter the namespace from outside: setns is filtered),
+  // so once we have no child left the namespace is empty.
+  auto kill_all = [&] {
+    for (;;) {
+      int st = 0;
+      pid_t w = waitpid(-1, &st, WNOHANG);
+      if (w == child) {
+        status = st;
+        have_status = true;
+      } else if (w == 0) {
+        kill(-1, SIGKILL); // some are still running
+        return;
+      } else if (w < 0 && errno != EINTR) {
+        return; // ECHILD: nothing of the call is left
+      }
+    }
+  };
   auto pr = pump(io, req.stdin_data, req.limits.output_cap_bytes,
                  req.limits.wall_timeout_ms, kill_all);
   kill_all();
-  int status = 0;
-  bool have_status = false;
   for (;;) {
     int st = 0;
     pid_t w = waitpid(-1, &st, 0);
@@ -201,6 +224,9 @@ caf::expected<sandbox_result> resident_sandbox::run(const sandbox_request& req,
       break; // ECHILD: nothing of the call is left
     }
   }
+  uint64_t report_bytes = 0;
+  while (rep.r >= 0) // every writer is gone: this reads to EOF
+    drain(rep.r, &pr.reports, &report_bytes, 1 << 16);
   if (pr.aborted)
     return sandbox_error(sandbox_errc::worker_crashed,
                          "sandbox worker: the pool went away during '"
