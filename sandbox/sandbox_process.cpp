@@ -20,6 +20,7 @@
 // - sandbox_request: checking and normalizing requests, profile keys;
 // - sandbox_root: planning and building the sandbox's filesystem;
 // - sandbox_exec: the command child (rlimits, uid drop, seccomp, execve);
+// - seccomp_filter: what the command's filter refuses, and its program;
 // - sandbox_pump: the caller's side (stdin, capped output, timeout, result);
 // - sandbox_report: the records children send about failed steps;
 // - cold_sandbox: one new sandbox per call (what this file's calls use);
