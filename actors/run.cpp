@@ -39,8 +39,6 @@ struct run_actor_state {
   bool cancel_pending = false;
   /// Calls whose intent was journaled before a crash, without a result.
   std::set<std::string> recovered_calls;
-  /// Backoff jitter; each draw is journaled in a `retry` event.
-  std::mt19937_64 rng{std::random_device{}()};
   std::map<std::string, uint32_t> attempts; ///< per call id
   /// Calls whose tool is running: decided again (another input came in
   /// meanwhile), they are not sent twice.
@@ -78,6 +76,15 @@ void abort_run(run_actor* self, const caf::error& err) {
   if (s.wiring.on_done)
     s.wiring.on_done(r);
   self->quit();
+}
+
+// Backoff jitter. Each draw is journaled in its `retry` event (replay reads
+// it, never draws), so one engine per thread serves every run: a run does
+// not carry 2.5 KB of generator state, nor seed one, for a retry it may
+// never make.
+std::mt19937_64& jitter_source() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine;
 }
 
 event make_event(run_actor* self, event_body body) {
@@ -236,7 +243,7 @@ void send_tool_request(run_actor* self, tool_request req) {
         auto& st = self->state;
         auto attempt = ++st.attempts[req.call_id];
         if (!out.ok && out.retryable) {
-          double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(st.rng);
+          double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_source());
           if (auto r = plan_retry(req.call_id, attempt, true, jitter, st.wiring.retries,
                                   out.output)) {
             auto delay = std::chrono::microseconds(r->delay_us);
