@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include "persistence/detail/event_rows.hpp"
 #include "persistence/detail/sqlite.hpp"
+#include "schemas/errors.hpp"
+#include "schemas/stored_form.hpp"
 
 namespace troupe::persistence {
 
@@ -30,7 +33,19 @@ struct event_feed::impl {
       e.run_id = st.text_at(1);
       e.seq = static_cast<uint32_t>(st.int_at(2));
       e.kind = st.text_at(3);
-      e.body.assign(static_cast<const char*>(st.blob_at(4)), st.bytes_at(4));
+      auto parent = st.text_at(6);
+      auto root = st.text_at(7);
+      event_envelope env{e.run_id, parent, detail::envelope_root(e.run_id, root), e.seq,
+                         st.int_at(5)};
+      auto where = "run " + e.run_id + " seq " + std::to_string(e.seq);
+      auto full = from_stored(st.blob_at(4), st.bytes_at(4), env, where);
+      if (!full) {
+        st.reset();
+        return caf::make_error(store_errc::corrupted,
+                               path + ": " + render(full.error())
+                                 + "; run `troupe doctor --db " + path + "`");
+      }
+      e.body.assign(full->begin(), full->end());
       out.push_back(std::move(e));
     }
     st.reset();
@@ -57,7 +72,8 @@ caf::expected<event_feed> event_feed::open(const std::string& path) {
       rc != SQLITE_OK)
     return p->fail(rc, "opening the event feed");
   sqlite3_busy_timeout(p->db, 5000);
-  constexpr const char* cols = "SELECT e.id, r.run_id, e.seq, e.kind, e.body FROM events e "
+  constexpr const char* cols = "SELECT e.id, r.run_id, e.seq, e.kind, e.body, e.ts_us, "
+                               "r.parent_run_id, r.root_run_id FROM events e "
                                "JOIN runs r ON r.id = e.run ";
   if (auto rc = p->head.prepare(p->db, "SELECT ifnull(max(id), 0) FROM events"); rc != SQLITE_OK)
     return p->fail(rc, "preparing the event feed");

@@ -85,9 +85,22 @@ caf::expected<event_hash> chain_seed(std::string_view run_id) {
                 "the chain seed of a run");
 }
 
-caf::expected<event_hash> chain_next(const event_hash& prev, const void* body,
+caf::expected<event_hash> chain_next(const event_hash& prev, const void* rows,
                                      size_t size) {
-  return sha256({prev.data(), prev.size()}, {body, size}, "a journal row");
+  return sha256({prev.data(), prev.size()}, {rows, size}, "a journal batch");
+}
+
+void add_chain_row(std::string& rows, uint32_t seq, int64_t ts_us, const void* body,
+                   size_t size) {
+  // Little-endian by hand: the chain must not depend on the host.
+  auto put = [&](uint64_t x, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      rows.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
+  };
+  put(seq, 4);
+  put(static_cast<uint64_t>(ts_us), 8);
+  put(static_cast<uint32_t>(size), 4);
+  rows.append(static_cast<const char*>(body), size);
 }
 
 std::string to_hex(const event_hash& h, size_t digits) {

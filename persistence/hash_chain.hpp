@@ -1,14 +1,19 @@
 #pragma once
-// The journal's hash chain: every events row carries
+// The journal's hash chain (schema version 8): one link per commit batch per
+// run, stored on the batch's last row of that run (its other rows hold an
+// empty hash):
 //
-//   hash(seq 1) = SHA-256(SHA-256(run_id) || body(seq 1))
-//   hash(seq n) = SHA-256(hash(seq n-1)   || body(seq n))
+//   seed(run)  = SHA-256(run_id)
+//   link(k)    = SHA-256(link(k-1) || row(a) || ... || row(b))
+//   row(n)     = le32(seq n) || le64(ts_us n) || le32(size of body n) || body n
 //
-// where `||` is byte concatenation, run_id is the run's id in UTF-8 without a
-// terminator and body is the row's Cap'n Proto bytes as stored. Editing,
-// inserting, removing or reordering a row breaks the link of the row after the
-// change (docs/journal-format.md, "Integrity"). SHA-256 comes from OpenSSL's
-// libcrypto; nothing of OpenSSL leaks through this header.
+// where batch k holds seqs a..b of the run, link(0) is the seed, `||` is byte
+// concatenation, run_id is the run's id in UTF-8 without a terminator and
+// body is the row's stored bytes. The seq and time are chained because the
+// stored body no longer holds them. Editing, inserting, removing or
+// reordering a row breaks the link of its batch (docs/journal-format.md,
+// "Integrity"). SHA-256 comes from OpenSSL's libcrypto; nothing of OpenSSL
+// leaks through this header.
 
 #include <array>
 #include <cstddef>
@@ -31,9 +36,14 @@ using event_hash = std::array<uint8_t, event_hash_size>;
 /// Thread-safe: each thread hashes with a context of its own.
 [[nodiscard]] caf::expected<event_hash> chain_seed(std::string_view run_id);
 
-/// The hash of a row: SHA-256(`prev` || the `size` bytes at `body`).
+/// A link: SHA-256(`prev` || the `size` bytes at `rows`), `rows` being a
+/// batch's rows framed by add_chain_row.
 [[nodiscard]] caf::expected<event_hash>
-chain_next(const event_hash& prev, const void* body, size_t size);
+chain_next(const event_hash& prev, const void* rows, size_t size);
+
+/// Appends one row, framed as the chain hashes it, to a batch's `rows`.
+void add_chain_row(std::string& rows, uint32_t seq, int64_t ts_us, const void* body,
+                   size_t size);
 
 /// Lowercase hex of `h`; `digits` > 0 keeps only that many leading digits and
 /// marks the cut with "…" (for messages).

@@ -1,10 +1,12 @@
 // `troupe doctor`: every check reports what it found with run and seq; none
 // stops at the first problem, so one pass shows the whole damage. The checks
-// are independent, except that a row failing its CRC is not also reported as
-// a chain break: a body altered behind the store's back shows as a checksum
-// mismatch, or, when the CRC was recomputed too, as a chain break.
+// are independent, except that a batch with a row failing its CRC is not
+// also reported as a chain break: a body altered behind the store's back
+// shows as a checksum mismatch, or, when the CRC was recomputed too, as a
+// chain break at the last row of its batch.
 
 #include "persistence/detail/store_impl.hpp"
+#include "schemas/stored_form.hpp"
 
 namespace troupe::persistence {
 
@@ -38,50 +40,87 @@ std::optional<event> check_row(const stored_event& ev, uint32_t expected_seq,
   if (ev.seq != expected_seq)
     add("seq gap: expected " + std::to_string(expected_seq) + ", found "
         + std::to_string(ev.seq));
-  auto crc = checksum(ev.bytes.data(), ev.bytes.size());
+  auto crc = checksum(ev.body.data(), ev.body.size());
   if (crc != ev.crc) {
     add("checksum mismatch: stored " + std::to_string(ev.crc) + ", computed "
         + std::to_string(crc));
     return std::nullopt;
   }
-  auto decoded = decode(ev.bytes, "run " + ev.run_id + " seq "
-                                    + std::to_string(ev.seq));
+  auto where = "run " + ev.run_id + " seq " + std::to_string(ev.seq);
+  if (ev.bytes.empty()) {
+    // Unpack again only to say why: rows are read with the event rebuilt.
+    event_envelope env{ev.run_id, ev.parent_run_id, ev.root_run_id, ev.seq, ev.ts_us};
+    auto full = from_stored(ev.body.data(), ev.body.size(), env, where);
+    add(full ? std::string("does not unpack") : render(full.error()));
+    return std::nullopt;
+  }
+  auto decoded = decode(ev.bytes, where);
   if (!decoded) {
     add(render(decoded.error()));
     return std::nullopt;
   }
-  if (decoded->run_id != ev.run_id || decoded->seq != ev.seq)
-    add("envelope says run " + decoded->run_id + " seq "
-        + std::to_string(decoded->seq) + ", row says otherwise");
   if (to_string(decoded->kind()) != ev.kind)
     add("kind column '" + ev.kind + "' but the event is '"
         + std::string(to_string(decoded->kind())) + "'");
-  if (decoded->ts_us != ev.ts_us)
-    add("ts_us column " + std::to_string(ev.ts_us) + " but the event says "
-        + std::to_string(decoded->ts_us));
   return std::move(*decoded);
 }
 
-// Checks one link of the run's chain. The next link starts from the stored
-// hash, not the computed one: an altered body breaks exactly one link (its
-// own), a removed or inserted row the link after it, an altered hash its own
+caf::error chain_checker::start(const std::string& run_id) {
+  run_id_ = run_id;
+  rows_.clear();
+  first_ = last_ = 0;
+  skip_ = false;
+  auto seed = chain_seed(run_id);
+  if (!seed)
+    return std::move(seed.error());
+  link_ = *seed;
+  return {};
+}
+
+// The next batch starts from the stored link, not the computed one: an
+// altered row breaks exactly its own batch's link, a removed or inserted row
+// the link of the batch it was in (or the next one), an altered link its own
 // and the next; everything after chains cleanly again.
-void check_link(const stored_event& ev, event_hash& prev,
-                integrity_report& rep) {
-  auto add = [&](std::string what) {
-    rep.problems.push_back({ev.run_id, ev.seq, std::move(what)});
-  };
-  auto computed = chain_next(prev, ev.bytes.data(), ev.bytes.size());
-  if (!computed) {
-    add(render(computed.error()));
-    return;
+bool chain_checker::add(const stored_event& row, bool crc_ok, integrity_report& rep) {
+  if (first_ == 0)
+    first_ = row.seq;
+  last_ = row.seq;
+  skip_ = skip_ || !crc_ok;
+  add_chain_row(rows_, row.seq, row.ts_us, row.body.data(), row.body.size());
+  if (!row.linked)
+    return false;
+  auto batch = first_ == row.seq ? "" : " (the batch of seqs " + std::to_string(first_) + " to "
+                                          + std::to_string(row.seq) + ")";
+  // A batch with a row that failed its CRC is reported once, as a checksum
+  // mismatch; its link would only repeat that.
+  if (!skip_) {
+    auto computed = chain_next(link_, rows_.data(), rows_.size());
+    if (!computed)
+      rep.problems.push_back({row.run_id, row.seq, render(computed.error())});
+    else if (*computed != row.hash)
+      rep.problems.push_back(
+        {row.run_id, row.seq,
+         "hash chain broken at seq " + std::to_string(row.seq) + batch + ": stored "
+           + to_hex(row.hash, 16) + ", computed " + to_hex(*computed, 16)
+           + " from the previous link and the batch's rows (a row of the batch was "
+             "altered, removed or inserted, or a row or link before it)"});
   }
-  if (*computed != ev.hash)
-    add("hash chain broken at seq " + std::to_string(ev.seq) + ": stored "
-        + to_hex(ev.hash, 16) + ", computed " + to_hex(*computed, 16)
-        + " from the previous row's hash and this body (this row was "
-          "altered, or a row before it was removed, inserted or altered)");
-  prev = ev.hash;
+  link_ = row.hash;
+  rows_.clear();
+  first_ = 0;
+  skip_ = false;
+  return true;
+}
+
+void chain_checker::finish(integrity_report& rep) {
+  if (first_ == 0)
+    return;
+  rep.problems.push_back({run_id_, first_,
+                          "seqs " + std::to_string(first_) + " to " + std::to_string(last_)
+                            + " carry no hash chain link: the row that held their "
+                              "batch's link is missing, or its link was removed"});
+  rows_.clear();
+  first_ = 0;
 }
 
 } // namespace detail
@@ -97,30 +136,26 @@ caf::expected<integrity_report> store::check_integrity() {
   rep.runs = runs.size();
   std::string current;
   uint32_t next = 1;
-  event_hash link{};
+  detail::chain_checker chain;
   std::unordered_map<std::string, uint32_t> last_seen;
   auto err = for_each_event("", [&](const stored_event& ev) {
     if (ev.run_id != current) {
+      chain.finish(rep);
       current = ev.run_id;
       next = 1;
-      auto seed = chain_seed(current);
-      if (!seed)
-        return std::move(seed.error());
-      link = *seed;
+      if (auto err = chain.start(current))
+        return err;
     }
     // Doctor only reports; the decoded event itself is not needed here.
     static_cast<void>(detail::check_row(ev, next, rep));
-    // A body that fails its CRC is reported once, as a checksum mismatch;
-    // its link would only repeat that. The chain continues from its hash.
-    if (checksum(ev.bytes.data(), ev.bytes.size()) == ev.crc)
-      detail::check_link(ev, link, rep);
-    else
-      link = ev.hash;
+    chain.add(ev, checksum(ev.body.data(), ev.body.size()) == ev.crc, rep);
     next = ev.seq + 1;
     last_seen[ev.run_id] = ev.seq;
     ++rep.events;
     return caf::error{};
   });
+  if (!err)
+    chain.finish(rep);
   if (err)
     rep.problems.push_back({"", 0, render(err)});
   for (auto& r : runs) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "persistence/detail/event_rows.hpp"
 #include "persistence/detail/store_impl.hpp"
 
 namespace troupe::persistence {
@@ -50,21 +51,6 @@ caf::expected<run_info> read_run(const detail::statement& st, const std::string&
   k.model_errors = static_cast<uint32_t>(st.int_at(18));
   k.cost_micro_usd = static_cast<uint64_t>(st.int_at(19));
   return r;
-}
-
-stored_event read_event(const detail::statement& st) {
-  stored_event ev;
-  ev.run_id = st.text_at(0);
-  ev.seq = static_cast<uint32_t>(st.int_at(1));
-  ev.kind = st.text_at(2);
-  ev.ts_us = st.int_at(3);
-  auto p = static_cast<const char*>(st.blob_at(4));
-  ev.bytes.assign(p, p + st.bytes_at(4));
-  ev.crc = static_cast<uint32_t>(st.int_at(5));
-  // A hash of the wrong length reads as zeros: no chain link matches it, so
-  // check_integrity reports it where it is.
-  detail::read_hash(st, 6, ev.hash);
-  return ev;
 }
 
 } // namespace
@@ -142,8 +128,8 @@ caf::error store::for_each_event(
   const std::function<caf::error(const stored_event&)>& fn) {
   auto& s = *impl_;
   detail::statement st;
-  std::string sql = "SELECT r.run_id, e.seq, e.kind, e.ts_us, e.body, e.crc, "
-                    "e.hash FROM events e JOIN runs r ON r.id = e.run";
+  std::string sql = std::string("SELECT ") + detail::event_row_columns
+                    + " FROM events e JOIN runs r ON r.id = e.run";
   if (!run_id.empty())
     sql += " WHERE r.run_id = ?1";
   sql += " ORDER BY e.run, e.seq";
@@ -153,7 +139,7 @@ caf::error store::for_each_event(
     st.bind(1, run_id);
   int rc;
   while ((rc = st.step()) == SQLITE_ROW)
-    if (auto err = fn(read_event(st)))
+    if (auto err = fn(detail::read_event_row(st)))
       return err;
   if (rc != SQLITE_DONE)
     return s.fail(rc, "reading events of run " + run_id);

@@ -9,28 +9,44 @@ namespace troupe::persistence {
 caf::error store::for_each_verified_event(
   const std::string& run_id,
   const std::function<caf::error(const stored_event&, event&)>& fn) {
-  auto seed = chain_seed(run_id);
-  if (!seed)
-    return std::move(seed.error());
-  event_hash link = *seed;
+  detail::chain_checker chain;
+  if (auto err = chain.start(run_id))
+    return err;
   uint32_t next = 1;
   integrity_report rep;
-  return for_each_event(run_id, [&](const stored_event& row) -> caf::error {
+  // A batch's rows are only trusted once its link, on its last row, checks;
+  // they wait here until then.
+  std::vector<std::pair<stored_event, event>> batch;
+  auto damaged = [&](uint32_t seq, const std::string& what) {
+    return caf::make_error(store_errc::corrupted,
+                           impl_->path + ": run " + run_id + " seq " + std::to_string(seq)
+                             + " is damaged (" + what
+                             + "); the run was not loaded. `troupe doctor --db " + impl_->path
+                             + "` lists every damaged row");
+  };
+  auto err = for_each_event(run_id, [&](const stored_event& row) -> caf::error {
     auto decoded = detail::check_row(row, next, rep);
-    if (rep.problems.empty())
-      detail::check_link(row, link, rep);
-    if (!rep.problems.empty() || !decoded) {
-      auto what = rep.problems.empty() ? std::string("does not decode")
-                                       : rep.problems.front().what;
-      return caf::make_error(store_errc::corrupted,
-                             impl_->path + ": run " + run_id + " seq "
-                               + std::to_string(row.seq) + " is damaged (" + what
-                               + "); the run was not loaded. `troupe doctor --db "
-                               + impl_->path + "` lists every damaged row");
-    }
+    if (!rep.problems.empty() || !decoded)
+      return damaged(row.seq, rep.problems.empty() ? std::string("does not decode")
+                                                   : rep.problems.front().what);
     next = row.seq + 1;
-    return fn(row, *decoded);
+    batch.emplace_back(row, std::move(*decoded));
+    if (!chain.add(row, true, rep))
+      return caf::error{};
+    if (!rep.problems.empty())
+      return damaged(row.seq, rep.problems.front().what);
+    for (auto& [r, ev] : batch)
+      if (auto err = fn(r, ev))
+        return err;
+    batch.clear();
+    return caf::error{};
   });
+  if (err)
+    return err;
+  chain.finish(rep);
+  if (!rep.problems.empty())
+    return damaged(rep.problems.front().seq, rep.problems.front().what);
+  return {};
 }
 
 caf::expected<std::vector<event>> store::load_run(const std::string& run_id) {

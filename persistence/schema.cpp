@@ -276,6 +276,14 @@ CREATE INDEX audit_by_tenant ON audit(tenant, id);
 CREATE INDEX runs_by_tenant ON runs(tenant, updated_us);
 )sql";
 
+// Version 8 stores each event in its packed form without the envelope, one
+// hash chain link per commit batch and run (rewrite_events does the rows).
+// events_by_kind goes: nothing reads it since the version-1 migration, which
+// runs before this step; it cost a B-tree insert and ~20 bytes per event.
+constexpr const char* migrate_7_to_8 = R"sql(
+DROP INDEX IF EXISTS events_by_kind;
+)sql";
+
 caf::error set_version(store::impl& s, int64_t version) {
   return s.exec("PRAGMA user_version = " + std::to_string(version),
                 "setting the schema version");
@@ -315,6 +323,8 @@ caf::error create_schema(store::impl& s) {
   if (!err)
     err = s.exec(migrate_6_to_7, "creating the jobs, tenants, api_keys and audit tables");
   if (!err)
+    err = s.exec(migrate_7_to_8, "dropping the unread kind index");
+  if (!err)
     err = s.exec("PRAGMA application_id = " + std::to_string(application_id),
                  "tagging the file as a troupe journal");
   if (!err)
@@ -347,9 +357,14 @@ caf::error migrate(store::impl& s, int64_t from) {
     err = s.exec(migrate_5_to_6, "migrating schema version 5 to 6");
   if (!err && from <= 6)
     err = s.exec(migrate_6_to_7, "migrating schema version 6 to 7");
-  // Last: it writes every KPI column, the later versions' too.
+  // After every step that adds KPI columns (it writes them all), before the
+  // events are rewritten (it reads version-7 bodies through the kind index).
   if (!err && from <= 1)
     err = fill_kpis_from_completions(s);
+  if (!err && from <= 7)
+    err = rewrite_events(s);
+  if (!err && from <= 7)
+    err = s.exec(migrate_7_to_8, "migrating schema version 7 to 8");
   if (!err)
     err = set_version(s, current_schema_version);
   return err;

@@ -4,9 +4,17 @@
 #include <chrono>
 #include <filesystem>
 
-#include "persistence/detail/store_impl.hpp"
+#include "persistence/detail/event_rows.hpp"
+#include "persistence/detail/batch_writer.hpp"
+#include "schemas/stored_form.hpp"
 
 namespace troupe::persistence {
+
+using detail::last_of_each_run;
+using detail::load_cursor;
+using detail::touched_runs;
+using detail::transact;
+using detail::write_event;
 
 namespace detail {
 
@@ -142,8 +150,10 @@ caf::error prepare_writer(store::impl& s) {
     {&s.insert_run,
      "INSERT INTO runs(run_id, parent_run_id, root_run_id, agent, tenant, "
      "created_us, updated_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"},
-    {&s.find_run_rowid, "SELECT id, last_seq FROM runs WHERE run_id = ?1"},
-    {&s.find_event, "SELECT body, hash FROM events WHERE run = ?1 AND seq = ?2"},
+    {&s.find_run_rowid,
+     "SELECT id, last_seq, parent_run_id, root_run_id FROM runs WHERE run_id = ?1"},
+    {&s.find_event,
+     "SELECT body, hash, ts_us FROM events WHERE run = ?1 AND seq = ?2"},
     {&s.update_cursor,
      "UPDATE runs SET last_seq = ?2, updated_us = max(updated_us, ?3) "
      "WHERE id = ?1"},
@@ -196,10 +206,12 @@ int64_t store::opened_version() const noexcept {
   return impl_->opened_version;
 }
 
-caf::expected<store> store::open(const std::string& path, open_mode mode) {
+caf::expected<store> store::open(const std::string& path, open_mode mode,
+                                 const migration_progress& progress) {
   auto s = std::make_unique<impl>();
   s->path = path;
   s->mode = mode;
+  s->progress = progress;
   std::error_code ec;
   if (mode == open_mode::read_only) {
     if (!std::filesystem::exists(path, ec))
@@ -227,226 +239,12 @@ caf::expected<store> store::open(const std::string& path, open_mode mode) {
   return store{std::move(s)};
 }
 
-namespace {
-
-std::string run_seq(const std::string& run_id, uint32_t seq) {
-  return "run " + run_id + " seq " + std::to_string(seq);
-}
-
-// The hash a run's next event chains from: its last row's, or the seed.
-caf::expected<event_hash> chain_tip(store::impl& s, const std::string& run_id,
-                                    const run_cursor& c) {
-  if (c.last_seq == 0)
-    return chain_seed(run_id);
-  auto& st = s.find_event;
-  st.bind(1, c.rowid);
-  st.bind(2, static_cast<int64_t>(c.last_seq));
-  auto rc = st.step();
-  event_hash tip{};
-  auto valid = rc == SQLITE_ROW && detail::read_hash(st, 1, tip);
-  st.reset();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return s.fail(rc, "reading the last hash of run " + run_id);
-  if (!valid)
-    return caf::make_error(
-      store_errc::corrupted,
-      s.path + ": " + run_seq(run_id, c.last_seq)
-        + (rc == SQLITE_DONE ? " is missing though runs.last_seq points at it"
-                             : " has no valid hash")
-        + ", so the run's hash chain cannot continue; run `troupe doctor --db "
-        + s.path + "`");
-  return tip;
-}
-
-// The cached cursor of `run_id`, read from its runs row and its last event
-// on first use; nullptr when the run has no row yet.
-caf::expected<run_cursor*> load_cursor(store::impl& s,
-                                       const std::string& run_id) {
-  if (auto i = s.cursors.find(run_id); i != s.cursors.end())
-    return &i->second;
-  auto& find = s.find_run_rowid;
-  find.bind(1, run_id);
-  auto rc = find.step();
-  run_cursor c;
-  if (rc == SQLITE_ROW)
-    c = run_cursor{find.int_at(0), static_cast<uint32_t>(find.int_at(1)), {}};
-  find.reset();
-  if (rc == SQLITE_DONE)
-    return nullptr;
-  if (rc != SQLITE_ROW)
-    return s.fail(rc, "looking up run " + run_id);
-  auto tip = chain_tip(s, run_id, c);
-  if (!tip)
-    return std::move(tip.error());
-  c.last_hash = *tip;
-  auto& slot = s.cursors[run_id];
-  slot = c;
-  return &slot;
-}
-
-} // namespace
-
 caf::expected<uint32_t> store::last_seq(const std::string& run_id) {
   auto cursor = load_cursor(*impl_, run_id);
   if (!cursor)
     return std::move(cursor.error());
   return *cursor ? (*cursor)->last_seq : 0u;
 }
-
-namespace {
-
-// Returns the run's cursor, inserting the run row on first sight. The run row
-// takes its descriptive columns from the run_start event when there is one.
-caf::expected<run_cursor*> ensure_run(store::impl& s, const sealed_event& ev) {
-  auto& h = ev.header;
-  auto found = load_cursor(s, h.run_id);
-  if (!found || *found)
-    return found;
-  std::string agent, tenant;
-  if (h.kind == event_kind::run_start) {
-    auto full = decode(ev.bytes, "run " + h.run_id);
-    if (!full)
-      return std::move(full.error());
-    auto& start = std::get<run_start>(full->body);
-    agent = start.agent;
-    tenant = start.tenant;
-  }
-  auto seed = chain_seed(h.run_id);
-  if (!seed)
-    return std::move(seed.error());
-  auto& ins = s.insert_run;
-  ins.bind(1, h.run_id);
-  ins.bind(2, h.parent_run_id);
-  ins.bind(3, h.root_run_id.empty() ? h.run_id : h.root_run_id);
-  ins.bind(4, agent);
-  ins.bind(5, tenant);
-  ins.bind(6, h.ts_us);
-  auto rc = ins.step();
-  ins.reset();
-  if (rc != SQLITE_DONE)
-    return s.fail(rc, "inserting run " + h.run_id);
-  auto& c = s.cursors[h.run_id];
-  c = run_cursor{sqlite3_last_insert_rowid(s.db), 0, *seed};
-  return &c;
-}
-
-caf::error record_completion(store::impl& s, int64_t rowid,
-                             const sealed_event& ev) {
-  auto full = decode(ev.bytes, "run " + ev.header.run_id);
-  if (!full)
-    return std::move(full.error());
-  auto* done = std::get_if<completion>(&full->body);
-  if (done == nullptr)
-    return caf::make_error(store_errc::corrupted,
-                           s.path + ": run " + ev.header.run_id
-                             + ": a completion header over another body");
-  auto& st = s.complete_run;
-  detail::bind_completion(st, rowid, *done);
-  auto rc = st.step();
-  st.reset();
-  return rc == SQLITE_DONE ? caf::error{}
-                           : s.fail(rc, "completing run " + ev.header.run_id);
-}
-
-caf::error insert_event(store::impl& s, int64_t rowid, const sealed_event& ev,
-                        const event_hash& hash) {
-  auto& st = s.insert_event;
-  st.bind(1, rowid);
-  st.bind(2, static_cast<int64_t>(ev.header.seq));
-  st.bind(3, to_string(ev.header.kind));
-  st.bind(4, ev.header.ts_us);
-  st.bind_blob(5, ev.bytes.data(), ev.bytes.size());
-  st.bind(6, static_cast<int64_t>(checksum(ev.bytes.data(), ev.bytes.size())));
-  st.bind_blob(7, hash.data(), hash.size());
-  auto rc = st.step();
-  st.reset();
-  return rc == SQLITE_DONE ? caf::error{}
-                           : s.fail(rc, "appending " + run_seq(ev.header.run_id,
-                                                                ev.header.seq));
-}
-
-/// Where a run stands inside the open transaction.
-struct pending_run {
-  uint32_t last_seq = 0;
-  event_hash last_hash{};
-  int64_t last_ts_us = 0;
-};
-
-// Maps each run's cached cursor to its position inside the transaction; the
-// cache itself only moves after COMMIT.
-using touched_runs = std::unordered_map<run_cursor*, pending_run>;
-
-// Writes one event at the next seq of its run, chained to the run's last hash.
-caf::error write_event(store::impl& s, const sealed_event& ev,
-                       touched_runs& touched) {
-  auto cursor = ensure_run(s, ev);
-  if (!cursor)
-    return std::move(cursor.error());
-  auto* c = *cursor;
-  auto& run = touched
-                .try_emplace(c, pending_run{c->last_seq, c->last_hash,
-                                            ev.header.ts_us})
-                .first->second;
-  if (ev.header.seq != run.last_seq + 1)
-    return caf::make_error(store_errc::sequence_gap,
-                           s.path + ": run " + ev.header.run_id
-                             + " expects seq " + std::to_string(run.last_seq + 1)
-                             + ", got " + std::to_string(ev.header.seq));
-  auto hash = chain_next(run.last_hash, ev.bytes.data(), ev.bytes.size());
-  if (!hash)
-    return std::move(hash.error());
-  if (auto err = insert_event(s, c->rowid, ev, *hash))
-    return err;
-  run.last_seq = ev.header.seq;
-  run.last_hash = *hash;
-  run.last_ts_us = std::max(run.last_ts_us, ev.header.ts_us);
-  if (ev.header.kind == event_kind::completion)
-    return record_completion(s, c->rowid, ev);
-  return {};
-}
-
-caf::error update_positions(store::impl& s, const touched_runs& touched) {
-  auto& up = s.update_cursor;
-  for (auto& [cursor, run] : touched) {
-    up.bind(1, cursor->rowid);
-    up.bind(2, static_cast<int64_t>(run.last_seq));
-    up.bind(3, run.last_ts_us);
-    auto rc = up.step();
-    up.reset();
-    if (rc != SQLITE_DONE)
-      return s.fail(rc, "updating run positions");
-  }
-  return {};
-}
-
-// Runs `write` inside BEGIN IMMEDIATE ... COMMIT. On success the cached
-// cursors move to where the transaction left the runs; on any failure the
-// transaction rolls back and the cache is dropped, because the rollback may
-// have undone rows (and runs rows) it describes.
-template <class Write>
-caf::error transact(store::impl& s, std::string_view doing, Write&& write) {
-  if (auto err = s.exec("BEGIN IMMEDIATE", "starting a journal transaction"))
-    return err;
-  touched_runs touched;
-  auto err = write(touched);
-  if (!err)
-    err = update_positions(s, touched);
-  if (!err)
-    err = s.exec("COMMIT", doing);
-  if (err) {
-    troupe::ignore_error(s.exec("ROLLBACK", "rolling back a failed batch"),
-                         "the failure that caused the rollback is reported");
-    s.cursors.clear();
-    return err;
-  }
-  for (auto& [cursor, run] : touched) {
-    cursor->last_seq = run.last_seq;
-    cursor->last_hash = run.last_hash;
-  }
-  return {};
-}
-
-} // namespace
 
 caf::error store::append(const std::vector<sealed_event>& batch,
                          std::vector<std::string>* refused) {
@@ -457,11 +255,13 @@ caf::error store::append(const std::vector<sealed_event>& batch,
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   std::vector<std::string> left_out;
+  auto closing = last_of_each_run(batch);
   auto err = transact(s, "committing a journal batch", [&](touched_runs& touched) {
     // One ownership answer per run and batch: the transaction holds the
     // write lock, so no claim can slip in between the check and the write.
     std::unordered_map<std::string, bool> allowed;
-    for (auto& ev : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto& ev = batch[i];
       auto known = allowed.find(ev.header.run_id);
       if (known == allowed.end()) {
         auto may = detail::may_write(s, ev, now_us);
@@ -473,7 +273,7 @@ caf::error store::append(const std::vector<sealed_event>& batch,
       }
       if (!known->second)
         continue;
-      if (auto err = write_event(s, ev, touched))
+      if (auto err = write_event(s, ev, touched, closing.at(ev.header.run_id) == i))
         return err;
       if (ev.header.kind == event_kind::completion)
         if (auto err = detail::release_run(s, ev.header.run_id))
@@ -486,102 +286,5 @@ caf::error store::append(const std::vector<sealed_event>& batch,
   return err;
 }
 
-namespace {
-
-// Whether `ev` is the event stored at its (run, seq). Bytes decide; when they
-// differ, the stored row may still be the same event laid out by an older
-// encoder (segment sizes changed between builds), so it is re-encoded and
-// compared once more. A stored row that does not decode differs.
-caf::expected<bool> same_as_stored(store::impl& s, const run_cursor& c,
-                                   const sealed_event& ev) {
-  auto& st = s.find_event;
-  st.bind(1, c.rowid);
-  st.bind(2, static_cast<int64_t>(ev.header.seq));
-  auto rc = st.step();
-  event_bytes stored;
-  if (rc == SQLITE_ROW) {
-    auto p = static_cast<const char*>(st.blob_at(0));
-    stored.assign(p, p + st.bytes_at(0));
-  }
-  st.reset();
-  auto where = run_seq(ev.header.run_id, ev.header.seq);
-  if (rc == SQLITE_DONE)
-    return caf::make_error(store_errc::corrupted,
-                           s.path + ": " + where
-                             + " is missing though runs.last_seq is "
-                             + std::to_string(c.last_seq)
-                             + "; run `troupe doctor --db " + s.path + "`");
-  if (rc != SQLITE_ROW)
-    return s.fail(rc, "reading " + where);
-  if (stored == ev.bytes)
-    return true;
-  auto old = decode(stored, where);
-  return old && encode(*old) == ev.bytes;
-}
-
-// Splits an import into events already stored (checked, counted) and events
-// to write, and checks that each run counts up by one within the input.
-caf::error sort_import(store::impl& s, const std::vector<sealed_event>& events,
-                       import_report& rep,
-                       std::vector<const sealed_event*>& fresh) {
-  std::unordered_map<std::string, uint32_t> last_in_input;
-  for (auto& ev : events) {
-    auto& h = ev.header;
-    if (h.seq == 0)
-      return caf::make_error(store_errc::sequence_gap,
-                             s.path + ": import: " + run_seq(h.run_id, 0)
-                               + ": seqs count from 1");
-    auto [prev, first] = last_in_input.try_emplace(h.run_id, h.seq);
-    if (!first && h.seq != prev->second + 1)
-      return caf::make_error(
-        store_errc::sequence_gap,
-        s.path + ": import: " + run_seq(h.run_id, h.seq) + " follows seq "
-          + std::to_string(prev->second)
-          + " in the input; each run's events must count up by one");
-    prev->second = h.seq;
-    auto cursor = load_cursor(s, h.run_id);
-    if (!cursor)
-      return std::move(cursor.error());
-    if (*cursor == nullptr || h.seq > (*cursor)->last_seq) {
-      fresh.push_back(&ev);
-      continue;
-    }
-    auto same = same_as_stored(s, **cursor, ev);
-    if (!same)
-      return std::move(same.error());
-    if (!*same)
-      return caf::make_error(
-        store_errc::import_conflict,
-        s.path + ": import conflict at " + run_seq(h.run_id, h.seq)
-          + ": the journal holds a different event there; nothing was "
-            "imported");
-    ++rep.present;
-  }
-  rep.runs = last_in_input.size();
-  return {};
-}
-
-} // namespace
-
-caf::expected<import_report>
-store::import_events(const std::vector<sealed_event>& events) {
-  auto& s = *impl_;
-  import_report rep;
-  if (events.empty())
-    return rep;
-  auto err = transact(s, "committing an import", [&](touched_runs& touched) {
-    std::vector<const sealed_event*> fresh;
-    if (auto err = sort_import(s, events, rep, fresh))
-      return err;
-    for (auto* ev : fresh)
-      if (auto err = write_event(s, *ev, touched))
-        return err;
-    rep.written = fresh.size();
-    return caf::error{};
-  });
-  if (err)
-    return err;
-  return rep;
-}
 
 } // namespace troupe::persistence

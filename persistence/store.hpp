@@ -25,7 +25,7 @@ namespace troupe::persistence {
 
 /// The schema version this build writes. Older files migrate (read-write
 /// opens only); newer files are refused by name and version.
-inline constexpr int64_t current_schema_version = 7;
+inline constexpr int64_t current_schema_version = 8;
 
 /// `PRAGMA application_id` of troupe journals ("TRUP").
 inline constexpr int64_t application_id = 0x54525550;
@@ -55,10 +55,20 @@ struct stored_event {
   uint32_t seq = 0;
   std::string kind;
   int64_t ts_us = 0;
+  /// The whole event as `encode` gives it: the stored body with the envelope
+  /// put back from the row and its run. Empty when the body does not unpack
+  /// (doctor and verified loading report why).
   event_bytes bytes;
+  /// The body as stored (schemas/stored_form.hpp); crc and hash cover these.
+  event_bytes body;
+  /// The run's ids as the envelope holds them (root empty for a top-level run).
+  std::string parent_run_id;
+  std::string root_run_id;
   uint32_t crc = 0;
-  /// The row's link of its run's hash chain (persistence/hash_chain.hpp); all
-  /// zero when the stored value is not 32 bytes long.
+  /// Whether the row ends a commit batch of its run and so carries a link.
+  bool linked = false;
+  /// The batch's link of the run's hash chain (persistence/hash_chain.hpp);
+  /// all zero when the row carries none or the stored value is not 32 bytes.
   event_hash hash{};
 };
 
@@ -82,6 +92,9 @@ struct integrity_report {
 };
 
 /// What store::import_events did.
+/// Told how far a migration that rewrites every event has come.
+using migration_progress = std::function<void(uint64_t done, uint64_t total)>;
+
 struct import_report {
   uint64_t runs = 0;    ///< distinct runs among the imported events
   uint64_t written = 0; ///< events written (new to this journal)
@@ -92,8 +105,10 @@ class store {
 public:
   /// Opens (or, read-write, creates) the journal at `path`. Errors name the
   /// path: not_found, not_a_journal, newer_schema, needs_migration, corrupted.
+  /// A migration that rewrites the events tells `progress` as it goes.
   [[nodiscard]] static caf::expected<store> open(const std::string& path,
-                                                 open_mode mode);
+                                                 open_mode mode,
+                                                 const migration_progress& progress = {});
 
   store(store&&) noexcept;
   store& operator=(store&&) noexcept;
@@ -111,7 +126,10 @@ public:
 
   /// Writes the batch in one transaction and returns after COMMIT
   /// (synchronous=FULL: durable on return). Each event's seq must continue
-  /// its run contiguously, else sequence_gap and nothing is written. On any
+  /// its run contiguously, else sequence_gap and nothing is written; its
+  /// parent_run_id and root_run_id must be its run's (stored once, in the
+  /// runs row), else envelope_mismatch and nothing is written. Each run's
+  /// rows of the batch get one hash chain link, on the last of them. On any
   /// error the transaction is rolled back. After `write_as`, the events of
   /// runs the owner does not hold are left out and their runs listed in
   /// `refused`; the rest is written.
@@ -141,9 +159,11 @@ public:
   /// - a stored event that differs: import_conflict naming run and seq;
   /// - within the input, each run's events must count up by one, and the
   ///   first one not yet stored must be the run's next seq: sequence_gap.
+  /// - an event whose parent_run_id or root_run_id differs from its run's:
+  ///   envelope_mismatch naming run and seq.
   /// New runs get their runs row as append gives it (agent and tenant from
-  /// run_start, status and KPIs from completion); hashes continue each run's
-  /// chain, so an event imported into any journal gets the hash it had.
+  /// run_start, status and KPIs from completion); each run's new rows
+  /// continue its hash chain as one batch.
   [[nodiscard]] caf::expected<import_report>
   import_events(const std::vector<sealed_event>& events);
 
@@ -170,8 +190,9 @@ public:
                  const std::function<caf::error(const stored_event&)>& fn);
 
   /// Visits the events of one run in seq order, each row verified before
-  /// `fn` sees it: seqs contiguous from 1, checksum, hash chain link, decode,
-  /// and envelope against columns. The first damaged row stops the visit
+  /// `fn` sees it: seqs contiguous from 1, checksum, decode, kind column, and
+  /// the hash chain link of its batch (so `fn` sees a batch's rows once its
+  /// last row is read). The first damaged row stops the visit
   /// with `corrupted`, naming the file, run and seq: resume, replay, show and
   /// export never fold a damaged run (the rest of the journal stays usable).
   [[nodiscard]] caf::error
@@ -182,9 +203,9 @@ public:
   /// unknown_run when the journal has none.
   [[nodiscard]] caf::expected<std::vector<event>> load_run(const std::string& run_id);
 
-  /// SQLite's integrity_check, per-run seq contiguity, checksum, hash chain
-  /// link and decode of every row, agreement between each row and its decoded
-  /// envelope, and runs.last_seq against the last event of each run.
+  /// SQLite's integrity_check, per-run seq contiguity, checksum and decode of
+  /// every row, its kind column, each batch's hash chain link, and
+  /// runs.last_seq against the last event of each run.
   [[nodiscard]] caf::expected<integrity_report> check_integrity();
 
   /// The connection and its prepared statements (persistence/detail only).

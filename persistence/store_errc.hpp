@@ -26,6 +26,7 @@ enum class store_errc : uint8_t {
   unknown_id,       ///< no job, tenant or API key with that id
   conflict,         ///< the name is taken, or the row is not in the state
                     ///< the change needs
+  envelope_mismatch, ///< an event's parent or root run differs from its run's
 };
 
 } // namespace troupe::persistence

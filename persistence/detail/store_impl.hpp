@@ -16,7 +16,9 @@ namespace troupe::persistence {
 struct run_cursor {
   int64_t rowid = 0;
   uint32_t last_seq = 0;
-  event_hash last_hash{}; ///< the hash of seq last_seq, or the chain seed
+  event_hash last_hash{}; ///< the link on seq last_seq, or the chain seed
+  std::string parent_run_id; ///< the run's envelope, as every event must carry it
+  std::string root_run_id;   ///< (root empty for a top-level run)
 };
 
 struct store::impl {
@@ -24,6 +26,7 @@ struct store::impl {
   open_mode mode = open_mode::read_only;
   int64_t opened_version = 0;
   sqlite3* db = nullptr;
+  migration_progress progress; ///< told while a migration rewrites events
   // Writer caches; dropped after a failed transaction, because a rollback
   // may have undone rows they describe.
   std::unordered_map<std::string, run_cursor> cursors;
@@ -77,6 +80,10 @@ namespace detail {
 /// one transaction.
 [[nodiscard]] caf::error migrate(store::impl& s, int64_t from);
 
+/// Version 8's step: every event row rewritten into the stored form, its CRC
+/// and the chain computed anew, each row its own batch (event_rows.cpp).
+[[nodiscard]] caf::error rewrite_events(store::impl& s);
+
 /// SQL that writes a completion's status and KPIs into its run row; bind it
 /// with `bind_completion`.
 inline constexpr const char* complete_run_sql =
@@ -95,13 +102,37 @@ void bind_completion(statement& st, int64_t rowid, const completion& done);
                                             int64_t now_us);
 
 /// Checks one stored row: seq continuity, CRC, decode, and agreement of the
-/// envelope with the row's columns. Problems go to `rep`; the decoded event
-/// comes back when it decodes (integrity.cpp).
+/// kind column with the event. Problems go to `rep`; the decoded event comes
+/// back when it decodes (integrity.cpp).
 [[nodiscard]] std::optional<event> check_row(const stored_event& row, uint32_t expected_seq,
                                              integrity_report& rep);
 
-/// Checks the row's link of its run's hash chain; `prev` moves to the row.
-void check_link(const stored_event& row, event_hash& prev, integrity_report& rep);
+/// Follows one run's hash chain batch by batch (integrity.cpp): rows go in
+/// in seq order; a linked row closes its batch and its link is checked.
+class chain_checker {
+public:
+  /// Fails only when libcrypto cannot compute SHA-256.
+  [[nodiscard]] caf::error start(const std::string& run_id);
+
+  /// Adds `row`; `crc_ok` false when it failed its CRC, which is reported
+  /// already: its batch's link is then not checked. Returns true when the
+  /// row closed a batch. The next batch chains from the stored link, so an
+  /// altered row breaks its own batch's link only.
+  bool add(const stored_event& row, bool crc_ok, integrity_report& rep);
+
+  /// Reports rows after the run's last link: a batch whose last row is gone.
+  void finish(integrity_report& rep);
+
+  /// First seq of the open batch (0 when none is open).
+  uint32_t open_from() const noexcept { return first_; }
+
+private:
+  std::string run_id_;
+  event_hash link_{};
+  std::string rows_;
+  uint32_t first_ = 0, last_ = 0;
+  bool skip_ = false;
+};
 
 /// Drops the ownership row of a run that just completed.
 [[nodiscard]] caf::error release_run(store::impl& s, const std::string& run_id);

@@ -20,23 +20,30 @@ must_hash(caf::expected<persistence::event_hash> h) {
 }
 
 /// Recomputes every run's chain of `rows` (ordered by run, then seq, as
-/// store::events("") returns them) and checks each stored hash against it.
-/// Returns the number of rows checked.
+/// store::events("") returns them): one link per batch, on its last row
+/// (persistence/hash_chain.hpp), checked against the stored one. Returns the
+/// number of rows checked.
 inline size_t verify_chains(const std::vector<persistence::stored_event>& rows) {
   using persistence::to_hex;
-  std::string run;
+  std::string run, batch;
   persistence::event_hash link{};
   for (auto& row : rows) {
     if (row.run_id != run) {
+      BOOST_TEST(batch.empty(), "run " << run << " ends without a link");
       run = row.run_id;
       link = must_hash(persistence::chain_seed(run));
+      batch.clear();
     }
-    link = must_hash(
-      persistence::chain_next(link, row.bytes.data(), row.bytes.size()));
+    persistence::add_chain_row(batch, row.seq, row.ts_us, row.body.data(), row.body.size());
+    if (!row.linked)
+      continue;
+    link = must_hash(persistence::chain_next(link, batch.data(), batch.size()));
+    batch.clear();
     BOOST_TEST((row.hash == link),
                "run " << row.run_id << " seq " << row.seq << ": stored "
                       << to_hex(row.hash) << ", expected " << to_hex(link));
   }
+  BOOST_TEST(batch.empty(), "run " << run << " ends without a link");
   return rows.size();
 }
 

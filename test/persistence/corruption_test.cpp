@@ -20,6 +20,7 @@
 using namespace troupe;
 using namespace troupe::persistence;
 using test::check_refused;
+using test::exec_raw;
 using test::make_event;
 using test::raw_db;
 using test::seal;
@@ -28,9 +29,11 @@ using test::write_file;
 
 namespace {
 
-/// A clean journal: runs "run-a" and "run-b" with `n` events each.
+/// A clean journal: runs "run-a" and "run-b" with `n` events each, each
+/// event its own commit (so its own hash chain link), or all of them in one
+/// batch (one link per run, on its last row).
 void write_journal(const std::string& path, uint32_t n,
-                   size_t output_size = 16) {
+                   size_t output_size = 16, bool one_batch = false) {
   auto db = store::open(path, open_mode::read_write);
   BOOST_REQUIRE_MESSAGE(db, render(db));
   std::vector<sealed_event> batch;
@@ -44,8 +47,15 @@ void write_journal(const std::string& path, uint32_t n,
         tool_result{"c" + std::to_string(seq), "echo", true,
                     std::string(output_size, 'x')})));
   }
-  auto err = db->append(batch);
-  BOOST_REQUIRE_MESSAGE(!err, render(err));
+  if (one_batch) {
+    auto err = db->append(batch);
+    BOOST_REQUIRE_MESSAGE(!err, render(err));
+    return;
+  }
+  for (auto& ev : batch) {
+    auto err = db->append({ev});
+    BOOST_REQUIRE_MESSAGE(!err, render(err));
+  }
 }
 
 integrity_report check(const std::string& path) {
@@ -186,19 +196,59 @@ BOOST_AUTO_TEST_CASE(garbage_with_matching_crc_is_a_decode_problem) {
   BOOST_TEST(render(bad.error()).find("run run-a seq 3") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(valid_event_in_the_wrong_row_is_an_envelope_problem) {
+BOOST_AUTO_TEST_CASE(valid_event_from_another_row_is_a_chain_break) {
   temp_dir dir;
   auto path = dir.file("j.db");
   write_journal(path, 5);
   {
     raw_db raw(path);
-    // run-b's seq 2 copied over run-a's seq 2: crc and decode are fine.
-    raw.set_body("run-a", 2, raw.body("run-b", 2), true);
+    // seq 3 copied over seq 2: crc and decode are fine, and the body holds
+    // no envelope to disagree with the row.
+    raw.set_body("run-a", 2, raw.body("run-a", 3), true);
+    // From another run: these events name their run as their root, which
+    // stays in the body, so run-b's does not read as run-a's.
+    raw.set_body("run-a", 4, raw.body("run-b", 4), true);
   }
   auto rep = check(path);
-  BOOST_TEST(rep.problems.size() == 2u);
-  BOOST_TEST(has_problem(rep, "run-a", 2, "envelope"));
+  BOOST_TEST(rep.problems.size() == 3u);
   BOOST_TEST(has_problem(rep, "run-a", 2, "hash chain broken at seq 2"));
+  BOOST_TEST(has_problem(rep, "run-a", 4, "carries an envelope field"));
+  BOOST_TEST(has_problem(rep, "run-a", 4, "hash chain broken at seq 4"));
+}
+
+BOOST_AUTO_TEST_CASE(altered_row_of_a_batch_breaks_the_batch_link_naming_its_seqs) {
+  temp_dir dir;
+  auto path = dir.file("j.db");
+  write_journal(path, 6, 16, true);
+  {
+    raw_db raw(path);
+    raw.set_body("run-a", 3, raw.body("run-a", 4), true);
+  }
+  auto rep = check(path);
+  BOOST_TEST(rep.problems.size() == 1u);
+  BOOST_TEST(has_problem(rep, "run-a", 6, "hash chain broken at seq 6 (the batch of seqs 1 to 6)"));
+  // Verified loading refuses the whole batch: none of its rows is trusted.
+  auto db = store::open(path, open_mode::read_only);
+  BOOST_REQUIRE_MESSAGE(db, render(db));
+  size_t seen = 0;
+  auto err = db->for_each_verified_event("run-a", [&](const stored_event&, event&) {
+    ++seen;
+    return caf::error{};
+  });
+  BOOST_CHECK(err == store_errc::corrupted);
+  BOOST_TEST(seen == 0u);
+  BOOST_TEST(render(err).find("run run-a seq 6 is damaged") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(rows_after_the_last_link_are_reported) {
+  temp_dir dir;
+  auto path = dir.file("j.db");
+  write_journal(path, 6, 16, true);
+  exec_raw(path, "UPDATE events SET hash = x'' WHERE seq = 6 AND run "
+                 "= (SELECT id FROM runs WHERE run_id = 'run-b')");
+  auto rep = check(path);
+  BOOST_TEST(rep.problems.size() == 1u);
+  BOOST_TEST(has_problem(rep, "run-b", 1, "seqs 1 to 6 carry no hash chain link"));
 }
 
 BOOST_AUTO_TEST_CASE(deleted_middle_event_is_a_seq_gap_and_a_chain_break) {

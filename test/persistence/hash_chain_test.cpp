@@ -51,7 +51,8 @@ sealed_event start_of(const std::string& run) {
   return seal(make_event(run, 1, start));
 }
 
-/// run-a and run-b with `n` events each, written in one batch.
+/// run-a and run-b with `n` events each, each event its own batch (so each
+/// row carries a link).
 void write_journal(const std::string& path, uint32_t n) {
   auto db = store::open(path, open_mode::read_write);
   BOOST_REQUIRE_MESSAGE(db, render(db));
@@ -61,8 +62,10 @@ void write_journal(const std::string& path, uint32_t n) {
     for (uint32_t seq = 2; seq <= n; ++seq)
       batch.push_back(result_of(run, seq));
   }
-  auto err = db->append(batch);
-  BOOST_REQUIRE_MESSAGE(!err, render(err));
+  for (auto& ev : batch) {
+    auto err = db->append({ev});
+    BOOST_REQUIRE_MESSAGE(!err, render(err));
+  }
 }
 
 integrity_report check(const std::string& path) {
@@ -101,6 +104,16 @@ BOOST_AUTO_TEST_CASE(links_are_sha256_of_previous_link_then_body) {
   BOOST_TEST(to_hex(from_hex(std::string(64, 'f')), 8) == "ffffffff…");
 }
 
+// A row is framed as le32(seq) || le64(ts_us) || le32(size) || body.
+BOOST_AUTO_TEST_CASE(rows_are_framed_with_seq_time_and_size) {
+  std::string rows;
+  add_chain_row(rows, 0x01020304u, 0x1112131415161718, "ab", 2);
+  const char expected[] = "\x04\x03\x02\x01\x18\x17\x16\x15\x14\x13\x12\x11"
+                          "\x02\x00\x00\x00"
+                          "ab";
+  BOOST_TEST(rows == std::string(expected, sizeof(expected) - 1));
+}
+
 BOOST_AUTO_TEST_CASE(writer_chains_rows_across_batches_runs_and_reopens) {
   temp_dir dir;
   auto path = dir.file("j.db");
@@ -125,6 +138,12 @@ BOOST_AUTO_TEST_CASE(writer_chains_rows_across_batches_runs_and_reopens) {
   }
   auto rows = test::read_run(path, "");
   BOOST_TEST(verify_chains(rows) == 8u);
+  // One link per run and batch, on its last row: run-a 1 | 2 3 | 4 and
+  // run-b 1 2 | 3 4.
+  std::vector<bool> linked;
+  for (auto& row : rows)
+    linked.push_back(row.linked);
+  BOOST_TEST((linked == std::vector<bool>{true, false, true, true, false, true, false, true}));
   auto rep = check(path);
   BOOST_TEST(rep.clean());
   BOOST_TEST(rep.events == 8u);

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 #include "test/support/journal_fixtures.hpp"
 #include "test/support/raw_sqlite.hpp"
 #include "test/support/schema_v1.hpp"
+#include "schemas/stored_form.hpp"
+#include "persistence/hash_chain.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/persistence/chain_support.hpp"
 
@@ -252,7 +255,147 @@ size_t check_chained(const std::string& path) {
 
 } // namespace
 
+/// A copy of the version-7 fixture (test/fixtures/journal-v7.db, written by
+/// the troupe before version 8).
+struct v7_journal {
+  temp_dir dir;
+  std::string path = dir.file("v7.db");
+  v7_journal() {
+    std::filesystem::copy_file(std::string(TROUPE_FIXTURES) + "/journal-v7.db", path);
+  }
+};
+
+/// Every event of a version-7 file, decoded from its bodies, in run and seq order.
+std::vector<event> v7_events(const std::string& path) {
+  raw_db raw(path);
+  auto* st = raw.prepare("SELECT body FROM events ORDER BY run, seq");
+  std::vector<event> out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    auto ev = decode(sqlite3_column_blob(st, 0), static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    BOOST_REQUIRE_MESSAGE(ev, render(ev));
+    out.push_back(std::move(*ev));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+/// Replaces a version-7 row's body, then fixes its CRC and recomputes its run's
+/// per-row chain, as a forger (or a bug) would: only decoding can tell.
+void forge_v7_row(const std::string& path, const std::string& run, uint32_t seq,
+                  const event_bytes& body) {
+  raw_db raw(path);
+  raw.set_body(run, seq, body, true);
+  auto link = chain_seed(run);
+  BOOST_REQUIRE(link);
+  auto* sel = raw.prepare("SELECT id, body FROM events WHERE run = (SELECT id FROM runs "
+                          "WHERE run_id = ?1) ORDER BY seq");
+  sqlite3_bind_text(sel, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<std::pair<int64_t, event_hash>> links;
+  while (sqlite3_step(sel) == SQLITE_ROW) {
+    link = chain_next(*link, sqlite3_column_blob(sel, 1),
+                      static_cast<size_t>(sqlite3_column_bytes(sel, 1)));
+    BOOST_REQUIRE(link);
+    links.emplace_back(sqlite3_column_int64(sel, 0), *link);
+  }
+  sqlite3_finalize(sel);
+  for (auto& [id, h] : links) {
+    auto* up = raw.prepare("UPDATE events SET hash = ?2 WHERE id = ?1");
+    sqlite3_bind_int64(up, 1, id);
+    sqlite3_bind_blob(up, 2, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
+    BOOST_REQUIRE(sqlite3_step(up) == SQLITE_DONE);
+    sqlite3_finalize(up);
+  }
+}
+
+/// The refusal of a version-7 file's migration; the file stays at version 7.
+std::string refused_v7(const std::string& path) {
+  auto before = slurp(path);
+  auto db = store::open(path, open_mode::read_write);
+  BOOST_REQUIRE(!db);
+  BOOST_CHECK(db.error() == store_errc::corrupted);
+  raw_db raw(path);
+  BOOST_TEST(raw.scalar("PRAGMA user_version") == 7);
+  BOOST_TEST(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_kind'")
+             == 1);
+  return render(db.error());
+}
+
 BOOST_AUTO_TEST_SUITE(migration)
+
+BOOST_FIXTURE_TEST_CASE(version_7_rewrites_every_event_and_reads_back_the_same, v7_journal) {
+  auto before = v7_events(path);
+  BOOST_REQUIRE(!before.empty());
+  uint64_t last_done = 0, last_total = 0;
+  {
+    auto db = store::open(path, open_mode::read_write, [&](uint64_t done, uint64_t total) {
+      BOOST_TEST(done >= last_done);
+      last_done = done;
+      last_total = total;
+    });
+    BOOST_REQUIRE_MESSAGE(db, render(db));
+    BOOST_TEST(db->opened_version() == 7);
+  }
+  BOOST_TEST(last_total == before.size());
+  BOOST_TEST(last_done == before.size());
+  // Each old row is a batch of its own.
+  BOOST_TEST(check_chained(path) == before.size());
+  auto ro = store::open(path, open_mode::read_only);
+  BOOST_REQUIRE_MESSAGE(ro, render(ro));
+  auto rep = ro->check_integrity();
+  BOOST_REQUIRE_MESSAGE(rep, render(rep));
+  test::log_problems(*rep);
+  BOOST_TEST(rep->clean());
+  auto rows = ro->events("");
+  BOOST_REQUIRE_MESSAGE(rows, render(rows));
+  BOOST_REQUIRE_EQUAL(rows->size(), before.size());
+  for (size_t i = 0; i < rows->size(); ++i) {
+    auto& row = (*rows)[i];
+    auto ev = decode(row.bytes);
+    BOOST_REQUIRE_MESSAGE(ev, render(ev));
+    BOOST_TEST((encode(*ev) == encode(before[i])), "run " << row.run_id << " seq " << row.seq);
+    BOOST_TEST(row.body.size() < encode(before[i]).size());
+  }
+  raw_db raw(path);
+  BOOST_TEST(raw.scalar("PRAGMA user_version") == 8);
+  BOOST_TEST(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_kind'") == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(version_7_row_that_does_not_decode_refuses_the_migration, v7_journal) {
+  std::string run;
+  {
+    raw_db raw(path);
+    auto* st = raw.prepare("SELECT run_id FROM runs ORDER BY id LIMIT 1");
+    BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    run = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  event_bytes garbage(48);
+  for (size_t i = 0; i < garbage.size(); ++i)
+    garbage[i] = static_cast<char>(0xA5 ^ (i * 37));
+  forge_v7_row(path, run, 2, garbage);
+  auto msg = refused_v7(path);
+  BOOST_TEST(msg.find("run " + run + " seq 2 does not decode") != std::string::npos, msg);
+  BOOST_TEST(msg.find("nothing was changed") != std::string::npos, msg);
+}
+
+BOOST_FIXTURE_TEST_CASE(version_7_row_with_another_envelope_refuses_the_migration,
+                        v7_journal) {
+  std::string run;
+  {
+    raw_db raw(path);
+    auto* st = raw.prepare("SELECT run_id FROM runs ORDER BY id LIMIT 1");
+    BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    run = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  auto ev = decode(raw_db(path).body(run, 3));
+  BOOST_REQUIRE_MESSAGE(ev, render(ev));
+  ev->parent_run_id = "someone-else";
+  forge_v7_row(path, run, 3, encode(*ev));
+  auto msg = refused_v7(path);
+  BOOST_TEST(msg.find("run " + run + " seq 3 names parent run 'someone-else'")
+               != std::string::npos, msg);
+}
 
 BOOST_FIXTURE_TEST_CASE(version_1_read_only_needs_migration_and_is_untouched,
                         v1_journal) {
@@ -278,7 +421,7 @@ BOOST_FIXTURE_TEST_CASE(version_1_read_write_migrates_checksums_and_positions,
     BOOST_REQUIRE_MESSAGE(evs, render(evs));
     BOOST_REQUIRE_EQUAL(evs->size(), 10u);
     for (auto& ev : *evs)
-      BOOST_TEST(ev.crc == checksum(ev.bytes.data(), ev.bytes.size()));
+      BOOST_TEST(ev.crc == checksum(ev.body.data(), ev.body.size()));
     // Positions are filled, so the writer continues each run.
     auto old_run = db->find_run("run-old");
     BOOST_REQUIRE_MESSAGE(old_run, render(old_run));
@@ -297,7 +440,7 @@ BOOST_FIXTURE_TEST_CASE(version_1_read_write_migrates_checksums_and_positions,
     BOOST_TEST(raw.scalar("PRAGMA application_id") == application_id);
     BOOST_TEST(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE type = "
                           "'index' AND name = 'events_by_kind'")
-               == 1);
+               == 0);
     BOOST_TEST(raw.scalar("SELECT count(*) FROM events WHERE crc = 0") == 0);
   }
   // Version 1 went through 2 to 3 in the same open: every row is chained,
@@ -357,10 +500,12 @@ BOOST_FIXTURE_TEST_CASE(version_2_read_write_chains_every_row, v2_journal) {
   }
   BOOST_TEST(check_chained(path) == 9u);
   {
-    // The migration only adds: bodies and runs rows are as they were.
+    // Bodies are in the stored form of version 8; runs rows are as they were.
     raw_db raw(path);
     BOOST_TEST(raw.scalar("PRAGMA user_version") == current_schema_version);
-    BOOST_TEST((raw.body("run-done", 4) == large_before));
+    auto stored = to_stored(large_before);
+    BOOST_REQUIRE(stored);
+    BOOST_TEST((raw.body("run-done", 4) == *stored));
     BOOST_TEST(raw.scalar("SELECT wall_ms FROM runs WHERE run_id = 'run-done'")
                == 4500);
   }
@@ -373,9 +518,10 @@ BOOST_FIXTURE_TEST_CASE(version_2_read_write_chains_every_row, v2_journal) {
   BOOST_TEST(rep->events == 9u);
 }
 
-// The migration chains the rows as it finds them; damage done before it is
-// still reported, by the CRC the row kept.
-BOOST_FIXTURE_TEST_CASE(version_2_damage_survives_the_migration_as_a_crc_problem,
+// Version 8 rewrites every row with a fresh CRC and chain, which would bless
+// damage done before: a row failing its CRC refuses the whole migration,
+// naming run and seq, and the file stays at its version.
+BOOST_FIXTURE_TEST_CASE(version_2_damage_refuses_the_migration_naming_run_and_seq,
                         v2_journal) {
   {
     raw_db raw(path);
@@ -383,15 +529,14 @@ BOOST_FIXTURE_TEST_CASE(version_2_damage_survives_the_migration_as_a_crc_problem
     body[body.size() - 16] ^= 0x01;
     raw.set_body("run-done", 4, body, false);
   }
+  auto before = slurp(path);
   auto db = store::open(path, open_mode::read_write);
-  BOOST_REQUIRE_MESSAGE(db, render(db));
-  auto rep = db->check_integrity();
-  BOOST_REQUIRE_MESSAGE(rep, render(rep));
-  test::log_problems(*rep);
-  BOOST_REQUIRE_EQUAL(rep->problems.size(), 1u);
-  BOOST_TEST(rep->problems[0].run_id == "run-done");
-  BOOST_TEST(rep->problems[0].seq == 4u);
-  BOOST_TEST(rep->problems[0].what.find("checksum") != std::string::npos);
+  BOOST_REQUIRE(!db);
+  BOOST_CHECK(db.error() == store_errc::corrupted);
+  auto msg = render(db.error());
+  BOOST_TEST(msg.find("run run-done seq 4 fails its checksum") != std::string::npos, msg);
+  raw_db raw(path);
+  BOOST_TEST(raw.scalar("PRAGMA user_version") == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(version_6_read_only_needs_migration_and_the_serve_stores_refuse_it,

@@ -12,6 +12,7 @@
 
 #include "persistence/hash_chain.hpp"
 #include "schemas/codec.hpp"
+#include "schemas/stored_form.hpp"
 
 namespace troupe::test {
 
@@ -43,7 +44,7 @@ public:
     return x;
   }
 
-  /// The stored body of `run`'s event `seq`.
+  /// The stored body of `run`'s event `seq` (schemas/stored_form.hpp).
   event_bytes body(const std::string& run, uint32_t seq) {
     sqlite3_stmt* st = prepare("SELECT body FROM events WHERE seq = ?2 AND run "
                                "= (SELECT id FROM runs WHERE run_id = ?1)");
@@ -57,6 +58,39 @@ public:
     sqlite3_finalize(st);
     BOOST_REQUIRE_MESSAGE(!out.empty(), "no row " << run << " " << seq);
     return out;
+  }
+
+  /// `run`'s event `seq`, decoded from its stored body and envelope.
+  event event_at(const std::string& run, uint32_t seq) {
+    sqlite3_stmt* st = prepare(
+      "SELECT e.body, e.ts_us, r.parent_run_id, r.root_run_id FROM events e JOIN runs r "
+      "ON r.id = e.run WHERE e.seq = ?2 AND r.run_id = ?1");
+    sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, seq);
+    BOOST_REQUIRE_MESSAGE(sqlite3_step(st) == SQLITE_ROW, "no row " << run << " " << seq);
+    auto text = [&](int col) {
+      auto p = sqlite3_column_text(st, col);
+      return std::string(p ? reinterpret_cast<const char*>(p) : "");
+    };
+    auto parent = text(2), root = text(3);
+    if (root == run)
+      root.clear();
+    event_envelope env{run, parent, root, seq, sqlite3_column_int64(st, 1)};
+    auto full = from_stored(sqlite3_column_blob(st, 0),
+                            static_cast<size_t>(sqlite3_column_bytes(st, 0)), env);
+    sqlite3_finalize(st);
+    BOOST_REQUIRE_MESSAGE(full, "run " << run << " seq " << seq << " does not unpack");
+    auto ev = decode(*full);
+    BOOST_REQUIRE_MESSAGE(ev, "run " << run << " seq " << seq << " does not decode");
+    return *ev;
+  }
+
+  /// Replaces a row's event with `ev` in its stored form (its envelope left
+  /// out); with `fix_crc` the crc column follows.
+  void set_event(const std::string& run, uint32_t seq, const event& ev, bool fix_crc) {
+    auto body = to_stored(encode(ev));
+    BOOST_REQUIRE(body);
+    set_body(run, seq, *body, fix_crc);
   }
 
   /// Replaces a row's body; with `fix_crc` the crc column follows, so only
@@ -82,18 +116,26 @@ public:
 
   /// Recomputes the hash chain of `run` over its rows as they are now, as a
   /// forger would after editing bodies: the chain is not keyed, so only
-  /// replay can tell such a journal from a genuine one.
+  /// replay can tell such a journal from a genuine one. Batches stay as they
+  /// were (a link on each row that has one).
   void rechain(const std::string& run) {
     auto link = persistence::chain_seed(run);
     BOOST_REQUIRE(link);
-    sqlite3_stmt* sel = prepare("SELECT id, body FROM events WHERE run = (SELECT id FROM "
-                                "runs WHERE run_id = ?1) ORDER BY seq");
+    sqlite3_stmt* sel = prepare("SELECT id, seq, ts_us, body, length(hash) FROM events "
+                                "WHERE run = (SELECT id FROM runs WHERE run_id = ?1) "
+                                "ORDER BY seq");
     sqlite3_bind_text(sel, 1, run.c_str(), -1, SQLITE_TRANSIENT);
     std::vector<std::pair<int64_t, persistence::event_hash>> hashes;
+    std::string batch;
     while (sqlite3_step(sel) == SQLITE_ROW) {
-      link = persistence::chain_next(*link, sqlite3_column_blob(sel, 1),
-                                     static_cast<size_t>(sqlite3_column_bytes(sel, 1)));
+      persistence::add_chain_row(batch, static_cast<uint32_t>(sqlite3_column_int64(sel, 1)),
+                                 sqlite3_column_int64(sel, 2), sqlite3_column_blob(sel, 3),
+                                 static_cast<size_t>(sqlite3_column_bytes(sel, 3)));
+      if (sqlite3_column_int64(sel, 4) == 0)
+        continue;
+      link = persistence::chain_next(*link, batch.data(), batch.size());
       BOOST_REQUIRE(link);
+      batch.clear();
       hashes.emplace_back(sqlite3_column_int64(sel, 0), *link);
     }
     sqlite3_finalize(sel);

@@ -18,6 +18,7 @@
 #include "persistence/hash_chain.hpp"
 #include "persistence/store.hpp"
 #include "schemas/codec.hpp"
+#include "schemas/stored_form.hpp"
 #include "schemas/errors.hpp"
 #include "schemas/json_text.hpp"
 #include "tools/troupe/commands.hpp"
@@ -167,30 +168,41 @@ phase_result run_raw_phase(const bench_journal_options& opts,
                      "INSERT INTO events(run, seq, kind, ts_us, body, crc, hash) "
                      "VALUES(1, ?1, 'tool_result', ?2, ?3, ?4, ?5)",
                      -1, &ins, nullptr);
-  auto draft = sample_draft("raw");
-  // Same row shape as the journal's: the hash chain link too.
+  // Same row shape as the journal's: the stored (packed, envelope-free) body
+  // and one hash chain link per batch, on its last row.
+  auto draft = to_stored(sample_draft("raw"));
   auto link = persistence::chain_seed("raw");
-  if (!link) {
-    out.error = render(link.error());
+  if (!draft || !link) {
+    out.error = !draft ? render(draft.error()) : render(link.error());
     return out;
   }
+  std::string rows;
+  static constexpr char no_link[1] = {0};
   uint64_t batch = uint64_t{opts.appenders} * opts.window;
   auto t0 = clock_type::now();
   for (uint64_t i = 0; i < opts.events;) {
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     for (uint64_t j = 0; j < batch && i < opts.events; ++j, ++i) {
-      sqlite3_bind_int64(ins, 1, static_cast<int64_t>(i + 1));
+      auto seq = static_cast<uint32_t>(i + 1);
+      sqlite3_bind_int64(ins, 1, seq);
       sqlite3_bind_int64(ins, 2, static_cast<int64_t>(i));
-      sqlite3_bind_blob(ins, 3, draft.data(), static_cast<int>(draft.size()),
+      sqlite3_bind_blob(ins, 3, draft->data(), static_cast<int>(draft->size()),
                         SQLITE_STATIC);
-      sqlite3_bind_int64(ins, 4, checksum(draft.data(), draft.size()));
-      link = persistence::chain_next(*link, draft.data(), draft.size());
-      if (!link) {
-        out.error = render(link.error());
-        break;
+      sqlite3_bind_int64(ins, 4, checksum(draft->data(), draft->size()));
+      persistence::add_chain_row(rows, seq, static_cast<int64_t>(i), draft->data(),
+                                 draft->size());
+      if (j + 1 == batch || i + 1 == opts.events) {
+        link = persistence::chain_next(*link, rows.data(), rows.size());
+        rows.clear();
+        if (!link) {
+          out.error = render(link.error());
+          break;
+        }
+        sqlite3_bind_blob(ins, 5, link->data(), static_cast<int>(link->size()),
+                          SQLITE_STATIC);
+      } else {
+        sqlite3_bind_blob(ins, 5, no_link, 0, SQLITE_STATIC);
       }
-      sqlite3_bind_blob(ins, 5, link->data(), static_cast<int>(link->size()),
-                        SQLITE_STATIC);
       if (sqlite3_step(ins) != SQLITE_DONE && out.error.empty())
         out.error = sqlite3_errmsg(db);
       sqlite3_reset(ins);

@@ -24,10 +24,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,7 +227,14 @@ double median(std::vector<double> xs) {
 struct long_run_figures {
   std::string run_id;
   uint64_t events = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;       ///< stored bodies (schema 8: packed, no envelope)
+  uint64_t event_bytes = 0; ///< the same events whole, as `encode` lays them out
+  uint64_t file_bytes = 0;  ///< page_count x page_size: the file after a checkpoint
+  uint64_t free_bytes = 0;  ///< of which on the freelist
+  struct kind_bytes {
+    uint64_t events = 0, bytes = 0, event_bytes = 0;
+  };
+  std::map<std::string, kind_bytes> by_kind; ///< what dominates
   double load_full_fold_ms = 0;       ///< the baseline: load every event, fold all
   double load_from_checkpoint_ms = 0; ///< the latest checkpoint and the tail
   uint32_t resumed_from_seq = 0;
@@ -302,6 +311,29 @@ caf::error time_resume(const std::string& db, uint32_t turns, long_run_figures& 
   return caf::none;
 }
 
+// The file's logical size (what a checkpoint leaves on disk) and its free
+// pages, read through a connection of its own: the store does not say.
+caf::error measure_file(const std::string& db, long_run_figures& f) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return caf::make_error(runtime_errc::invalid_arguments, db + ": cannot open to measure");
+  }
+  auto pragma = [&](const char* sql) -> uint64_t {
+    sqlite3_stmt* st = nullptr;
+    uint64_t x = 0;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+      x = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    return x;
+  };
+  auto page = pragma("PRAGMA page_size");
+  f.file_bytes = pragma("PRAGMA page_count") * page;
+  f.free_bytes = pragma("PRAGMA freelist_count") * page;
+  sqlite3_close(h);
+  return caf::none;
+}
+
 // The finished long run: its bytes, a full replay, and one from its latest
 // checkpoint.
 caf::error time_replays(const std::string& db, const tool_registry& registry,
@@ -310,10 +342,16 @@ caf::error time_replays(const std::string& db, const tool_registry& registry,
   if (!st)
     return std::move(st.error());
   TROUPE_TRY(st->for_each_event(f.run_id, [&](const persistence::stored_event& row) {
-    f.bytes += row.bytes.size();
+    f.bytes += row.body.size();
+    f.event_bytes += row.bytes.size();
     ++f.events;
+    auto& k = f.by_kind[row.kind];
+    ++k.events;
+    k.bytes += row.body.size();
+    k.event_bytes += row.bytes.size();
     return caf::error{};
   }));
+  TROUPE_TRY(measure_file(db, f));
   auto governance = default_policy();
   auto t0 = clock_type::now();
   auto all = st->load_run(f.run_id);
@@ -335,12 +373,27 @@ caf::error time_replays(const std::string& db, const tool_registry& registry,
   return caf::none;
 }
 
+// The target for the long run's journal, and growing linearly.
+constexpr uint64_t long_run_bytes_target = 1024 * 1024;
+
 nlohmann::ordered_json long_run_json(const long_run_figures& f, uint32_t turns) {
+  auto kinds = nlohmann::ordered_json::object();
+  for (auto& [kind, k] : f.by_kind)
+    kinds[kind] = {{"events", k.events}, {"stored_bytes", k.bytes},
+                   {"event_bytes", k.event_bytes},
+                   {"stored_bytes_per_event", k.events ? double(k.bytes) / k.events : 0.0},
+                   {"event_bytes_per_event", k.events ? double(k.event_bytes) / k.events : 0.0}};
   return nlohmann::ordered_json{
     {"long_run_turns", turns},
     {"long_run_events", f.events},
     {"long_run_journal_bytes", f.bytes},
     {"long_run_bytes_per_turn", static_cast<double>(f.bytes) / turns},
+    {"long_run_journal_bytes_target", long_run_bytes_target},
+    {"long_run_journal_bytes_target_met", f.bytes <= long_run_bytes_target},
+    {"long_run_event_bytes_unpacked", f.event_bytes},
+    {"long_run_file_bytes", f.file_bytes},
+    {"long_run_file_free_bytes", f.free_bytes},
+    {"long_run_bytes_by_kind", kinds},
     {"long_run_resumed_from_seq", f.resumed_from_seq},
     {"long_run_tail_events", f.tail_events},
     {"long_run_load_from_checkpoint_ms", f.load_from_checkpoint_ms},
@@ -359,9 +412,19 @@ nlohmann::ordered_json long_run_json(const long_run_figures& f, uint32_t turns) 
 
 void print_long_run(const long_run_figures& f, uint32_t turns) {
   std::printf("long run: %u turns, %llu events, %.1f KiB of journal (%.0f bytes/turn; "
-              "target <= 1 MiB; LangGraph.js: 626 MiB)\n",
+              "target <= 1 MiB: %s; LangGraph.js: 626 MiB)\n",
               turns, static_cast<unsigned long long>(f.events),
-              static_cast<double>(f.bytes) / 1024.0, static_cast<double>(f.bytes) / turns);
+              static_cast<double>(f.bytes) / 1024.0, static_cast<double>(f.bytes) / turns,
+              f.bytes <= long_run_bytes_target ? "met" : "NOT MET");
+  std::printf("  stored bodies %.1f KiB (the events whole: %.1f KiB); the file %.1f KiB "
+              "(%.1f KiB free)\n",
+              f.bytes / 1024.0, f.event_bytes / 1024.0, f.file_bytes / 1024.0,
+              f.free_bytes / 1024.0);
+  for (auto& [kind, k] : f.by_kind)
+    std::printf("    %-18s %6llu events %9.1f KiB stored (%5.0f B each; %5.0f B whole)\n",
+                kind.c_str(), static_cast<unsigned long long>(k.events), k.bytes / 1024.0,
+                k.events ? double(k.bytes) / k.events : 0.0,
+                k.events ? double(k.event_bytes) / k.events : 0.0);
   std::printf("  read back after the kill: %.1f ms from the checkpoint at seq %u + %llu "
               "events, %.1f ms loading and folding every event (ratio %.2f)\n",
               f.load_from_checkpoint_ms, f.resumed_from_seq,

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -34,11 +35,35 @@ int bad_input(const std::string& what) {
   return exit_usage;
 }
 
+/// A run's envelope as its first line gave it, and where.
+struct first_line {
+  std::string parent_run_id;
+  std::string root_run_id;
+  std::string where;
+};
+
+// The journal keeps one envelope per run (its runs row), so lines of one run
+// must agree on it. A root naming the run itself means top level, as empty.
+std::string envelope_differs(const event_header& h,
+                             std::unordered_map<std::string, first_line>& runs,
+                             const std::string& where) {
+  auto root = h.root_run_id == h.run_id ? std::string{} : h.root_run_id;
+  auto [first, fresh] = runs.try_emplace(h.run_id, first_line{h.parent_run_id, root, where});
+  if (fresh || (first->second.parent_run_id == h.parent_run_id
+                && first->second.root_run_id == root))
+    return {};
+  return where + ": run " + h.run_id + " seq " + std::to_string(h.seq) + " has parent_run_id '"
+         + h.parent_run_id + "' and root_run_id '" + h.root_run_id + "', but "
+         + first->second.where + " gave the run '" + first->second.parent_run_id + "' and '"
+         + first->second.root_run_id + "': every event of a run carries the same envelope";
+}
+
 // Decodes every line of `in` into `out`; returns exit_ok or the exit code of
 // the first bad line, which it has reported naming FILE:LINE.
 int read_events(std::istream& in, const std::string& file,
                 std::vector<sealed_event>& out) {
   std::string line;
+  std::unordered_map<std::string, first_line> runs;
   for (size_t number = 1; std::getline(in, line); ++number) {
     if (blank(line))
       continue;
@@ -49,6 +74,8 @@ int read_events(std::istream& in, const std::string& file,
     auto header = peek_header(*bytes);
     if (!header)
       return bad_input(where + ": " + render(header.error()));
+    if (auto why = envelope_differs(*header, runs, where); !why.empty())
+      return bad_input(why);
     out.push_back({std::move(*header), std::move(*bytes)});
   }
   if (in.bad())
@@ -76,7 +103,8 @@ int import_events(const common_options& opts, const std::string& file) {
     auto rc = report(rep.error());
     // The file and the journal disagree: a data problem, like doctor's.
     if (rep.error() == persistence::store_errc::import_conflict
-        || rep.error() == persistence::store_errc::sequence_gap)
+        || rep.error() == persistence::store_errc::sequence_gap
+        || rep.error() == persistence::store_errc::envelope_mismatch)
       return exit_data;
     return rc;
   }

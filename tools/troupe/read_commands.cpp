@@ -1,6 +1,7 @@
 // runs, show, export, doctor, migrate: the read side of the replay console.
 // Read commands open the journal read-only, so an error never writes.
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -298,12 +299,22 @@ int migrate(const common_options& opts) {
     if (probe.error() != persistence::store_errc::needs_migration)
       return report(probe.error());
   }
-  auto db = store::open(opts.db, open_mode::read_write);
+  // Version 8 rewrites every event: say how far it is on a large journal.
+  auto progress = [&](uint64_t done, uint64_t total) {
+    if (!opts.json)
+      std::fprintf(stderr, "%s: rewriting events: %llu of %llu\n", opts.db.c_str(),
+                   static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total));
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  auto db = store::open(opts.db, open_mode::read_write, progress);
   if (!db)
     return report(db.error());
-  std::printf("%s: migrated from schema version %lld to %lld\n",
+  auto seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("%s: migrated from schema version %lld to %lld in %.2f s\n",
               opts.db.c_str(), static_cast<long long>(db->opened_version()),
-              static_cast<long long>(persistence::current_schema_version));
+              static_cast<long long>(persistence::current_schema_version), seconds);
   return exit_ok;
 }
 
