@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <capnp/any.h>
 #include <capnp/message.h>
@@ -47,10 +48,13 @@ caf::expected<event_bytes> to_stored(const void* data, size_t size) {
     return malformed({}, "an encoded event is a nonempty whole number of words, not "
                            + std::to_string(size) + " bytes");
   try {
-    // A private, aligned copy: the envelope is cleared in place.
-    auto words = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
+    // A private, aligned copy: the envelope is cleared in place. The writer
+    // calls this for every event; one buffer per thread saves a malloc.
+    thread_local std::vector<capnp::word> scratch;
+    scratch.resize(size / sizeof(capnp::word));
+    auto words = kj::arrayPtr(scratch.data(), scratch.size());
     std::memcpy(words.begin(), data, size);
-    capnp::FlatArrayMessageReader msg(words.asPtr());
+    capnp::FlatArrayMessageReader msg(words);
     auto root = msg.getRoot<Event>();
     // A top-level run's events say root "" (the run actor) or name the run
     // itself (older failure completions, tests, imports); the runs row cannot
@@ -77,14 +81,16 @@ caf::expected<event_bytes> to_stored(const void* data, size_t size) {
     // The segment table's first word: the number of segments less one.
     uint32_t count = 0;
     std::memcpy(&count, words.begin(), sizeof(count));
-    kj::Vector<kj::ArrayPtr<const capnp::word>> segs(count + 1);
+    KJ_STACK_ARRAY(kj::ArrayPtr<const capnp::word>, segs, count + 1, 4, 64);
     for (uint32_t i = 0; i <= count; ++i)
-      segs.add(msg.getSegment(i));
-    kj::VectorOutputStream out(size);
-    capnp::writePackedMessage(out, segs.asPtr());
-    auto packed = out.getArray();
-    return event_bytes(reinterpret_cast<const char*>(packed.begin()),
-                       reinterpret_cast<const char*>(packed.end()));
+      segs[i] = msg.getSegment(i);
+    // Packed, a word takes at most a tag, its 8 bytes and a run count.
+    event_bytes out(size / sizeof(capnp::word) * 10 + 16);
+    kj::ArrayOutputStream stream(
+      kj::arrayPtr(reinterpret_cast<kj::byte*>(out.data()), out.size()));
+    capnp::writePackedMessage(stream, segs);
+    out.resize(stream.getArray().size());
+    return out;
   } catch (const kj::Exception& e) {
     return malformed({}, e.getDescription().cStr());
   }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/codec.hpp"
+#include "schemas/stored_form.hpp"
 #include "schemas/errors.hpp"
 
 using namespace troupe;
@@ -229,6 +230,64 @@ BOOST_AUTO_TEST_CASE(stamp_rejects_garbage_and_passes_seq_errors_on) {
   auto r = stamp(bytes, failing);
   BOOST_REQUIRE(!r);
   BOOST_CHECK(r.error() == schema_errc::malformed_event);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// schemas/stored_form.hpp: what the journal stores of an event (packed, the
+// envelope left to the row and its run) and how readers get it back.
+BOOST_AUTO_TEST_SUITE(stored_form)
+
+BOOST_AUTO_TEST_CASE(every_kind_comes_back_whole_from_its_stored_form) {
+  for (auto& body : one_of_each_kind()) {
+    auto ev = envelope(body);
+    auto bytes = encode(ev);
+    auto stored = to_stored(bytes);
+    BOOST_REQUIRE_MESSAGE(stored, render(stored));
+    BOOST_TEST(stored->size() < bytes.size());
+    BOOST_TEST(std::string(stored->begin(), stored->end()).find("parent") == std::string::npos);
+    event_envelope env{ev.run_id, ev.parent_run_id, ev.root_run_id, ev.seq, ev.ts_us};
+    auto whole = from_stored(stored->data(), stored->size(), env);
+    BOOST_REQUIRE_MESSAGE(whole, render(whole));
+    auto back = decode(*whole);
+    BOOST_REQUIRE_MESSAGE(back, render(back));
+    BOOST_TEST((encode(*back) == bytes), to_string(ev.kind()));
+    BOOST_TEST((*to_json(whole->data(), whole->size()) == *to_json(bytes.data(), bytes.size())));
+    // Deterministic: the same event is stored as the same bytes.
+    BOOST_TEST((*to_stored(encode(*back)) == *stored));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_root_naming_the_run_itself_stays_in_the_body) {
+  auto ev = envelope(turn_end{3});
+  ev.parent_run_id = "";
+  ev.root_run_id = ev.run_id;
+  auto stored = to_stored(encode(ev));
+  BOOST_REQUIRE_MESSAGE(stored, render(stored));
+  event_envelope env{ev.run_id, "", "", ev.seq, ev.ts_us};
+  auto whole = from_stored(stored->data(), stored->size(), env);
+  BOOST_REQUIRE_MESSAGE(whole, render(whole));
+  BOOST_TEST(decode(*whole)->root_run_id == ev.run_id);
+  // Under another run's row it is an envelope that is not that run's.
+  event_envelope other{"run-2", "", "", ev.seq, ev.ts_us};
+  auto refused = from_stored(stored->data(), stored->size(), other, "run run-2 seq 7");
+  BOOST_REQUIRE(!refused);
+  BOOST_CHECK(refused.error() == schema_errc::malformed_event);
+  BOOST_TEST(render(refused.error()).find("run run-2 seq 7") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_still_holding_its_envelope_or_not_packed_is_malformed) {
+  auto bytes = encode(envelope(turn_end{3}));
+  event_envelope env{"run-1", "parent", "root", 7, 1};
+  // The flat form read as a stored body (a version-7 row copied in).
+  auto stored = to_stored(bytes);
+  BOOST_REQUIRE(stored);
+  auto flat_as_body = from_stored(bytes.data(), bytes.size(), env, "run run-1 seq 7");
+  BOOST_REQUIRE(!flat_as_body);
+  BOOST_CHECK(flat_as_body.error() == schema_errc::malformed_event);
+  auto empty = from_stored(stored->data(), 0, env);
+  BOOST_REQUIRE(!empty);
+  BOOST_CHECK(!to_stored(bytes.data(), 3));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -234,7 +234,9 @@ struct long_run_figures {
   struct kind_bytes {
     uint64_t events = 0, bytes = 0, event_bytes = 0;
   };
-  std::map<std::string, kind_bytes> by_kind; ///< what dominates
+  std::map<std::string, kind_bytes> by_kind; ///< what dominates the bodies
+  std::map<std::string, uint64_t> file_by_table; ///< and the file (dbstat)
+  uint64_t links = 0; ///< rows carrying a hash chain link: one per commit batch
   double load_full_fold_ms = 0;       ///< the baseline: load every event, fold all
   double load_from_checkpoint_ms = 0; ///< the latest checkpoint and the tail
   uint32_t resumed_from_seq = 0;
@@ -330,6 +332,15 @@ caf::error measure_file(const std::string& db, long_run_figures& f) {
   auto page = pragma("PRAGMA page_size");
   f.file_bytes = pragma("PRAGMA page_count") * page;
   f.free_bytes = pragma("PRAGMA freelist_count") * page;
+  f.links = pragma("SELECT count(*) FROM events WHERE length(hash) > 0");
+  // dbstat is compiled into Debian's SQLite; without it the map stays empty.
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(h, "SELECT name, sum(pgsize) FROM dbstat GROUP BY name", -1, &st,
+                         nullptr) == SQLITE_OK)
+    while (sqlite3_step(st) == SQLITE_ROW)
+      f.file_by_table[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+        static_cast<uint64_t>(sqlite3_column_int64(st, 1));
+  sqlite3_finalize(st);
   sqlite3_close(h);
   return caf::none;
 }
@@ -394,6 +405,8 @@ nlohmann::ordered_json long_run_json(const long_run_figures& f, uint32_t turns) 
     {"long_run_file_bytes", f.file_bytes},
     {"long_run_file_free_bytes", f.free_bytes},
     {"long_run_bytes_by_kind", kinds},
+    {"long_run_file_bytes_by_table", f.file_by_table},
+    {"long_run_hash_links", f.links},
     {"long_run_resumed_from_seq", f.resumed_from_seq},
     {"long_run_tail_events", f.tail_events},
     {"long_run_load_from_checkpoint_ms", f.load_from_checkpoint_ms},
@@ -420,6 +433,12 @@ void print_long_run(const long_run_figures& f, uint32_t turns) {
               "(%.1f KiB free)\n",
               f.bytes / 1024.0, f.event_bytes / 1024.0, f.file_bytes / 1024.0,
               f.free_bytes / 1024.0);
+  std::printf("  %llu hash chain links (one per commit batch); file pages by table:",
+              static_cast<unsigned long long>(f.links));
+  for (auto& [name, bytes] : f.file_by_table)
+    if (bytes > 4096)
+      std::printf(" %s %.0f KiB", name.c_str(), bytes / 1024.0);
+  std::printf("\n");
   for (auto& [kind, k] : f.by_kind)
     std::printf("    %-18s %6llu events %9.1f KiB stored (%5.0f B each; %5.0f B whole)\n",
                 kind.c_str(), static_cast<unsigned long long>(k.events), k.bytes / 1024.0,
