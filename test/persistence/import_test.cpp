@@ -289,6 +289,12 @@ BOOST_FIXTURE_TEST_CASE(unaddressable_ids_and_bad_seqs_exit_64_naming_the_line,
     {"seq too large", replaced(1, R"("seq":2)", R"("seq":4294967296)"), "seq"},
     {"NUL in the workspace", replaced(0, R"("workspace":"")", R"("workspace":"/tmp/a\u0000b")"),
      "workspace"},
+    // The journal stores one envelope per run: a line that differs from the
+    // run's first line names both.
+    {"another parent", replaced(1, R"("parent_run_id":"")", R"("parent_run_id":"beta")"),
+     "every event of a run carries the same envelope"},
+    {"another root", replaced(1, R"("root_run_id":"alpha")", R"("root_run_id":"beta")"),
+     "bad.jsonl:1 gave the run"},
   };
   auto bad_file = dir.file("bad.jsonl");
   for (auto& c : cases) {

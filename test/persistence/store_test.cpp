@@ -215,6 +215,35 @@ BOOST_AUTO_TEST_CASE(completion_sets_status_and_kpis_and_status_filter) {
   BOOST_TEST(by_status(run_status::failed).empty());
 }
 
+// The envelope is stored once per run (its runs row): an event that names
+// another parent or root is refused with its batch, and a root naming the run
+// itself is the same as empty (both: a top-level run).
+BOOST_AUTO_TEST_CASE(an_event_with_another_envelope_than_its_run_is_refused) {
+  temp_dir dir;
+  auto db = open_rw(dir.file("j.db"));
+  BOOST_REQUIRE(!db.append({start_of("run-a", "lead")}));
+  auto other = make_event("run-a", 3, tool_call{"c3", "echo", "{}"});
+  other.parent_run_id = "run-x";
+  auto err = db.append({call_of("run-a", 2), seal(other)});
+  BOOST_CHECK(err == store_errc::envelope_mismatch);
+  auto msg = render(err);
+  BOOST_TEST(msg.find("run run-a seq 3 names parent run 'run-x'") != std::string::npos, msg);
+  other.parent_run_id.clear();
+  other.root_run_id = "run-y";
+  BOOST_CHECK(db.append({call_of("run-a", 2), seal(other)}) == store_errc::envelope_mismatch);
+  auto last = db.last_seq("run-a");
+  BOOST_REQUIRE_MESSAGE(last, render(last));
+  BOOST_TEST(*last == 1u);
+  other.root_run_id.clear();
+  err = db.append({call_of("run-a", 2), seal(other)});
+  BOOST_REQUIRE_MESSAGE(!err, render(err));
+  // Each reads back as written: the root naming the run itself, or empty.
+  auto evs = db.load_run("run-a");
+  BOOST_REQUIRE_MESSAGE(evs, render(evs));
+  BOOST_TEST((*evs)[1].root_run_id == "run-a");
+  BOOST_TEST((*evs)[2].root_run_id.empty());
+}
+
 BOOST_AUTO_TEST_CASE(seq_gap_rejects_the_whole_batch) {
   temp_dir dir;
   auto db = open_rw(dir.file("j.db"));
