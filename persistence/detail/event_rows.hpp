@@ -19,8 +19,8 @@ namespace troupe::persistence::detail {
 }
 
 /// An event's root_run_id as its run keeps it: naming the run itself is the
-/// same as empty (troupe before version 8 wrote that on the completion of a
-/// run that restarted too often).
+/// same as empty (the run supervisor's failure completion, tests and imports
+/// say that of a top-level run; the stored body keeps the text).
 [[nodiscard]] inline std::string_view envelope_root(const event_header& h) {
   return envelope_root(h.run_id, h.root_run_id);
 }
