@@ -69,8 +69,6 @@ caf::expected<run_cursor*> load_cursor(store::impl& s,
   return &slot;
 }
 
-
-
 namespace {
 
 // Returns the run's cursor, inserting the run row on first sight. The run row
@@ -148,7 +146,6 @@ caf::error insert_event(store::impl& s, int64_t rowid, const sealed_event& ev,
                                                                 ev.header.seq));
 }
 
-
 } // namespace
 
 caf::error check_envelope(const store::impl& s, const run_cursor& c,
@@ -217,7 +214,5 @@ caf::error update_positions(store::impl& s, const touched_runs& touched) {
   }
   return {};
 }
-
-
 
 } // namespace troupe::persistence::detail

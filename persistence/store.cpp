@@ -4,9 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "persistence/detail/event_rows.hpp"
 #include "persistence/detail/batch_writer.hpp"
-#include "schemas/stored_form.hpp"
 
 namespace troupe::persistence {
 
