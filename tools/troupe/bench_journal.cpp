@@ -38,8 +38,7 @@ int64_t micros_since(clock_type::time_point t0) {
 
 event_bytes sample_draft(const std::string& run_id) {
   event ev;
-  ev.run_id = run_id;
-  ev.root_run_id = run_id;
+  ev.run_id = run_id; // a top-level run: root and parent empty, as the run actor writes
   ev.ts_us = 1;
   ev.body = tool_result{"call-0001", "echo", true,
                         R"({"i":42,"note":"a typical small tool result"})"};
