@@ -57,8 +57,8 @@ caf::expected<event_bytes> to_stored(const void* data, size_t size) {
     capnp::FlatArrayMessageReader msg(words);
     auto root = msg.getRoot<Event>();
     // A top-level run's events say root "" (the run actor) or name the run
-    // itself (the run supervisor's failure completion, tests, imports); the runs row cannot
-    // tell which, so a root naming the run itself stays in the body.
+    // itself (failure completions of older builds, tests, imports); the runs
+    // row cannot tell which, so a root naming the run itself stays in the body.
     auto self_root = root.getRootRunId().size() > 0 && root.getRootRunId() == root.getRunId();
     clear_text(root.getRunId());
     clear_text(root.getParentRunId());

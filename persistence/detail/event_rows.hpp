@@ -19,7 +19,7 @@ namespace troupe::persistence::detail {
 }
 
 /// An event's root_run_id as its run keeps it: naming the run itself is the
-/// same as empty (the run supervisor's failure completion, tests and imports
+/// same as empty (failure completions of builds before 8, tests and imports
 /// say that of a top-level run; the stored body keeps the text).
 [[nodiscard]] inline std::string_view envelope_root(const event_header& h) {
   return envelope_root(h.run_id, h.root_run_id);
