@@ -468,9 +468,12 @@ caf::behavior run_behavior(run_actor* self, run_spec spec, run_wiring wiring) {
   return {
     [=](start_atom) {
       auto& s = self->state;
-      if (!s.spec.resumed)
+      if (!s.spec.resumed) {
+        // A new run decides by this build's rules; a resumed one keeps those
+        // its run_start recorded.
+        s.spec.start.checkpoints = per_turn_checkpoints;
         emit(self, s.spec.start);
-      else
+      } else
         resume(self);
       s.started = true;
       // Children journaled before a restart are found again (or their

@@ -362,7 +362,8 @@ std::string state_difference(const run_state& a, const run_state& b) {
   if (!same_kpis(a.totals, b.totals))
     return "KPIs differ";
   if (a.run_id != b.run_id || a.agent != b.agent || a.tenant != b.tenant
-      || a.model != b.model || a.tools != b.tools || a.started_us != b.started_us)
+      || a.model != b.model || a.tools != b.tools || a.started_us != b.started_us
+      || a.checkpoint_per_turn != b.checkpoint_per_turn)
     return "identity (run_start) differs";
   if (a.outcome.has_value() != b.outcome.has_value())
     return "outcome: one has a completion, the other not";

@@ -70,6 +70,7 @@ struct control_folder {
     st.role_phase = x.phase;
     st.team = x.team;
     st.phases = x.phases;
+    st.checkpoint_per_turn = x.checkpoints == per_turn_checkpoints;
     st.progress.assign(x.phases.size(), phase_progress{});
   }
   void operator()(const verification& x) {
@@ -201,12 +202,14 @@ struct control_folder {
     mark_done(st, x.call_id);
     // A checkpoint only shortens reading the run back, so one is written
     // while the reply still has calls to handle; once they are all done the
-    // turn ends, and its turn_end's checkpoint covers this result too. A
+    // turn ends, and its turn_end's checkpoint covers this result too (runs
+    // begun before run_start said so checkpoint after every result). A
     // fan-out checkpoints once its last child answered, not once per child.
     bool more_calls = std::any_of(st.calls.begin(), st.calls.end(), [](auto& s) {
       return s.status != call_slot::state::done;
     });
-    st.checkpoint_due = more_calls && (x.name != delegate_tool || st.children.empty());
+    st.checkpoint_due = (more_calls || !st.checkpoint_per_turn)
+                        && (x.name != delegate_tool || st.children.empty());
     if (x.ok) {
       st.consecutive_errors = 0;
     } else {

@@ -94,10 +94,14 @@ struct run_state {
   std::string recovery_reason;     ///< set once a limit started recovery
   std::string out_of_scope;        ///< memo of a call outside the run's scope
   std::vector<approval_request> pending_approvals; ///< asked, not yet decided
-  /// A turn ended, or a tool result left calls of the reply to handle: the
-  /// next thing the run journals is a checkpoint. Never waited for: the
-  /// events hold everything it does (it only shortens reading the run back).
+  /// A turn ended, or a tool result (one that left calls of the reply to
+  /// handle, under `checkpoint_per_turn`): the next thing the run journals is
+  /// a checkpoint. Never waited for: the events hold everything it does (it
+  /// only shortens reading the run back).
   bool checkpoint_due = false;
+  /// run_start asked for per-turn checkpoints; runs begun by older builds
+  /// checkpoint after every tool result, and replay follows their rule.
+  bool checkpoint_per_turn = false;
   std::string tenant;
   std::string workspace; ///< run_start's workspace root, for the scope boundary
   kpis totals;

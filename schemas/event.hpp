@@ -207,7 +207,13 @@ struct run_start {
   std::string phase;
   std::string team;     ///< a team run: its team and phases (core/team.hpp)
   std::vector<team_phase> phases;
+  /// When it checkpoints after a tool result: `per_turn_checkpoints`, or
+  /// empty (a run begun by an older troupe: after every result).
+  std::string checkpoints;
 };
+
+/// run_start::checkpoints of every run begun now (core/run_state.cpp).
+inline constexpr const char* per_turn_checkpoints = "per_turn";
 
 /// A delegate call's child, journaled by the parent before the child starts.
 struct delegation {

@@ -96,6 +96,11 @@ struct RunStart {
   phase          @18 :Text;
   team           @19 :Text;          # a team run: the team and its phases
   phases         @20 :List(Phase);
+  # When the run checkpoints after a tool result: "per_turn" (only while
+  # calls of the reply remain; the turn end's checkpoint covers the rest),
+  # or unset (runs begun before it existed: after every result). Replay
+  # and resume follow the run's own rule.
+  checkpoints    @21 :Text;
 }
 
 # A gate or verification step.

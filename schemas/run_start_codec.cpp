@@ -50,6 +50,8 @@ void put(RunStart::Builder b, const run_start& x) {
     b.setTeam(text(x.team));
   if (!x.phases.empty())
     put(b.initPhases(static_cast<unsigned>(x.phases.size())), x.phases);
+  if (!x.checkpoints.empty())
+    b.setCheckpoints(text(x.checkpoints));
 }
 
 run_start get(RunStart::Reader b) {
@@ -68,6 +70,7 @@ run_start get(RunStart::Reader b) {
   start.phase = str(b.getPhase());
   start.team = str(b.getTeam());
   start.phases = get(b.getPhases());
+  start.checkpoints = str(b.getCheckpoints());
   for (auto t : detail::backed(b.getExternalTools(), "external_tools"))
     start.external_tools.push_back({str(t.getName()), str(t.getDescription()),
                                     str(t.getParametersJson()), str(t.getEffect())});

@@ -62,10 +62,13 @@ struct fixture {
   run_state st;
   int64_t now = 5'000'000;
 
-  fixture() {
+  explicit fixture(std::string checkpoints = per_turn_checkpoints) {
     BOOST_REQUIRE(!register_builtin_tools(registry));
-    feed(run_start{"lead", "t", "task", "script", "", {"write_file", "append_file", "complete", "echo", "read_file"},
-                   limits_record{}, "s.toml", "/w"});
+    run_start start{"lead", "t", "task", "script", "",
+                    {"write_file", "append_file", "complete", "echo", "read_file"},
+                    limits_record{}, "s.toml", "/w"};
+    start.checkpoints = std::move(checkpoints);
+    feed(start);
   }
 
   void feed(event_body body) {
@@ -233,6 +236,18 @@ BOOST_FIXTURE_TEST_CASE(only_effects_in_the_world_wait_for_their_intent, fixture
   auto unsafe = next();
   body<tool_call>(unsafe, 0);
   BOOST_TEST((unsafe.wait == durability::durable));
+}
+
+// A run begun by an older troupe (its run_start names no checkpoint rule)
+// checkpoints after every result, so its journal replays identical.
+BOOST_AUTO_TEST_CASE(an_older_run_checkpoints_after_every_result) {
+  fixture f{""};
+  f.reply_with({{"c1", "echo", R"({"i": 1})"}});
+  f.perform(f.next());
+  f.feed(tool_result{"c1", "echo", true, "{}"});
+  auto cp = f.next();
+  body<checkpoint>(cp, 0);
+  BOOST_TEST((cp.wait == durability::accepted));
 }
 
 // A turn's end is followed by its checkpoint, neither waited for.
