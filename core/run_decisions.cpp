@@ -130,6 +130,10 @@ decision execute(const run_state& st, const execute_call_step& step,
   if (call.name == complete_tool)
     return journal(tool_result{call.call_id, call.name, true, "run completed"});
   if (call.name == delegate_tool) {
+    // Its child ended and a crash lost the answer journaled with its end:
+    // the answer, not a second child.
+    if (slot.child_answer)
+      return journal(*slot.child_answer);
     // Its child is not journaled yet (after a crash, too: a journaled one is
     // running and found again by the run).
     if (st.cancel_requested)

@@ -95,10 +95,14 @@ struct control_folder {
       s->child_running = true;
   }
   void operator()(const delegation_result& x) {
-    if (auto* s = find_slot(st, x.call_id))
-      s->child_running = false;
-    fold_team_result(st, x);
     auto& c = st.children;
+    if (auto* s = find_slot(st, x.call_id)) {
+      s->child_running = false;
+      auto d = std::find_if(c.begin(), c.end(), [&](auto& d) { return d.call_id == x.call_id; });
+      if (d != c.end())
+        s->child_answer = delegation_tool_result(*d, x);
+    }
+    fold_team_result(st, x);
     c.erase(std::remove_if(c.begin(), c.end(),
                            [&](auto& d) { return d.call_id == x.call_id; }),
             c.end());

@@ -37,6 +37,10 @@ struct call_slot {
   /// A delegate call whose child was journaled and has not ended (the
   /// delegation is in run_state::children).
   bool child_running = false;
+  /// A delegate call whose child ended (its delegation_result is folded):
+  /// what the model is shown. The run journals it right after the
+  /// delegation_result; a crash between the two leaves it to be decided.
+  std::optional<tool_result> child_answer{};
 };
 
 /// What the model is shown and what a runtime-written summary quotes. It is

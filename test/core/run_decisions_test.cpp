@@ -250,6 +250,34 @@ BOOST_AUTO_TEST_CASE(an_older_run_checkpoints_after_every_result) {
   BOOST_TEST((cp.wait == durability::accepted));
 }
 
+// A crash between a child's delegation_result and the answer the run
+// journals with it: the run journals that answer, never a second child.
+BOOST_FIXTURE_TEST_CASE(a_child_answer_a_crash_lost_is_journaled_not_delegated_again,
+                        fixture) {
+  std::string args = R"({"agent":"helper","task":"t"})";
+  reply_with({{"c1", "delegate", args}});
+  feed(policy_decision{"c1", decision_kind::allow, "r", "v", "", {}});
+  feed(tool_call{"c1", "delegate", args});
+  delegation d;
+  d.call_id = "c1";
+  d.child_run_id = "r.1";
+  d.agent = "helper";
+  d.task = "t";
+  feed(d);
+  delegation_result ended;
+  ended.call_id = "c1";
+  ended.child_run_id = "r.1";
+  ended.answer = "42";
+  feed(ended);
+  auto after = next();
+  BOOST_REQUIRE_EQUAL(after.journal.size(), 1u);
+  auto& shown = body<tool_result>(after, 0);
+  BOOST_TEST(shown.call_id == "c1");
+  BOOST_TEST(shown.ok);
+  BOOST_TEST(shown.output == "42");
+  BOOST_TEST(std::holds_alternative<go_on>(after.effect));
+}
+
 // A turn's end is followed by its checkpoint, neither waited for.
 BOOST_FIXTURE_TEST_CASE(a_turn_end_and_its_checkpoint_do_not_wait, fixture) {
   reply_with({{"c1", "echo", R"({"i": 1})"}});
