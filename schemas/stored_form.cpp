@@ -1,6 +1,7 @@
 #include "schemas/stored_form.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -50,9 +51,11 @@ caf::expected<event_bytes> to_stored(const void* data, size_t size) {
   try {
     // A private, aligned copy: the envelope is cleared in place. The writer
     // calls this for every event; one buffer per thread saves a malloc.
-    thread_local std::vector<capnp::word> scratch;
+    // (Of uint64_t: capnp::word cannot be copied or moved, which
+    // vector::resize needs under clang's standard library checks.)
+    thread_local std::vector<uint64_t> scratch;
     scratch.resize(size / sizeof(capnp::word));
-    auto words = kj::arrayPtr(scratch.data(), scratch.size());
+    auto words = kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch.data()), scratch.size());
     std::memcpy(words.begin(), data, size);
     capnp::FlatArrayMessageReader msg(words);
     auto root = msg.getRoot<Event>();
