@@ -10,6 +10,8 @@
 #include "persistence/hash_chain.hpp"
 #include "persistence/store.hpp"
 #include "schemas/errors.hpp"
+#include "test/support/journal_fixtures.hpp"
+#include "test/support/raw_sqlite.hpp"
 
 namespace troupe::test {
 
@@ -45,6 +47,16 @@ inline size_t verify_chains(const std::vector<persistence::stored_event>& rows) 
   }
   BOOST_TEST(batch.empty(), "run " << run << " ends without a link");
   return rows.size();
+}
+
+/// Every row of a migrated file (each old row its own batch) has a 32-byte
+/// link and every chain recomputes; returns the rows.
+inline size_t check_chained(const std::string& path) {
+  {
+    raw_db raw(path);
+    BOOST_TEST(raw.scalar("SELECT count(*) FROM events WHERE length(hash) != 32") == 0);
+  }
+  return verify_chains(read_run(path, ""));
 }
 
 } // namespace troupe::test

@@ -1,4 +1,4 @@
-// A journal written by troupe at schema version 7 (test/fixtures/journal-v7.db,
+// A journal written by troupe at schema version 7 (test/fixtures/journal-v7.sql,
 // made by the build before version 8 from the example and test scenarios)
 // migrates, checks clean, exports byte for byte as that build exported it
 // (test/fixtures/journal-v7.export.jsonl: every run's export, in `troupe
@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test/support/files.hpp"
+#include "test/support/raw_sqlite.hpp"
 #include "test/support/run_command.hpp"
 #include "test/support/temp_dir.hpp"
 
@@ -52,7 +53,9 @@ BOOST_AUTO_TEST_SUITE(journal_v7_fixture)
 BOOST_AUTO_TEST_CASE(version_7_journal_migrates_exports_identically_and_replays) {
   temp_dir dir;
   auto db = dir.file("journal.db");
-  std::filesystem::copy_file(std::string(TROUPE_FIXTURES) + "/journal-v7.db", db);
+  // Kept as SQL text (sqlite3's .dump and the two pragmas): the file is
+  // built here, byte for byte the rows that troupe wrote.
+  troupe::test::raw_db{db}.exec(slurp(std::string(TROUPE_FIXTURES) + "/journal-v7.sql"));
   auto refused = troupe_cmd({"runs", "--db", db});
   BOOST_TEST(refused.exit_code != 0);
   BOOST_TEST(refused.err.find("troupe migrate") != std::string::npos, refused.err);
