@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "persistence/store.hpp"
+#include "schemas/codec.hpp"
 #include "troupe/runtime.hpp"
 
 using namespace troupe;
@@ -85,6 +87,22 @@ std::map<std::string, run_status> statuses(const std::string& db_path) {
   return out;
 }
 
+// Runs whose journal holds the `canceled` error a cancel request writes.
+size_t cancels_journaled(const std::string& db_path) {
+  auto db = persistence::store::open(db_path, persistence::open_mode::read_only);
+  BOOST_REQUIRE(db);
+  auto errors = db->events("", event_kind::error);
+  BOOST_REQUIRE(errors);
+  std::set<std::string> runs;
+  for (auto& row : *errors) {
+    auto ev = decode(row.bytes);
+    BOOST_REQUIRE(ev);
+    if (auto* err = std::get_if<error_event>(&ev->body); err && err->code == error_kind::canceled)
+      runs.insert(row.run_id);
+  }
+  return runs.size();
+}
+
 struct tree_fixture {
   std::filesystem::path dir = std::filesystem::temp_directory_path()
                               / ("troupe-delegation-" + std::to_string(::getpid()));
@@ -117,6 +135,12 @@ BOOST_FIXTURE_TEST_CASE(canceling_the_root_cancels_every_descendant, tree_fixtur
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     BOOST_TEST(statuses(db).size() == 5u);
     BOOST_TEST((*rt)->cancel(handle->id()));
+    // The cancel travels root -> mids -> leaves; each run journals it when
+    // it arrives. Only then are the leaves' replies released: a reply that
+    // overtook the cancel would rightly complete its leaf.
+    for (int i = 0; i < 3000 && cancels_journaled(db) < 5; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    BOOST_TEST(cancels_journaled(db) == 5u);
     provider->release(); // the leaves' replies arrive after the cancel
     auto result = handle->result().get();
     BOOST_TEST((result.status == run_status::canceled));
