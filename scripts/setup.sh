@@ -21,6 +21,7 @@ packages=(
   libcaf-dev capnproto libcapnp-dev libssl-dev zlib1g-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libboost-test-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
+  libgoogle-perftools-dev  # tcmalloc for the troupe executable (CMakeLists.txt)
   python3 procps  # hostile tests run python3 programs in the sandbox, pgrep checks
 )
 packages+=(${extra[@]+"${extra[@]}"})
