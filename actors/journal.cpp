@@ -1,6 +1,7 @@
 #include "actors/journal.hpp"
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -132,50 +133,79 @@ void schedule_commit(journal_actor* self) {
   }
 }
 
-// Takes the draft by reference: CAF hands a message that has one owner to the
-// handler without a copy, so the seq is written into the draft in place.
-caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
-                               std::string* run_of_append = nullptr) {
+// The checks every append passes before it gets a seq: a writer that has
+// failed, and a full inbox, whose refusal sticks to the run (`run_of` names
+// it, or nothing when the draft does not say).
+template <class RunOf>
+caf::error admit(journal_actor* self, RunOf&& run_of) {
   auto& st = self->state;
   if (st.failure)
     return writer_failed(st);
   auto depth = self->mailbox().size();
   if (st.cfg.meter)
     st.cfg.meter->inbox(depth);
-  if (depth > st.cfg.inbox_capacity) {
-    ++st.stats.rejected_busy;
-    if (st.cfg.meter)
-      st.cfg.meter->rejected_busy();
-    auto busy = caf::make_error(journal_errc::busy,
-                                st.cfg.path + ": journal inbox over capacity ("
-                                  + std::to_string(st.cfg.inbox_capacity)
-                                  + " appends waiting); retry later");
-    if (auto h = peek_header(draft); h && st.refused.count(h->run_id) == 0) {
-      spdlog::warn("journal {}: run {}: an append was refused ({}); every later append of "
-                   "the run is refused too", st.cfg.path, h->run_id, render(busy));
-      st.refused.emplace(h->run_id,
-                         caf::make_error(journal_errc::busy,
-                                         "run " + h->run_id + ": an earlier append was "
-                                           "refused (" + render(busy)
-                                           + "); nothing more is written for it"));
-    }
-    return busy;
+  if (depth <= st.cfg.inbox_capacity)
+    return {};
+  ++st.stats.rejected_busy;
+  if (st.cfg.meter)
+    st.cfg.meter->rejected_busy();
+  auto busy = caf::make_error(journal_errc::busy,
+                              st.cfg.path + ": journal inbox over capacity ("
+                                + std::to_string(st.cfg.inbox_capacity)
+                                + " appends waiting); retry later");
+  if (std::optional<std::string> run_id = run_of(); run_id && st.refused.count(*run_id) == 0) {
+    spdlog::warn("journal {}: run {}: an append was refused ({}); every later append of "
+                 "the run is refused too", st.cfg.path, *run_id, render(busy));
+    st.refused.emplace(*run_id,
+                       caf::make_error(journal_errc::busy,
+                                       "run " + *run_id + ": an earlier append was "
+                                         "refused (" + render(busy)
+                                         + "); nothing more is written for it"));
   }
+  return busy;
+}
+
+// The run's last seq, accepted appends included: a sticky refusal, or where
+// the next seq is counted.
+caf::expected<uint32_t*> position(journal_actor* self, const std::string& run_id) {
+  auto& st = self->state;
+  if (auto i = st.refused.find(run_id); i != st.refused.end())
+    return i->second;
+  auto it = st.last_seq.find(run_id);
+  if (it == st.last_seq.end()) {
+    auto committed = st.db->last_seq(run_id);
+    if (!committed)
+      return std::move(committed.error());
+    it = st.last_seq.emplace(run_id, *committed).first;
+  }
+  return &it->second;
+}
+
+void enqueue(journal_actor* self, persistence::sealed_event&& ev) {
+  auto& st = self->state;
+  st.batch.push_back(std::move(ev));
+  ++st.stats.accepted;
+  if (st.cfg.meter)
+    st.cfg.meter->accepted();
+}
+
+// Takes the draft by reference: CAF hands a message that has one owner to the
+// handler without a copy, so the seq is written into the draft in place.
+caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft) {
+  auto run_of = [&]() -> std::optional<std::string> {
+    if (auto h = peek_header(draft))
+      return std::move(h->run_id);
+    return std::nullopt;
+  };
+  if (auto err = admit(self, run_of))
+    return err;
   uint32_t* last = nullptr;
   auto next_seq = [&](const std::string& run_id) -> caf::expected<uint32_t> {
-    if (auto i = st.refused.find(run_id); i != st.refused.end())
-      return i->second;
-    if (run_of_append != nullptr)
-      *run_of_append = run_id;
-    auto it = st.last_seq.find(run_id);
-    if (it == st.last_seq.end()) {
-      auto committed = st.db->last_seq(run_id);
-      if (!committed)
-        return std::move(committed.error());
-      it = st.last_seq.emplace(run_id, *committed).first;
-    }
-    last = &it->second;
-    return it->second + 1;
+    auto pos = position(self, run_id);
+    if (!pos)
+      return std::move(pos.error());
+    last = *pos;
+    return *last + 1;
   };
   auto header = stamp(draft, next_seq);
   if (!header) {
@@ -188,10 +218,21 @@ caf::expected<uint32_t> accept(journal_actor* self, event_bytes& draft,
   }
   *last = header->seq;
   auto seq = header->seq;
-  st.batch.push_back({std::move(*header), std::move(draft)});
-  ++st.stats.accepted;
-  if (st.cfg.meter)
-    st.cfg.meter->accepted();
+  enqueue(self, {std::move(*header), std::move(draft), {}});
+  return seq;
+}
+
+// A run's draft: its header and stored form are made by the run, so only the
+// seq is stamped here.
+caf::expected<uint32_t> accept(journal_actor* self, persistence::sealed_event& draft) {
+  if (auto err = admit(self, [&] { return std::optional<std::string>(draft.header.run_id); }))
+    return err;
+  auto pos = position(self, draft.header.run_id);
+  if (!pos)
+    return std::move(pos.error());
+  auto seq = ++**pos;
+  draft.header.seq = seq;
+  enqueue(self, std::move(draft));
   return seq;
 }
 
@@ -211,6 +252,30 @@ void on_commit(journal_actor* self) {
   commit(self);
 }
 
+template <class Draft>
+void quiet_append(journal_actor* self, const caf::actor& notify, Draft& draft) {
+  auto seq = accept(self, draft);
+  if (!seq) {
+    self->send(notify, refused_atom::value, std::move(seq.error()));
+    return;
+  }
+  schedule_commit(self);
+}
+
+template <class Draft>
+caf::result<uint32_t> durable_append(journal_actor* self, Draft& draft) {
+  auto& st = self->state;
+  auto seq = accept(self, draft);
+  if (!seq)
+    return std::move(seq.error());
+  if (st.cfg.meter)
+    st.cfg.meter->durable();
+  auto rp = self->make_response_promise<uint32_t>();
+  st.durable_waiters.push_back({rp, *seq, st.batch.back().header.run_id});
+  schedule_commit(self);
+  return rp;
+}
+
 caf::behavior journal(journal_actor* self, journal_config cfg,
                       std::shared_ptr<persistence::store> db) {
   self->state.cfg = std::move(cfg);
@@ -226,25 +291,17 @@ caf::behavior journal(journal_actor* self, journal_config cfg,
       return *seq;
     },
     [=](append_atom, const caf::actor& notify, event_bytes& draft) {
-      auto seq = accept(self, draft);
-      if (!seq) {
-        self->send(notify, refused_atom::value, std::move(seq.error()));
-        return;
-      }
-      schedule_commit(self);
+      quiet_append(self, notify, draft);
+    },
+    [=](append_atom, const caf::actor& notify, persistence::sealed_event& draft) {
+      quiet_append(self, notify, draft);
+    },
+    [=](append_atom, durable_atom, event_bytes& draft) -> caf::result<uint32_t> {
+      return durable_append(self, draft);
     },
     [=](append_atom, durable_atom,
-        event_bytes& draft) -> caf::result<uint32_t> {
-      std::string run_id;
-      auto seq = accept(self, draft, &run_id);
-      if (!seq)
-        return std::move(seq.error());
-      if (self->state.cfg.meter)
-        self->state.cfg.meter->durable();
-      auto rp = self->make_response_promise<uint32_t>();
-      self->state.durable_waiters.push_back({rp, *seq, std::move(run_id)});
-      schedule_commit(self);
-      return rp;
+        persistence::sealed_event& draft) -> caf::result<uint32_t> {
+      return durable_append(self, draft);
     },
     [=](flush_atom) -> caf::result<void> {
       auto& st = self->state;

@@ -10,6 +10,14 @@
 //                                            `actor` as (refused_atom, error)
 //   (append_atom, durable_atom, event_bytes) durable: replies after the COMMIT
 //                                            (synchronous=FULL) holding it
+//   (append_atom, actor, sealed_event)       as the two above, for a draft
+//   (append_atom, durable_atom, sealed_event) whose header and stored body
+//                                            its sender made (runs do, so the
+//                                            one writer thread neither parses
+//                                            nor packs their events); seq 0
+//                                            until stamped here. In-process
+//                                            only, and trusted as made by
+//                                            `to_stored`: not checked again
 //   (flush_atom)                             replies once everything accepted
 //                                            so far is committed
 //   (reopen_atom)                            reopens the store after a failure
@@ -69,6 +77,7 @@
 
 #include "actors/journal_meter.hpp"
 #include "core/run_rebuild.hpp"
+#include "persistence/store.hpp"
 #include "schemas/event.hpp"
 
 namespace troupe {
@@ -128,3 +137,4 @@ CAF_ERROR_CODE_ENUM(troupe::journal_errc, "journal")
 // Decoded runs reach only actors of this process (runs are supervised on the
 // node that journals them); across processes events travel as bytes.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::rebuilt_run)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::persistence::sealed_event)

@@ -21,6 +21,7 @@
 #include "core/saturating_time.hpp"
 #include "core/tool_budget.hpp"
 #include "schemas/codec.hpp"
+#include "schemas/stored_form.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe {
@@ -99,6 +100,18 @@ event make_event(run_actor* self, event_body body) {
   return ev;
 }
 
+template <class Draft>
+void send_append(run_actor* self, Draft&& draft, std::function<void()> then) {
+  auto& s = self->state;
+  if (then)
+    self->request(s.wiring.journal, caf::infinite, append_atom::value,
+                  durable_atom::value, std::forward<Draft>(draft))
+      .then([=](uint32_t) { then(); }, [=](caf::error& err) { abort_run(self, err); });
+  else
+    caf::anon_send(s.wiring.journal, append_atom::value, caf::actor_cast<caf::actor>(self),
+                   std::forward<Draft>(draft));
+}
+
 // Folds the event into the state and hands it to the journal. `then` runs
 // after a durable append's COMMIT. An accepted append keeps the run going at
 // once and is quiet: no reply wakes the run for each event, only a refusal
@@ -112,13 +125,18 @@ void emit(run_actor* self, event_body body,
   if (s.wiring.on_event)
     s.wiring.on_event(ev);
   auto bytes = encode(ev);
-  if (then)
-    self->request(s.wiring.journal, caf::infinite, append_atom::value,
-                  durable_atom::value, std::move(bytes))
-      .then([=](uint32_t) { then(); }, [=](caf::error& err) { abort_run(self, err); });
-  else
-    caf::anon_send(s.wiring.journal, append_atom::value, caf::actor_cast<caf::actor>(self),
-                   std::move(bytes));
+  // The stored form is made here, on one of CAF's workers, so the journal's
+  // single writer neither parses nor packs the event. (Bytes it cannot be
+  // made of go as they are: the journal refuses them as bad_event.)
+  auto stored = to_stored(bytes);
+  if (!stored) {
+    send_append(self, std::move(bytes), std::move(then));
+    return;
+  }
+  event_header header{std::move(ev.run_id), std::move(ev.parent_run_id),
+                      std::move(ev.root_run_id), 0, ev.ts_us, ev.kind()};
+  send_append(self, persistence::sealed_event{std::move(header), {}, std::move(*stored)},
+              std::move(then));
 }
 
 std::vector<tool_spec> specs_for(const tool_registry& reg,

@@ -71,6 +71,19 @@ caf::expected<run_cursor*> load_cursor(store::impl& s,
 
 namespace {
 
+// The whole event, for the run row's columns (run_start, completion).
+caf::expected<event> decode_sealed(const sealed_event& ev) {
+  auto& h = ev.header;
+  auto where = run_seq(h.run_id, h.seq);
+  if (!ev.bytes.empty())
+    return decode(ev.bytes, where);
+  event_envelope env{h.run_id, h.parent_run_id, envelope_root(h), h.seq, h.ts_us};
+  auto full = from_stored(ev.stored.data(), ev.stored.size(), env, where);
+  if (!full)
+    return std::move(full.error());
+  return decode(*full, where);
+}
+
 // Returns the run's cursor, inserting the run row on first sight. The run row
 // takes its descriptive columns from the run_start event when there is one.
 caf::expected<run_cursor*> ensure_run(store::impl& s, const sealed_event& ev) {
@@ -80,7 +93,7 @@ caf::expected<run_cursor*> ensure_run(store::impl& s, const sealed_event& ev) {
     return found;
   std::string agent, tenant;
   if (h.kind == event_kind::run_start) {
-    auto full = decode(ev.bytes, "run " + h.run_id);
+    auto full = decode_sealed(ev);
     if (!full)
       return std::move(full.error());
     auto& start = std::get<run_start>(full->body);
@@ -109,7 +122,7 @@ caf::expected<run_cursor*> ensure_run(store::impl& s, const sealed_event& ev) {
 
 caf::error record_completion(store::impl& s, int64_t rowid,
                              const sealed_event& ev) {
-  auto full = decode(ev.bytes, "run " + ev.header.run_id);
+  auto full = decode_sealed(ev);
   if (!full)
     return std::move(full.error());
   auto* done = std::get_if<completion>(&full->body);
@@ -177,11 +190,16 @@ caf::error write_event(store::impl& s, const sealed_event& ev,
                              + ", got " + std::to_string(ev.header.seq));
   if (auto err = check_envelope(s, *c, ev.header))
     return err;
-  auto body = to_stored(ev.bytes);
-  if (!body)
-    return caf::make_error(store_errc::corrupted, s.path + ": "
-                                                    + run_seq(ev.header.run_id, ev.header.seq)
-                                                    + ": " + render(body.error()));
+  caf::expected<event_bytes> made{event_bytes{}};
+  const event_bytes* body = &ev.stored;
+  if (ev.stored.empty()) {
+    made = to_stored(ev.bytes);
+    if (!made)
+      return caf::make_error(store_errc::corrupted,
+                             s.path + ": " + run_seq(ev.header.run_id, ev.header.seq) + ": "
+                               + render(made.error()));
+    body = &*made;
+  }
   add_chain_row(run.rows, ev.header.seq, ev.header.ts_us, body->data(), body->size());
   const event_hash* link = nullptr;
   if (closes_batch) {

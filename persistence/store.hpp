@@ -75,7 +75,14 @@ struct stored_event {
 /// An event whose seq the journal has stamped, ready to be written.
 struct sealed_event {
   event_header header;
+  /// The whole encoded event (`encode`); its own envelope seq is not read.
+  /// May be empty when `stored` is set.
   event_bytes bytes;
+  /// The body as the events table keeps it (schemas/stored_form.hpp), when
+  /// the appender made it: runs do, on their own threads, so the journal's
+  /// single writer neither parses nor packs their events. Empty: `append`
+  /// makes it from `bytes`. (`import_events` reads `bytes` only.)
+  event_bytes stored;
 };
 
 struct integrity_problem {

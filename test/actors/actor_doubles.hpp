@@ -31,6 +31,7 @@
 #include "core/builtin_tools.hpp"
 #include "core/policy.hpp"
 #include "schemas/codec.hpp"
+#include "schemas/stored_form.hpp"
 #include "schemas/errors.hpp"
 #include "test/support/events.hpp"
 
@@ -128,6 +129,19 @@ struct journal_log {
   }
 };
 
+/// The whole encoded event a run's draft (header and stored body) stands
+/// for; empty (and a test error) when the body does not unpack.
+inline event_bytes whole_event(const persistence::sealed_event& draft) {
+  auto& h = draft.header;
+  event_envelope env{h.run_id, h.parent_run_id, h.root_run_id, h.seq, h.ts_us};
+  auto full = from_stored(draft.stored.data(), draft.stored.size(), env);
+  if (!full) {
+    BOOST_ERROR("the run appended a stored body that does not unpack: " << render(full.error()));
+    return {};
+  }
+  return std::move(*full);
+}
+
 inline caf::result<uint32_t> journal_double_append(caf::event_based_actor* self,
                                                    const std::shared_ptr<journal_log>& log,
                                                    const event_bytes& bytes, bool durable) {
@@ -174,6 +188,14 @@ inline caf::actor spawn_journal_double(caf::actor_system& sys,
       },
       [=](append_atom, durable_atom, const event_bytes& bytes) {
         return journal_double_append(self, log, bytes, true);
+      },
+      [=](append_atom, const caf::actor& notify, const persistence::sealed_event& draft) {
+        auto seq = journal_double_append(self, log, whole_event(draft), false);
+        if (seq.flag == caf::rt_error)
+          self->send(notify, refused_atom::value, seq.err);
+      },
+      [=](append_atom, durable_atom, const persistence::sealed_event& draft) {
+        return journal_double_append(self, log, whole_event(draft), true);
       },
     };
   }, std::move(log));

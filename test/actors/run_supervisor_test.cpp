@@ -22,6 +22,7 @@
 #include "persistence/store_errc.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/errors.hpp"
+#include "test/actors/actor_doubles.hpp"
 
 using namespace troupe;
 using persistence::store_errc;
@@ -54,6 +55,9 @@ caf::behavior journal_double(caf::stateful_actor<journal_double_state>* self, in
   return {
     [=](append_atom, const event_bytes& bytes) { return append(bytes); },
     [=](append_atom, durable_atom, const event_bytes& bytes) { return append(bytes); },
+    [=](append_atom, durable_atom, const persistence::sealed_event& draft) {
+      return append(test::whole_event(draft));
+    },
     [=](unfinished_atom) { return self->state.unfinished; },
     [=](claim_atom, const std::string& run_id) -> caf::result<void> {
       self->state.claimed.push_back(run_id);

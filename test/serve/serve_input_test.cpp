@@ -105,6 +105,19 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_and_the_next_start_resumes_the_queue) {
   auto op = f->alpha["operator"];
   auto held = f->submit(op, "gated");
   auto waiting = f->submit(op, "quick", {{"priority", "high"}});
+  // SIGTERM once the held run waits for its approval: a run still in flight
+  // when the drain ends is canceled, not left to resume.
+  auto approvals_pending = [&] {
+    nlohmann::json pending;
+    for (int i = 0; i < 500; ++i) {
+      pending = f->get_json("/v1/approvals", op);
+      if (!pending["items"].empty())
+        break;
+      std::this_thread::sleep_for(20ms);
+    }
+    return pending;
+  };
+  BOOST_REQUIRE_EQUAL(approvals_pending()["items"].size(), 1u);
   auto code = f->server->signal(SIGTERM);
   BOOST_TEST(code == 0);
   f->server->start();
@@ -113,13 +126,7 @@ BOOST_AUTO_TEST_CASE(sigterm_drains_and_the_next_start_resumes_the_queue) {
   // only slot; the queued job waits behind it until it is approved.
   BOOST_TEST(f->get_json("/v1/runs/" + waiting["job_id"].get<std::string>(), op)["job"]["status"]
              == "queued");
-  nlohmann::json pending;
-  for (int i = 0; i < 200; ++i) {
-    pending = f->get_json("/v1/approvals", op);
-    if (!pending["items"].empty())
-      break;
-    std::this_thread::sleep_for(20ms);
-  }
+  auto pending = approvals_pending();
   BOOST_REQUIRE_EQUAL(pending["items"].size(), 1u);
   auto call = pending["items"][0]["call_id"].get<std::string>();
   auto d = f->client->post("/v1/approvals/" + held["run_id"].get<std::string>() + "/" + call, op,

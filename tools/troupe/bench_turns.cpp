@@ -5,7 +5,8 @@
 // durable intent) with {"i": n}, turn K calls `complete`. Measured at each
 // concurrency asked for, beside the floors of the same machine in the same
 // run: the disk's fsync rate (how many durable waits a second any journal on
-// it can give) and the CPU the process spent per turn.
+// it can give), SQLite alone writing the rows the level wrote (the floor of
+// the journal's single writer) and the CPU the process spent per turn.
 
 #include <atomic>
 #include <chrono>
@@ -180,6 +181,8 @@ struct level_figures {
   int64_t cpu_us = 0;
   journal_figures journal; ///< the writer's counters once every run ended
   uint64_t body_bytes = 0;
+  std::string db;          ///< the journal the level wrote
+  storage_floor storage;   ///< SQLite alone writing the same rows
 };
 
 // Phase 1, once per concurrency: `opts.runs` runs, `concurrency` alive at
@@ -213,6 +216,7 @@ caf::expected<level_figures> measure_level(const std::filesystem::path& dir,
     out.journal = (*rt)->stats().journal;
   }
   out.body_bytes = journal_body_bytes(db);
+  out.db = db;
   return out;
 }
 
@@ -310,6 +314,8 @@ nlohmann::ordered_json level_json(const level_figures& l, const fsync_floor& dis
     {"cpu_floor_turns_per_s", static_cast<double>(cores) * 1e6 / cpu_us_per_turn},
     {"disk_floor_turns_per_s", disk_floor},
     {"ratio_vs_floor", turns_per_s / floor},
+    {"storage_floor_turns_per_s", turns / l.storage.seconds},
+    {"ratio_vs_storage_floor", turns_per_s * l.storage.seconds / turns},
     {"journal_bytes_per_turn", static_cast<double>(l.body_bytes) / turns}};
   if (l.concurrency == target_concurrency) {
     out["target_turns_per_s"] = target_turns_per_s;
@@ -358,6 +364,18 @@ int bench_turns(const bench_turns_options& opts) {
   auto idle = measure_idle(dir, opts.idle_runs, failed);
   if (!idle)
     return report(idle.error());
+  // Last: the floor holds a level's rows in memory, which would hide in the
+  // peak and in the idle runs' share.
+  for (auto& l : levels) {
+    say("floor: SQLite alone writing the rows of C=" + std::to_string(l.concurrency) + "...");
+    auto batch = l.journal.commits == 0 ? 1 : l.journal.committed / l.journal.commits;
+    l.storage = measure_storage_floor(l.db, l.db + ".floor", batch);
+    if (!l.storage.error.empty()) {
+      std::fprintf(stderr, "troupe: bench turns: storage floor: %s\n", l.storage.error.c_str());
+      fs::remove_all(dir, ec);
+      return exit_failure;
+    }
+  }
   fs::remove_all(dir, ec);
 
   double kib_per_idle = opts.idle_runs == 0
@@ -404,6 +422,10 @@ int bench_turns(const bench_turns_options& opts) {
       else
         std::printf(", disk floor %.0f turns/s", j["disk_floor_turns_per_s"].get<double>());
       std::printf("); writer busy %.0f%%\n", 100 * j["writer_busy_share"].get<double>());
+      std::printf("  storage floor (SQLite alone writing the same rows in the same batches) "
+                  "%.0f turns/s: %.2fx of it\n",
+                  j["storage_floor_turns_per_s"].get<double>(),
+                  j["ratio_vs_storage_floor"].get<double>());
       if (j.contains("target_turns_per_s"))
         std::printf("  target %.0f turns/s: %s\n", target_turns_per_s,
                     j["meets_target"].get<bool>() ? "met" : "not met");

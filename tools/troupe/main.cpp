@@ -3,6 +3,8 @@
 #include <functional>
 #include <iostream>
 
+#include <sqlite3.h>
+
 #include <CLI/CLI.hpp>
 
 #include "core/logging.hpp"
@@ -31,6 +33,10 @@ void add_common(CLI::App* cmd, common_options& opts, bool read_command) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // SQLite's allocation statistics, which nothing here reads, take a global
+  // mutex on every allocation of every connection. Must precede any other
+  // SQLite call (it fails harmlessly otherwise).
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   CLI::App app{"troupe: an actor runtime for LLM agents (replay console)"};
   app.require_subcommand(1);
   std::string log_format = "text";
