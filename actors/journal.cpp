@@ -169,8 +169,9 @@ caf::error admit(journal_actor* self, RunOf&& run_of) {
 // the next seq is counted.
 caf::expected<uint32_t*> position(journal_actor* self, const std::string& run_id) {
   auto& st = self->state;
-  if (auto i = st.refused.find(run_id); i != st.refused.end())
-    return i->second;
+  if (!st.refused.empty())
+    if (auto i = st.refused.find(run_id); i != st.refused.end())
+      return i->second;
   auto it = st.last_seq.find(run_id);
   if (it == st.last_seq.end()) {
     auto committed = st.db->last_seq(run_id);

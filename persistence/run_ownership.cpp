@@ -32,6 +32,7 @@ caf::error store::write_as(std::string owner, int64_t lease_us) {
     {&s.insert_owner, "INSERT INTO run_owners(run_id, owner, lease_until_us, acquired_us) "
                       "VALUES(?1, ?2, ?3, ?4)"},
     {&s.release_owner, "DELETE FROM run_owners WHERE run_id = ?1"},
+    {&s.data_version, "PRAGMA data_version"},
   };
   for (auto& x : all)
     if (auto rc = x.stmt->prepare(s.db, x.sql); rc != SQLITE_OK)
@@ -43,8 +44,41 @@ caf::error store::write_as(std::string owner, int64_t lease_us) {
 
 namespace detail {
 
-caf::expected<bool> may_write(store::impl& s, const sealed_event& ev, int64_t now_us) {
+caf::error check_owned(store::impl& s) {
   if (s.owner.empty())
+    return {};
+  auto& st = s.data_version;
+  auto rc = st.step();
+  auto version = rc == SQLITE_ROW ? st.int_at(0) : -1;
+  st.reset();
+  if (rc != SQLITE_ROW)
+    return s.fail(rc, "reading the journal's data version");
+  if (version != s.owned_as_of) {
+    s.owned.clear();
+    s.owned_as_of = version;
+  }
+  return {};
+}
+
+void remember_owned(store::impl& s, bool committed,
+                    const std::vector<std::string_view>& written,
+                    const std::vector<std::string_view>& released) {
+  if (s.owner.empty())
+    return;
+  if (!committed) {
+    // The rollback undid the owner rows new runs took.
+    s.owned.clear();
+    s.owned_as_of = -1;
+    return;
+  }
+  for (auto run_id : written)
+    s.owned.emplace(run_id);
+  for (auto run_id : released)
+    s.owned.erase(std::string(run_id));
+}
+
+caf::expected<bool> may_write(store::impl& s, const sealed_event& ev, int64_t now_us) {
+  if (s.owner.empty() || s.owned.count(ev.header.run_id) != 0)
     return true;
   auto& find = s.find_owner;
   find.bind(1, ev.header.run_id);

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "persistence/detail/batch_writer.hpp"
 
 namespace troupe::persistence {
 
-using detail::last_of_each_run;
 using detail::load_cursor;
 using detail::touched_runs;
 using detail::transact;
@@ -253,32 +256,47 @@ caf::error store::append(const std::vector<sealed_event>& batch,
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   std::vector<std::string> left_out;
-  auto closing = last_of_each_run(batch);
+  // Each run of the batch once: the index of its last event (where its chain
+  // link goes) and whether this process may write it.
+  struct run_in_batch {
+    size_t last = 0;
+    std::optional<bool> allowed;
+  };
+  std::unordered_map<std::string_view, run_in_batch> runs;
+  for (size_t i = 0; i < batch.size(); ++i)
+    runs[batch[i].header.run_id].last = i;
+  std::vector<std::string_view> written, released;
   auto err = transact(s, "committing a journal batch", [&](touched_runs& touched) {
     // One ownership answer per run and batch: the transaction holds the
     // write lock, so no claim can slip in between the check and the write.
-    std::unordered_map<std::string, bool> allowed;
+    if (auto err = detail::check_owned(s))
+      return err;
     for (size_t i = 0; i < batch.size(); ++i) {
       auto& ev = batch[i];
-      auto known = allowed.find(ev.header.run_id);
-      if (known == allowed.end()) {
+      auto& run = runs[ev.header.run_id];
+      if (!run.allowed) {
         auto may = detail::may_write(s, ev, now_us);
         if (!may)
           return std::move(may.error());
-        known = allowed.emplace(ev.header.run_id, *may).first;
-        if (!*may)
+        run.allowed = *may;
+        if (*may)
+          written.push_back(ev.header.run_id);
+        else
           left_out.push_back(ev.header.run_id);
       }
-      if (!known->second)
+      if (!*run.allowed)
         continue;
-      if (auto err = write_event(s, ev, touched, closing.at(ev.header.run_id) == i))
+      if (auto err = write_event(s, ev, touched, run.last == i))
         return err;
-      if (ev.header.kind == event_kind::completion)
+      if (ev.header.kind == event_kind::completion) {
         if (auto err = detail::release_run(s, ev.header.run_id))
           return err;
+        released.push_back(ev.header.run_id);
+      }
     }
     return caf::error{};
   });
+  detail::remember_owned(s, !err, written, released);
   if (!err && refused != nullptr)
     *refused = std::move(left_out);
   return err;

@@ -82,9 +82,4 @@ std::unordered_map<std::string_view, size_t> last_of_each_run(const Events& even
   return out;
 }
 
-inline std::unordered_map<std::string_view, size_t>
-last_of_each_run(const std::vector<sealed_event>& batch) {
-  return last_of_each_run(batch, [](const sealed_event& ev) -> const sealed_event& { return ev; });
-}
-
 } // namespace troupe::persistence::detail

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <sqlite3.h>
 
@@ -42,6 +43,12 @@ struct store::impl {
   detail::statement find_owner;
   detail::statement insert_owner;
   detail::statement release_owner;
+  detail::statement data_version;
+  /// Runs this connection found its own when it last committed. Only another
+  /// connection's commit (a claim by another process) can take one away, so
+  /// they stay ours while PRAGMA data_version reads `owned_as_of`.
+  std::unordered_set<std::string> owned;
+  int64_t owned_as_of = -1;
 
   ~impl() { close(); }
   void close() {
@@ -54,6 +61,7 @@ struct store::impl {
     find_owner = {};
     insert_owner = {};
     release_owner = {};
+    data_version = {};
     if (db != nullptr)
       sqlite3_close_v2(db);
     db = nullptr;
@@ -95,9 +103,20 @@ inline constexpr const char* complete_run_sql =
 /// Binds `done` for run `rowid` to a statement prepared from complete_run_sql.
 void bind_completion(statement& st, int64_t rowid, const completion& done);
 
+/// Inside the batch's transaction, before may_write: forgets the runs found
+/// ours if another connection committed since (PRAGMA data_version moved).
+[[nodiscard]] caf::error check_owned(store::impl& s);
+
+/// After the batch's COMMIT (`committed`) or its rollback: the runs it wrote
+/// stay known as ours, except those it released; after a rollback none are.
+void remember_owned(store::impl& s, bool committed,
+                    const std::vector<std::string_view>& written,
+                    const std::vector<std::string_view>& released);
+
 /// Whether the writer's owner may write `ev` (see store::write_as): its run is
 /// held by the owner, or `ev` is a new run's first event, which takes it.
-/// Always true when no owner is set. Inside the caller's transaction.
+/// Always true when no owner is set. Inside the caller's transaction, after
+/// check_owned.
 [[nodiscard]] caf::expected<bool> may_write(store::impl& s, const sealed_event& ev,
                                             int64_t now_us);
 
