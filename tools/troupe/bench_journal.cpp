@@ -58,6 +58,15 @@ caf::behavior appender(caf::stateful_actor<appender_state>* self,
   auto& st = self->state;
   st.to_send = count;
   st.latencies_us.reserve(count);
+  persistence::sealed_event prepared;
+  auto header = peek_header(draft);
+  auto stored = to_stored(draft);
+  if (!header || !stored) {
+    st.failure = !header ? header.error() : stored.error();
+    st.to_send = 0;
+  } else {
+    prepared = {std::move(*header), {}, std::move(*stored)};
+  }
   auto finish_if_done = [=] {
     auto& s = self->state;
     if (s.in_flight == 0 && (s.to_send == 0 || s.failure)) {
@@ -85,8 +94,9 @@ caf::behavior appender(caf::stateful_actor<appender_state>* self,
       finish_if_done();
     };
     if (durable)
+      // As runs append: the header and stored form made by the sender.
       self->request(journal, caf::infinite, append_atom::value,
-                    durable_atom::value, draft)
+                    durable_atom::value, prepared)
         .then(on_ok, on_err);
     else
       self->request(journal, caf::infinite, append_atom::value, draft)
@@ -94,6 +104,7 @@ caf::behavior appender(caf::stateful_actor<appender_state>* self,
   };
   for (unsigned i = 0; i < window && self->state.to_send > 0; ++i)
     send_one(send_one);
+  finish_if_done(); // nothing to send: the draft did not encode
   return {[](caf::unit_t) {}};
 }
 
