@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -74,6 +75,10 @@ struct stored_event {
 
 /// An event whose seq the journal has stamped, ready to be written.
 struct sealed_event {
+  sealed_event() = default;
+  sealed_event(event_header h, event_bytes whole, event_bytes stored_form = {})
+    : header(std::move(h)), bytes(std::move(whole)), stored(std::move(stored_form)) {}
+
   event_header header;
   /// The whole encoded event (`encode`); its own envelope seq is not read.
   /// May be empty when `stored` is set.
