@@ -142,9 +142,10 @@ void emit(run_actor* self, event_body body,
 std::vector<tool_spec> specs_for(const tool_registry& reg,
                                  const std::vector<std::string>& names) {
   std::vector<tool_spec> out;
+  out.reserve(names.size());
   for (auto& n : names)
-    if (auto* def = reg.find(n))
-      out.push_back({def->name, def->description, def->parameters.dump()});
+    if (auto* spec = reg.spec(n))
+      out.push_back(*spec);
   return out;
 }
 

@@ -51,13 +51,19 @@ caf::error tool_registry::add(tool_definition def) {
                 "have \"type\": \"object\" at the top level (tool arguments are "
                 "always a JSON object)");
   auto name = def.name;
-  tools_.emplace(std::move(name), std::move(def));
+  tool_spec spec{def.name, def.description, def.parameters.dump()};
+  tools_.emplace(std::move(name), entry{std::move(def), std::move(spec)});
   return caf::none;
 }
 
 const tool_definition* tool_registry::find(std::string_view name) const {
   auto it = tools_.find(name);
-  return it == tools_.end() ? nullptr : &it->second;
+  return it == tools_.end() ? nullptr : &it->second.def;
+}
+
+const tool_spec* tool_registry::spec(std::string_view name) const {
+  auto it = tools_.find(name);
+  return it == tools_.end() ? nullptr : &it->second.spec;
 }
 
 std::vector<std::string> tool_registry::names() const {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/chat.hpp"
 #include "core/runtime_errc.hpp"
 #include "core/tool.hpp"
 
@@ -34,6 +35,11 @@ public:
   /// the registry is destroyed (`add` never moves existing entries).
   [[nodiscard]] const tool_definition* find(std::string_view name) const;
 
+  /// The tool as a model is offered it: name, description and parameters as
+  /// JSON text, written once by `add` (runs offer their tools every turn).
+  /// nullptr for an unknown name.
+  [[nodiscard]] const tool_spec* spec(std::string_view name) const;
+
   /// The registered names, sorted.
   [[nodiscard]] std::vector<std::string> names() const;
 
@@ -42,8 +48,12 @@ public:
   }
 
 private:
+  struct entry {
+    tool_definition def;
+    tool_spec spec;
+  };
   // std::map: stable addresses for `find` and sorted order for `names`.
-  std::map<std::string, tool_definition, std::less<>> tools_;
+  std::map<std::string, entry, std::less<>> tools_;
 };
 
 } // namespace troupe

@@ -113,6 +113,17 @@ BOOST_AUTO_TEST_CASE(effects_are_declared) {
   BOOST_CHECK(troupe::register_builtin_tools(again)); // duplicates refused
 }
 
+BOOST_AUTO_TEST_CASE(a_tool_is_offered_as_its_definition_says) {
+  auto* def = registry.find("write_file");
+  auto* spec = registry.spec("write_file");
+  BOOST_REQUIRE(def != nullptr);
+  BOOST_REQUIRE(spec != nullptr);
+  BOOST_TEST(spec->name == "write_file");
+  BOOST_TEST(spec->description == def->description);
+  BOOST_TEST(spec->parameters_json == def->parameters.dump());
+  BOOST_CHECK(registry.spec("no_such_tool") == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(echo_returns_compact_sorted_json) {
   auto out = call("echo", R"({"b": 1, "a": ["x", {"c": null}]})");
   BOOST_TEST(out.ok);
