@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "persistence/detail/batch_writer.hpp"
+#include "persistence/writer_sql.hpp"
 
 namespace troupe::persistence {
 
@@ -145,19 +146,13 @@ caf::error prepare_writer(store::impl& s) {
     detail::statement* stmt;
     const char* sql;
   } all[] = {
-    {&s.insert_event,
-     "INSERT INTO events(run, seq, kind, ts_us, body, crc, hash) "
-     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
-    {&s.insert_run,
-     "INSERT INTO runs(run_id, parent_run_id, root_run_id, agent, tenant, "
-     "created_us, updated_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"},
+    {&s.insert_event, writer_sql::insert_event},
+    {&s.insert_run, writer_sql::insert_run},
     {&s.find_run_rowid,
      "SELECT id, last_seq, parent_run_id, root_run_id FROM runs WHERE run_id = ?1"},
     {&s.find_event,
      "SELECT body, hash, ts_us FROM events WHERE run = ?1 AND seq = ?2"},
-    {&s.update_cursor,
-     "UPDATE runs SET last_seq = ?2, updated_us = max(updated_us, ?3) "
-     "WHERE id = ?1"},
+    {&s.update_cursor, writer_sql::update_position},
     {&s.complete_run, detail::complete_run_sql},
   };
   for (auto& x : all)

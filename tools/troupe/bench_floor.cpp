@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "persistence/store.hpp"
+#include "persistence/writer_sql.hpp"
 #include "schemas/errors.hpp"
 
 namespace troupe::cli {
@@ -153,13 +154,10 @@ storage_floor measure_storage_floor(const std::string& from, const std::string& 
     out.error = dst.error(to + ": opening");
     return out;
   }
-  // The statements of the journal's writer (persistence/store.cpp).
-  auto* ins = dst.prepare("INSERT INTO events(run, seq, kind, ts_us, body, crc, hash) "
-                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  auto* ins_run = dst.prepare("INSERT INTO runs(run_id, parent_run_id, root_run_id, agent, "
-                              "tenant, created_us, updated_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)");
-  auto* pos = dst.prepare("UPDATE runs SET last_seq = ?2, updated_us = max(updated_us, ?3) "
-                          "WHERE id = ?1");
+  // The statements of the journal's writer.
+  auto* ins = dst.prepare(persistence::writer_sql::insert_event);
+  auto* ins_run = dst.prepare(persistence::writer_sql::insert_run);
+  auto* pos = dst.prepare(persistence::writer_sql::update_position);
   if (ins == nullptr || ins_run == nullptr || pos == nullptr) {
     out.error = dst.error(to + ": preparing");
     return out;

@@ -17,6 +17,7 @@
 #include "actors/journal.hpp"
 #include "persistence/hash_chain.hpp"
 #include "persistence/store.hpp"
+#include "persistence/writer_sql.hpp"
 #include "schemas/codec.hpp"
 #include "schemas/stored_form.hpp"
 #include "schemas/errors.hpp"
@@ -174,10 +175,9 @@ phase_result run_raw_phase(const bench_journal_options& opts,
                    "VALUES('raw', 0, 0)",
                nullptr, nullptr, nullptr);
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO events(run, seq, kind, ts_us, body, crc, hash) "
-                     "VALUES(1, ?1, 'tool_result', ?2, ?3, ?4, ?5)",
-                     -1, &ins, nullptr);
+  sqlite3_prepare_v2(db, persistence::writer_sql::insert_event, -1, &ins, nullptr);
+  sqlite3_bind_int64(ins, 1, 1); // the one run; bindings outlive reset
+  sqlite3_bind_text(ins, 3, "tool_result", -1, SQLITE_STATIC);
   // Same row shape as the journal's: the stored (packed, envelope-free) body
   // and one hash chain link per batch, on its last row.
   auto draft = to_stored(sample_draft("raw"));
@@ -194,11 +194,11 @@ phase_result run_raw_phase(const bench_journal_options& opts,
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     for (uint64_t j = 0; j < batch && i < opts.events; ++j, ++i) {
       auto seq = static_cast<uint32_t>(i + 1);
-      sqlite3_bind_int64(ins, 1, seq);
-      sqlite3_bind_int64(ins, 2, static_cast<int64_t>(i));
-      sqlite3_bind_blob(ins, 3, draft->data(), static_cast<int>(draft->size()),
+      sqlite3_bind_int64(ins, 2, seq);
+      sqlite3_bind_int64(ins, 4, static_cast<int64_t>(i));
+      sqlite3_bind_blob(ins, 5, draft->data(), static_cast<int>(draft->size()),
                         SQLITE_STATIC);
-      sqlite3_bind_int64(ins, 4, checksum(draft->data(), draft->size()));
+      sqlite3_bind_int64(ins, 6, checksum(draft->data(), draft->size()));
       persistence::add_chain_row(rows, seq, static_cast<int64_t>(i), draft->data(),
                                  draft->size());
       if (j + 1 == batch || i + 1 == opts.events) {
@@ -208,10 +208,10 @@ phase_result run_raw_phase(const bench_journal_options& opts,
           out.error = render(link.error());
           break;
         }
-        sqlite3_bind_blob(ins, 5, link->data(), static_cast<int>(link->size()),
+        sqlite3_bind_blob(ins, 7, link->data(), static_cast<int>(link->size()),
                           SQLITE_STATIC);
       } else {
-        sqlite3_bind_blob(ins, 5, no_link, 0, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 7, no_link, 0, SQLITE_STATIC);
       }
       if (sqlite3_step(ins) != SQLITE_DONE && out.error.empty())
         out.error = sqlite3_errmsg(db);
